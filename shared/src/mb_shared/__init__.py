@@ -1,0 +1,1 @@
+"""Common library: contracts, settings, messaging, storage, telemetry."""

@@ -1,0 +1,1 @@
+"""Development and test infrastructure launcher."""

@@ -1,0 +1,1 @@
+"""Meeting simulator (test tooling)."""
