@@ -1,0 +1,23 @@
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+UV := uv run --frozen
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+bootstrap: ## Install what is missing (system packages, uv, the Python environment)
+	@scripts/bootstrap.sh
+
+run: bootstrap ## Run the whole platform, the meeting simulator and a demo account in the foreground
+	@$(UV) mb-devstack run --dir var/dev
+
+test: bootstrap ## Run the whole test suite on the real stack
+	@$(UV) pytest
+
+lint: bootstrap ## Lint the code
+	@$(UV) ruff check .
+
+bench: bootstrap ## Measure join time, completion latency, CPU and memory of one bot
+	@$(UV) python benchmarks/bot_benchmark.py
+
+.PHONY: help bootstrap run test lint bench

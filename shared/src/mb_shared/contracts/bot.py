@@ -1,0 +1,258 @@
+"""Contracts of the bot aggregate: its parameters, lifecycle and events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from mb_shared.contracts.base import Event, Message
+
+
+class Platform(StrEnum):
+    GOOGLE_MEET = "google_meet"
+    MICROSOFT_TEAMS = "microsoft_teams"
+    ZOOM = "zoom"
+
+
+class RecordingMode(StrEnum):
+    SPEAKER_VIEW = "speaker_view"
+    GALLERY_VIEW = "gallery_view"
+    AUDIO_ONLY = "audio_only"
+
+
+class SpeechToTextProvider(StrEnum):
+    DEFAULT = "Default"
+    GLADIA = "Gladia"
+    RUNPOD = "Runpod"
+
+
+class SpeechToText(Message):
+    provider: SpeechToTextProvider = SpeechToTextProvider.DEFAULT
+    api_key: str | None = None
+
+
+class BotStatus(StrEnum):
+    """A bot's lifecycle. The first five after `queued` are the documented webhook codes."""
+
+    QUEUED = "queued"
+    JOINING_CALL = "joining_call"
+    IN_WAITING_ROOM = "in_waiting_room"
+    IN_CALL_NOT_RECORDING = "in_call_not_recording"
+    IN_CALL_RECORDING = "in_call_recording"
+    CALL_ENDED = "call_ended"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (BotStatus.COMPLETED, BotStatus.FAILED)
+
+    @property
+    def is_with_runner(self) -> bool:
+        """A runner holds the bot and must keep sending heartbeats."""
+        return self in _WITH_RUNNER
+
+
+_WITH_RUNNER = frozenset(
+    {
+        BotStatus.JOINING_CALL,
+        BotStatus.IN_WAITING_ROOM,
+        BotStatus.IN_CALL_NOT_RECORDING,
+        BotStatus.IN_CALL_RECORDING,
+        BotStatus.CALL_ENDED,
+    }
+)
+
+WEBHOOK_STATUS_CODES = frozenset(
+    {
+        BotStatus.JOINING_CALL,
+        BotStatus.IN_WAITING_ROOM,
+        BotStatus.IN_CALL_NOT_RECORDING,
+        BotStatus.IN_CALL_RECORDING,
+        BotStatus.CALL_ENDED,
+    }
+)
+
+LEGAL_TRANSITIONS: dict[BotStatus, frozenset[BotStatus]] = {
+    BotStatus.QUEUED: frozenset({BotStatus.JOINING_CALL, BotStatus.FAILED}),
+    BotStatus.JOINING_CALL: frozenset(
+        {
+            BotStatus.IN_WAITING_ROOM,
+            BotStatus.IN_CALL_NOT_RECORDING,
+            BotStatus.CALL_ENDED,
+            BotStatus.FAILED,
+        }
+    ),
+    BotStatus.IN_WAITING_ROOM: frozenset(
+        {BotStatus.IN_CALL_NOT_RECORDING, BotStatus.CALL_ENDED, BotStatus.FAILED}
+    ),
+    BotStatus.IN_CALL_NOT_RECORDING: frozenset(
+        {BotStatus.IN_CALL_RECORDING, BotStatus.CALL_ENDED, BotStatus.FAILED}
+    ),
+    BotStatus.IN_CALL_RECORDING: frozenset({BotStatus.CALL_ENDED, BotStatus.FAILED}),
+    BotStatus.CALL_ENDED: frozenset({BotStatus.COMPLETED, BotStatus.FAILED}),
+    BotStatus.COMPLETED: frozenset(),
+    BotStatus.FAILED: frozenset(),
+}
+
+
+def is_legal_transition(current: BotStatus, new: BotStatus) -> bool:
+    return new in LEGAL_TRANSITIONS[current]
+
+
+class BotError(StrEnum):
+    """The documented `failed` webhook errors."""
+
+    CANNOT_JOIN_MEETING = "CannotJoinMeeting"
+    TIMEOUT_WAITING_TO_START = "TimeoutWaitingToStart"
+    BOT_NOT_ACCEPTED = "BotNotAccepted"
+    INTERNAL_ERROR = "InternalError"
+    INVALID_MEETING_URL = "InvalidMeetingUrl"
+
+
+class EndReason(StrEnum):
+    """Why a bot's visit ended, finer than the webhook error."""
+
+    INVALID_URL = "invalid_url"
+    MEETING_NOT_FOUND = "meeting_not_found"
+    SIGN_IN_REQUIRED = "sign_in_required"
+    PASSCODE_REQUIRED = "passcode_required"
+    BOT_WALL = "bot_wall"
+    DENIED = "denied"
+    WAITING_ROOM_TIMEOUT = "waiting_room_timeout"
+    NO_ONE_JOINED = "no_one_joined"
+    EVERYONE_LEFT = "everyone_left"
+    SILENCE_TIMEOUT = "silence_timeout"
+    REMOVED = "removed"
+    MEETING_ENDED = "meeting_ended"
+    LEFT_ON_REQUEST = "left_on_request"
+    RUNNER_LOST = "runner_lost"
+    CANCELLED = "cancelled"
+    INTERNAL_ERROR = "internal_error"
+
+
+class AutomaticLeave(Message):
+    waiting_room_timeout: int = 600
+    noone_joined_timeout: int = 600
+    silence_timeout: int = 600
+
+
+class BotParams(Message):
+    """What the caller asked for, normalised by the gateway."""
+
+    meeting_url: str
+    platform: Platform
+    bot_name: str
+    bot_image: str | None = None
+    entry_message: str | None = None
+    recording_mode: RecordingMode = RecordingMode.SPEAKER_VIEW
+    speech_to_text: SpeechToText | None = None
+    automatic_leave: AutomaticLeave = Field(default_factory=AutomaticLeave)
+    start_time: int | None = None
+    deduplication_key: str | None = None
+    webhook_url: str | None = None
+    extra: dict[str, Any] | None = None
+    streaming: dict[str, Any] | None = None
+    transcription_custom_parameters: Any = None
+    zoom: dict[str, Any] | None = None
+
+
+class WebhookTarget(Message):
+    """Where and how the final data of a bot is delivered."""
+
+    url: str | None
+    api_key: str
+
+
+class BotRequested(Event):
+    """The scheduler created a bot (published on creation, before dispatch)."""
+
+    SUBJECT = "bot.requested"
+
+    bot_id: UUID
+    account_id: int
+    params: BotParams
+    webhook: WebhookTarget
+
+
+class BotDispatched(Event):
+    """A bot is due: one bot-runner takes it from the work queue."""
+
+    SUBJECT = "bot.dispatch"
+
+    bot_id: UUID
+    account_id: int
+    params: BotParams
+
+
+class BotStatusChanged(Event):
+    """A runner reports where its bot is. `failed` carries the error and reason."""
+
+    SUBJECT = "bot.status_change"
+
+    bot_id: UUID
+    status: BotStatus
+    error: BotError | None = None
+    reason: EndReason | None = None
+    message: str | None = None
+    runner_id: str | None = None
+
+
+class RunnerHeartbeat(Event):
+    """A runner is alive and holds these bots (core NATS, every few seconds)."""
+
+    SUBJECT = "runner.heartbeat"
+
+    runner_id: str
+    bot_ids: list[UUID]
+
+
+class BotLeaveRequested(Event):
+    """The user asked the bot to leave (`DELETE /bots/{uuid}`)."""
+
+    SUBJECT = "bot.leave_requested"
+
+    bot_id: UUID
+
+
+class BotCompleted(Event):
+    """The bot's data is ready: recording stored, transcript (if asked) stored."""
+
+    SUBJECT = "bot.completed"
+
+    bot_id: UUID
+    account_id: int
+    mp4_key: str | None
+    audio_key: str | None
+    speakers: list[str]
+    has_transcript: bool
+    duration_s: float
+    reason: EndReason | None = None
+    extra: dict[str, Any] | None = None
+
+
+class BotFailed(Event):
+    """The bot ended without data to deliver, or its runner vanished."""
+
+    SUBJECT = "bot.failed"
+
+    bot_id: UUID
+    account_id: int
+    error: BotError
+    reason: EndReason
+    message: str
+    extra: dict[str, Any] | None = None
+
+
+class StatusRecord(Message):
+    status: BotStatus
+    at: str
+    error: BotError | None = None
+    reason: EndReason | None = None
+    message: str | None = None
+
+
+ArtifactKind = Literal["mp4", "audio", "speaker_timeline", "participants", "screenshot"]

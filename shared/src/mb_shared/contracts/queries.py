@@ -1,0 +1,99 @@
+"""Request/reply contracts: how the gateway and the dispatcher ask the owning services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from mb_shared.contracts.base import Message
+from mb_shared.contracts.bot import (
+    BotError,
+    BotParams,
+    BotStatus,
+    EndReason,
+    StatusRecord,
+    WebhookTarget,
+)
+from mb_shared.contracts.recording import RecordingArtifacts
+from mb_shared.contracts.transcription import TranscriptSegment
+
+
+class Query(Message):
+    SUBJECT: ClassVar[str]
+
+
+class CreateBot(Query):
+    SUBJECT = "scheduler.bot.create"
+
+    account_id: int
+    params: BotParams
+    webhook: WebhookTarget
+
+
+class GetBot(Query):
+    SUBJECT = "scheduler.bot.get"
+
+    account_id: int
+    bot_id: UUID
+
+
+class LeaveBot(Query):
+    SUBJECT = "scheduler.bot.leave"
+
+    account_id: int
+    bot_id: UUID
+
+
+class GetTranscript(Query):
+    SUBJECT = "transcriber.transcript.get"
+
+    bot_id: UUID
+
+
+class QueryError(Message):
+    """A refusal: `code` is machine-readable, `message` is for humans."""
+
+    ok: Literal[False] = False
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+
+
+class CreateBotReply(Message):
+    ok: Literal[True] = True
+    bot_id: UUID
+
+
+class LeaveBotReply(Message):
+    ok: Literal[True] = True
+
+
+class BotView(Message):
+    ok: Literal[True] = True
+    id: int
+    bot_id: UUID
+    account_id: int
+    params: BotParams
+    status: BotStatus
+    error: BotError | None
+    reason: EndReason | None
+    message: str | None
+    created_at: datetime
+    joined_at: datetime | None
+    exited_at: datetime | None
+    ended_at: datetime | None
+    artifacts: RecordingArtifacts
+    duration_s: float
+    speakers: list[str]
+    history: list[StatusRecord]
+    extra: dict[str, Any] | None = None
+
+
+class TranscriptReply(Message):
+    ok: Literal[True] = True
+    bot_id: UUID
+    transcript_id: int | None
+    provider: str | None
+    segments: list[TranscriptSegment]

@@ -1,0 +1,32 @@
+"""Contracts of the recording aggregate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from mb_shared.contracts.base import Event, Message
+from mb_shared.contracts.bot import EndReason, SpeechToText
+
+
+class RecordingArtifacts(Message):
+    """Object-store keys of what the runner uploaded (None where nothing was produced)."""
+
+    mp4: str | None = None
+    audio: str | None = None
+    speaker_timeline: str | None = None
+    participants: str | None = None
+
+
+class RecordingUploaded(Event):
+    """Everything the bot recorded is in the object store."""
+
+    SUBJECT = "recording.uploaded"
+
+    bot_id: UUID
+    artifacts: RecordingArtifacts
+    started_at: datetime | None
+    duration_s: float
+    end_reason: EndReason
+    speakers: list[str]
+    speech_to_text: SpeechToText | None = None

@@ -1,0 +1,33 @@
+"""Contracts of the transcription aggregate."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from mb_shared.contracts.base import Event, Message
+
+
+class TranscriptWord(Message):
+    start: float
+    end: float
+    word: str
+
+
+class TranscriptSegment(Message):
+    speaker: str
+    start_time: float
+    end_time: float
+    words: list[TranscriptWord]
+
+
+class TranscriptionDone(Event):
+    """A transcript of the bot's recording is stored (or failed, with `error`)."""
+
+    SUBJECT = "transcription.done"
+
+    bot_id: UUID
+    transcript_id: int | None
+    provider: str
+    speakers: list[str]
+    word_count: int
+    error: str | None = None
