@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from faststream.nats import JStream, NatsBroker
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
-from nats.js.api import RetentionPolicy
+from nats.js.api import ConsumerConfig, RetentionPolicy
 
 from mb_shared.contracts import Event, Message
 from mb_shared.contracts.base import Message as _Message
@@ -69,3 +70,19 @@ async def ask(broker: NatsBroker, query: Message, reply_type: type[_Message], ti
     if isinstance(body, dict) and body.get("ok") is False:
         return QueryError.model_validate(body)
     return reply_type.model_validate(body)
+
+
+def durable_consumer(service: str, name: str, *, ack_wait_s: float = 60.0) -> dict:
+    """Subscriber options for a durable JetStream pull consumer shared by a service's replicas.
+
+    Messages are acknowledged after the handler returns; an exception negatively acknowledges
+    them with a delay (FastStream's NACK_ON_ERROR), and a message is given up after
+    `max_deliver` attempts so that a poison message is not retried for ever.
+    """
+    return {
+        "stream": EVENTS_STREAM,
+        "durable": f"{service}-{name}",
+        "pull_sub": PullSub(batch_size=1, timeout=5.0),
+        "config": ConsumerConfig(max_deliver=10, ack_wait=ack_wait_s),
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+    }

@@ -8,12 +8,15 @@ from mb_shared.contracts.base import Event, Message
 
 
 class TranscriptWord(Message):
+    id: int | None = None
     start: float
     end: float
     word: str
 
 
 class TranscriptSegment(Message):
+    id: int | None = None
+    lang: str | None = None
     speaker: str
     start_time: float
     end_time: float

@@ -1,0 +1,50 @@
+"""`mb-api-gateway [serve|migrate|create-account NAME [WEBHOOK_URL]]`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from aiohttp import web
+
+from api_gateway.settings import GatewaySettings
+from mb_shared.database import make_engine, migrate, session_factory
+from mb_shared.telemetry import setup_logging, setup_tracing, shutdown_tracing
+
+
+async def _create_account(settings: GatewaySettings, name: str, webhook_url: str | None) -> None:
+    from api_gateway.accounts import AccountStore
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        account, key = await AccountStore(session_factory(engine)).create_account(name, webhook_url)
+    finally:
+        await engine.dispose()
+    print(json.dumps({"account_id": account.id, "api_key": key}))
+
+
+def main() -> None:
+    args = sys.argv[1:] or ["serve"]
+    settings = GatewaySettings()
+    setup_logging(settings.log_level)
+    if args[0] == "migrate":
+        from api_gateway.models import GatewayModel
+
+        asyncio.run(migrate(settings.database_url, GatewayModel.metadata))
+    elif args[0] == "create-account":
+        name = args[1] if len(args) > 1 else "default"
+        asyncio.run(_create_account(settings, name, args[2] if len(args) > 2 else None))
+    else:
+        from api_gateway.app import build_app
+
+        setup_tracing("api-gateway", settings.otel_endpoint)
+        try:
+            web.run_app(build_app(settings), host=settings.host, port=settings.port,
+                        access_log=None, print=None)
+        finally:
+            shutdown_tracing()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The gateway's aiohttp application: authentication, errors, routes, resources."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api_gateway.accounts import AccountStore
+from api_gateway.bots import routes as bot_routes
+from api_gateway.errors import ApiError, error_middleware
+from api_gateway.keys import ACCOUNTS, BROKER, CALLER, SETTINGS, STORE
+from api_gateway.settings import GatewaySettings
+from mb_shared.database import make_engine, session_factory
+from mb_shared.messaging import make_broker
+from mb_shared.storage import ObjectStore
+
+API_KEY_HEADER = "x-meeting-baas-api-key"
+PUBLIC_PATHS = {"/health"}
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler):
+    if request.path in PUBLIC_PATHS:
+        return await handler(request)
+    key = request.headers.get(API_KEY_HEADER)
+    if not key:
+        raise ApiError(401, "MissingApiKey", f"The {API_KEY_HEADER} header is required.",
+                       field=API_KEY_HEADER)
+    caller = await request.app[ACCOUNTS].authenticate(key)
+    if caller is None:
+        raise ApiError(401, "InvalidApiKey", "This API key is unknown or revoked.",
+                       field=API_KEY_HEADER)
+    request[CALLER] = caller
+    return await handler(request)
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def _resources(app: web.Application):
+    settings = app[SETTINGS]
+    engine = make_engine(settings.database_url)
+    broker = make_broker(settings.nats_url, "api-gateway")
+    await broker.start()
+    app[BROKER] = broker
+    app[ACCOUNTS] = AccountStore(session_factory(engine))
+    app[STORE] = ObjectStore(settings)
+    yield
+    await broker.stop()
+    await engine.dispose()
+
+
+def build_app(settings: GatewaySettings) -> web.Application:
+    if not settings.database_url:
+        raise ValueError("DATABASE_URL must be set for the api-gateway")
+    from opentelemetry.instrumentation.aiohttp_server import middleware as tracing_middleware
+
+    app = web.Application(middlewares=[tracing_middleware, error_middleware, auth_middleware])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_resources)
+    app.router.add_get("/health", health)
+    app.router.add_routes(bot_routes)
+    return app

@@ -1,0 +1,249 @@
+"""The `/bots` routes: join, leave, meeting data."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+from faststream.nats import NatsBroker
+from pydantic import ValidationError
+
+from api_gateway.accounts import Caller
+from api_gateway.errors import ApiError, from_validation_error, read_json
+from api_gateway.keys import BROKER, CALLER, SETTINGS, STORE
+from api_gateway.schemas import JoinRequest, SpeechToTextApiParameter
+from mb_shared.contracts.bot import (
+    AutomaticLeave,
+    BotParams,
+    BotStatus,
+    RecordingMode,
+    SpeechToText,
+    WebhookTarget,
+)
+from mb_shared.contracts.queries import (
+    BotView,
+    CreateBot,
+    CreateBotReply,
+    GetBot,
+    GetTranscript,
+    LeaveBot,
+    LeaveBotReply,
+    QueryError,
+    TranscriptReply,
+)
+from mb_shared.messaging import ask
+from mb_shared.meeting_urls import InvalidMeetingUrl, parse_meeting_url
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+def _params(body: JoinRequest, settings) -> BotParams:
+    try:
+        meeting = parse_meeting_url(body.meeting_url)
+    except InvalidMeetingUrl as exc:
+        raise ApiError(400, "InvalidMeetingUrl", f"meeting_url: {exc}", field="meeting_url") from None
+    if not body.bot_name.strip():
+        raise ApiError(400, "InvalidBotName", "bot_name: must not be empty", field="bot_name")
+    leave = AutomaticLeave()
+    if body.automatic_leave is not None:
+        for name, minimum in (
+            ("waiting_room_timeout", settings.min_waiting_room_timeout_s),
+            ("noone_joined_timeout", settings.min_waiting_room_timeout_s),
+            ("silence_timeout", settings.min_waiting_room_timeout_s),
+        ):
+            value = getattr(body.automatic_leave, name)
+            if value is None:
+                continue
+            if not minimum <= value <= settings.max_automatic_leave_s:
+                raise ApiError(
+                    400,
+                    "InvalidAutomaticLeave",
+                    f"automatic_leave.{name}: must be between {minimum} and "
+                    f"{settings.max_automatic_leave_s} seconds, got {value}",
+                    field=f"automatic_leave.{name}",
+                )
+            setattr(leave, name, value)
+    stt = body.speech_to_text
+    if stt is not None and not isinstance(stt, SpeechToTextApiParameter):
+        stt = SpeechToTextApiParameter(provider=stt)
+    return BotParams(
+        meeting_url=meeting.url,
+        platform=meeting.platform,
+        bot_name=body.bot_name,
+        bot_image=str(body.bot_image) if body.bot_image else None,
+        entry_message=body.entry_message,
+        recording_mode=body.recording_mode or RecordingMode.SPEAKER_VIEW,
+        speech_to_text=SpeechToText(provider=stt.provider, api_key=stt.api_key) if stt else None,
+        automatic_leave=leave,
+        start_time=body.start_time,
+        deduplication_key=body.deduplication_key,
+        webhook_url=body.webhook_url,
+        extra=body.extra,
+        streaming=body.streaming.model_dump() if body.streaming else None,
+        transcription_custom_parameters=body.transcription_custom_parameters,
+        zoom={
+            k: v
+            for k, v in body.model_dump().items()
+            if k.startswith("zoom_") and v is not None
+        }
+        or None,
+    )
+
+
+async def _ask(request: web.Request, query, reply_type):
+    broker: NatsBroker = request.app[BROKER]
+    try:
+        reply = await ask(broker, query, reply_type, timeout=request.app[SETTINGS].request_timeout_s)
+    except TimeoutError:
+        raise ApiError(503, "ServiceUnavailable", "The platform did not answer in time; retry.") from None
+    if isinstance(reply, QueryError):
+        raise ApiError(reply.status, reply.code, reply.message, field=reply.field)
+    return reply
+
+
+def _bot_uuid(raw: str, field: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise ApiError(400, "InvalidBotId", f"{field}: {raw!r} is not a UUID", field=field) from None
+
+
+@routes.post("/bots/")
+@routes.post("/bots")
+async def join(request: web.Request) -> web.Response:
+    caller: Caller = request[CALLER]
+    try:
+        body = JoinRequest.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+    params = _params(body, request.app[SETTINGS])
+    webhook = WebhookTarget(url=params.webhook_url or caller.webhook_url, api_key=caller.api_key)
+    reply: CreateBotReply = await _ask(
+        request, CreateBot(account_id=caller.account_id, params=params, webhook=webhook), CreateBotReply
+    )
+    return web.json_response({"bot_id": str(reply.bot_id)})
+
+
+@routes.delete("/bots/{uuid}")
+async def leave(request: web.Request) -> web.Response:
+    caller: Caller = request[CALLER]
+    bot_id = _bot_uuid(request.match_info["uuid"], "uuid")
+    await _ask(request, LeaveBot(account_id=caller.account_id, bot_id=bot_id), LeaveBotReply)
+    return web.json_response({"ok": True})
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def bot_with_params(bot: BotView) -> dict[str, Any]:
+    """A bot in the reference's `BotWithParams` shape."""
+    p = bot.params
+    stt = p.speech_to_text
+    streaming = p.streaming or {}
+    zoom = p.zoom or {}
+    errors = None
+    if bot.status == BotStatus.FAILED:
+        errors = f"{bot.error}: {bot.message}" if bot.message else str(bot.error)
+    return {
+        "id": bot.id,
+        "uuid": str(bot.bot_id),
+        "account_id": bot.account_id,
+        "bot_param_id": bot.id,
+        "bot_name": p.bot_name,
+        "bot_image": p.bot_image,
+        "meeting_url": p.meeting_url,
+        "created_at": _iso(bot.created_at),
+        "bot_joined_at": _iso(bot.joined_at),
+        "bot_exited_at": _iso(bot.exited_at),
+        "ended_at": _iso(bot.ended_at),
+        "is_stopped": bot.status.is_terminal,
+        "errors": errors,
+        "diarization_v2": False,
+        "reserved": False,
+        "event_id": None,
+        "scheduled_bot_id": None,
+        "session_id": None,
+        "mp4_s3_path": bot.artifacts.mp4 or "",
+        "deduplication_key": p.deduplication_key,
+        "enter_message": p.entry_message,
+        "extra": p.extra or {},
+        "recording_mode": p.recording_mode,
+        "speech_to_text_provider": stt.provider if stt else None,
+        "speech_to_text_api_key": None,
+        "streaming_input": streaming.get("input"),
+        "streaming_output": streaming.get("output"),
+        "streaming_audio_frequency": streaming.get("audio_frequency"),
+        "transcription_custom_parameters": p.transcription_custom_parameters or {},
+        "waiting_room_timeout": p.automatic_leave.waiting_room_timeout,
+        "noone_joined_timeout": p.automatic_leave.noone_joined_timeout,
+        "silence_timeout": p.automatic_leave.silence_timeout,
+        "webhook_url": p.webhook_url or "",
+        "zoom_access_token_url": zoom.get("zoom_access_token_url"),
+        "zoom_obf_token": None,
+        "zoom_obf_token_url": zoom.get("zoom_obf_token_url"),
+        "zoom_obf_token_user_id": zoom.get("zoom_obf_token_user_id"),
+        "zoom_sdk_id": zoom.get("zoom_sdk_id"),
+        "zoom_sdk_pwd": None,
+    }
+
+
+def reference_transcripts(bot: BotView, reply: TranscriptReply) -> list[dict[str, Any]]:
+    """Transcript segments in the reference's `Transcript` shape."""
+    return [
+        {
+            "id": segment.id,
+            "bot_id": bot.id,
+            "speaker": segment.speaker,
+            "start_time": segment.start_time,
+            "end_time": segment.end_time,
+            "lang": segment.lang,
+            "user_id": None,
+            "words": [
+                {
+                    "id": word.id,
+                    "bot_id": bot.id,
+                    "start_time": word.start,
+                    "end_time": word.end,
+                    "text": word.word,
+                    "user_id": None,
+                }
+                for word in segment.words
+            ],
+        }
+        for segment in reply.segments
+    ]
+
+
+@routes.get("/bots/meeting_data")
+async def meeting_data(request: web.Request) -> web.Response:
+    caller: Caller = request[CALLER]
+    raw = request.query.get("bot_id")
+    if not raw:
+        raise ApiError(400, "MissingParameter", "bot_id: this query parameter is required", field="bot_id")
+    bot_id = _bot_uuid(raw, "bot_id")
+    include = request.query.get("include_transcripts", "true").lower()
+    if include not in ("true", "false"):
+        raise ApiError(400, "InvalidParameter", "include_transcripts: must be true or false",
+                       field="include_transcripts")
+    bot: BotView = await _ask(request, GetBot(account_id=caller.account_id, bot_id=bot_id), BotView)
+    transcripts: list[dict[str, Any]] = []
+    if include == "true":
+        reply: TranscriptReply = await _ask(request, GetTranscript(bot_id=bot_id), TranscriptReply)
+        transcripts = reference_transcripts(bot, reply)
+    store = request.app[STORE]
+    files = bot.artifacts
+    return web.json_response(
+        {
+            "bot_data": {"bot": bot_with_params(bot), "transcripts": transcripts, "event_uuid": None},
+            "duration": round(bot.duration_s),
+            "mp4": await store.presigned_url_if_exists(files.mp4),
+            "audio": await store.presigned_url_if_exists(files.audio),
+            "speaker_diarization_file": await store.presigned_url_if_exists(files.speaker_timeline),
+            "meeting_participants_file": await store.presigned_url_if_exists(files.participants),
+            "speaker_diarization_file_network": "",
+        }
+    )

@@ -1,0 +1,13 @@
+"""Gateway settings (prefix GATEWAY_)."""
+
+from pydantic import Field
+
+from mb_shared.settings import BaseServiceSettings
+
+
+class GatewaySettings(BaseServiceSettings):
+    host: str = Field(default="127.0.0.1", alias="GATEWAY_HOST")
+    port: int = Field(default=8080, alias="GATEWAY_PORT")
+    request_timeout_s: float = Field(default=10.0, alias="GATEWAY_REQUEST_TIMEOUT_S")
+    min_waiting_room_timeout_s: int = Field(default=120, alias="GATEWAY_MIN_WAITING_ROOM_TIMEOUT_S")
+    max_automatic_leave_s: int = Field(default=1800, alias="GATEWAY_MAX_AUTOMATIC_LEAVE_S")

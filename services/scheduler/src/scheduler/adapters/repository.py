@@ -1,0 +1,115 @@
+"""SQLModel repository of bots and their status history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mb_shared.contracts.bot import BotStatus
+from mb_shared.database import session_scope
+from scheduler.models import Bot, BotStatusHistory
+
+_WITH_RUNNER = [s.value for s in BotStatus if s.is_with_runner]
+
+
+class SqlBotRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def add(self, bot: Bot, at: datetime) -> Bot:
+        async with session_scope(self._sessions) as session:
+            session.add(bot)
+            await session.flush()
+            session.add(BotStatusHistory(bot_pk=bot.id, status=bot.status, at=at))
+        return bot
+
+    async def get(self, bot_id: UUID) -> Bot | None:
+        async with self._sessions() as session:
+            return (await session.exec(select(Bot).where(Bot.bot_id == bot_id))).first()
+
+    async def save(self, bot: Bot) -> None:
+        async with session_scope(self._sessions) as session:
+            await session.merge(bot)
+
+    async def save_status(self, bot: Bot, at: datetime) -> None:
+        async with session_scope(self._sessions) as session:
+            await session.merge(bot)
+            session.add(
+                BotStatusHistory(
+                    bot_pk=bot.id,
+                    status=bot.status,
+                    at=at,
+                    error=bot.error if bot.status == BotStatus.FAILED else None,
+                    reason=bot.reason if bot.status in (BotStatus.FAILED, BotStatus.CALL_ENDED) else None,
+                    message=bot.message if bot.status == BotStatus.FAILED else None,
+                )
+            )
+
+    async def history(self, bot: Bot):
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(BotStatusHistory)
+                .where(BotStatusHistory.bot_pk == bot.id)
+                .order_by(col(BotStatusHistory.id))
+            )
+            return [(r.status, r.at, r.error, r.reason, r.message) for r in rows]
+
+    async def claim_due(self, now: datetime, limit: int) -> Sequence[Bot]:
+        async with session_scope(self._sessions) as session:
+            bots = (
+                await session.exec(
+                    select(Bot)
+                    .where(
+                        Bot.status == BotStatus.QUEUED,
+                        col(Bot.dispatched_at).is_(None),
+                        Bot.due_at <= now,
+                    )
+                    .order_by(col(Bot.due_at))
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for bot in bots:
+                bot.dispatched_at = now
+                session.add(bot)
+        return bots
+
+    async def touch(self, bot_ids: Sequence[UUID], runner_id: str, at: datetime) -> None:
+        async with session_scope(self._sessions) as session:
+            await session.exec(
+                update(Bot)
+                .where(col(Bot.bot_id).in_(list(bot_ids)), col(Bot.status).in_(_WITH_RUNNER))
+                .values(last_seen_at=at, runner_id=runner_id)
+            )
+
+    async def silent_since(self, before: datetime) -> Sequence[Bot]:
+        async with self._sessions() as session:
+            return (
+                await session.exec(
+                    select(Bot).where(
+                        col(Bot.status).in_(_WITH_RUNNER),
+                        col(Bot.last_seen_at) < before,
+                        ~(
+                            (Bot.status == BotStatus.CALL_ENDED)
+                            & (Bot.recording_uploaded == True)  # noqa: E712
+                        ),
+                    )
+                )
+            ).all()
+
+    async def unclaimed_since(self, before: datetime) -> Sequence[Bot]:
+        async with self._sessions() as session:
+            return (
+                await session.exec(
+                    select(Bot).where(
+                        Bot.status == BotStatus.QUEUED,
+                        col(Bot.dispatched_at) < before,
+                    )
+                )
+            ).all()

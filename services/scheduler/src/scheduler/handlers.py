@@ -1,0 +1,69 @@
+"""Thin handlers: validate the message, call the lifecycle, reply.
+
+Consumes: scheduler.bot.create/get/leave (request/reply), bot.status_change, recording.uploaded,
+transcription.done (JetStream), runner.heartbeat (core NATS).
+Publishes (through the lifecycle): bot.requested, bot.dispatch, bot.leave_requested,
+bot.completed, bot.failed.
+"""
+
+from __future__ import annotations
+
+from faststream.nats import NatsRouter
+from opentelemetry import propagate
+
+from mb_shared.contracts.bot import BotStatusChanged, RunnerHeartbeat
+from mb_shared.contracts.queries import (
+    CreateBot,
+    CreateBotReply,
+    GetBot,
+    LeaveBot,
+    LeaveBotReply,
+)
+from mb_shared.contracts.recording import RecordingUploaded
+from mb_shared.contracts.transcription import TranscriptionDone
+from mb_shared.messaging import durable_consumer
+from scheduler.service import BotScheduler
+
+SERVICE = "scheduler"
+
+
+def _durable(name: str) -> dict:
+    return durable_consumer(SERVICE, name)
+
+
+def build_router(scheduler: BotScheduler) -> NatsRouter:
+    router = NatsRouter()
+
+    @router.subscriber(CreateBot.SUBJECT, queue=SERVICE)
+    async def on_create_bot(command: CreateBot) -> dict:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        bot = await scheduler.create(command, carrier)
+        return CreateBotReply(bot_id=bot.bot_id).model_dump(mode="json")
+
+    @router.subscriber(GetBot.SUBJECT, queue=SERVICE)
+    async def on_get_bot(query: GetBot) -> dict:
+        return (await scheduler.view(query.account_id, query.bot_id)).model_dump(mode="json")
+
+    @router.subscriber(LeaveBot.SUBJECT, queue=SERVICE)
+    async def on_leave_bot(command: LeaveBot) -> dict:
+        refusal = await scheduler.leave(command.account_id, command.bot_id)
+        return (refusal or LeaveBotReply()).model_dump(mode="json")
+
+    @router.subscriber(BotStatusChanged.SUBJECT, **_durable("status"))
+    async def on_bot_status_change(event: BotStatusChanged) -> None:
+        await scheduler.on_status_change(event)
+
+    @router.subscriber(RecordingUploaded.SUBJECT, **_durable("recording"))
+    async def on_recording_uploaded(event: RecordingUploaded) -> None:
+        await scheduler.on_recording_uploaded(event)
+
+    @router.subscriber(TranscriptionDone.SUBJECT, **_durable("transcription"))
+    async def on_transcription_done(event: TranscriptionDone) -> None:
+        await scheduler.on_transcription_done(event)
+
+    @router.subscriber(RunnerHeartbeat.SUBJECT, queue=SERVICE)
+    async def on_runner_heartbeat(event: RunnerHeartbeat) -> None:
+        await scheduler.on_heartbeat(event.runner_id, event.bot_ids)
+
+    return router

@@ -1,0 +1,62 @@
+"""The scheduler's tables: bots and their status history (its own metadata, its own database)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Column, DateTime
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+
+class SchedulerModel(SQLModel, registry=registry()):
+    pass
+
+
+def _tz(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+
+
+class Bot(SchedulerModel, table=True):
+    __tablename__ = "bots"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bot_id: UUID = Field(unique=True, index=True)
+    account_id: int = Field(index=True)
+    params: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    status: str = Field(index=True)
+    error: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    created_at: datetime = _tz(nullable=False)
+    due_at: datetime = _tz(nullable=False, index=True)
+    dispatched_at: datetime | None = _tz(nullable=True)
+    joined_at: datetime | None = _tz(nullable=True)
+    exited_at: datetime | None = _tz(nullable=True)
+    ended_at: datetime | None = _tz(nullable=True)
+    last_seen_at: datetime | None = _tz(nullable=True)
+    runner_id: str | None = None
+    artifacts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    duration_s: float = 0.0
+    speakers: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    recording_uploaded: bool = False
+    transcription_finished: bool = False
+    has_transcript: bool = False
+    trace_context: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False)
+    )
+
+
+class BotStatusHistory(SchedulerModel, table=True):
+    __tablename__ = "bot_status_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bot_pk: int = Field(foreign_key="bots.id", index=True)
+    status: str
+    at: datetime = _tz(nullable=False)
+    error: str | None = None
+    reason: str | None = None
+    message: str | None = None

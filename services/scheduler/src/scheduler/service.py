@@ -1,0 +1,271 @@
+"""The bot lifecycle: creation, dispatch when due, status transitions, completion, lost runners."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from mb_shared.contracts.bot import (
+    BotCompleted,
+    BotDispatched,
+    BotError,
+    BotFailed,
+    BotLeaveRequested,
+    BotParams,
+    BotRequested,
+    BotStatus,
+    BotStatusChanged,
+    EndReason,
+    StatusRecord,
+    is_legal_transition,
+)
+from mb_shared.contracts.queries import BotView, CreateBot, QueryError
+from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
+from mb_shared.contracts.transcription import TranscriptionDone
+from scheduler.models import Bot
+from scheduler.ports import BotRepository, EventPublisher
+
+log = logging.getLogger(__name__)
+
+_DISPATCH_NAMESPACE = uuid.UUID("9f0c1b9e-59a2-4b8e-8d61-3c1f3e0d2a77")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BotScheduler:
+    def __init__(
+        self,
+        repository: BotRepository,
+        publish: EventPublisher,
+        *,
+        heartbeat_timeout: timedelta,
+        pickup_timeout: timedelta,
+    ) -> None:
+        self._bots = repository
+        self._publish = publish
+        self._heartbeat_timeout = heartbeat_timeout
+        self._pickup_timeout = pickup_timeout
+
+    async def create(self, command: CreateBot, trace_context: dict[str, str]) -> Bot:
+        """A start_time in the past (or none) means: join now."""
+        now = _now()
+        due = now
+        if command.params.start_time is not None:
+            due = max(now, datetime.fromtimestamp(command.params.start_time, UTC))
+        bot = Bot(
+            bot_id=uuid.uuid4(),
+            account_id=command.account_id,
+            params=command.params.model_dump(mode="json"),
+            status=BotStatus.QUEUED,
+            created_at=now,
+            due_at=due,
+            trace_context=trace_context,
+        )
+        bot = await self._bots.add(bot, now)
+        await self._publish(
+            BotRequested(
+                bot_id=bot.bot_id,
+                account_id=bot.account_id,
+                params=command.params,
+                webhook=command.webhook,
+            )
+        )
+        return bot
+
+    async def view(self, account_id: int, bot_id: UUID) -> BotView | QueryError:
+        bot = await self._bots.get(bot_id)
+        if bot is None or bot.account_id != account_id:
+            return QueryError(status=404, code="BotNotFound", message=f"No bot {bot_id}")
+        history = await self._bots.history(bot)
+        return BotView(
+            id=bot.id,
+            bot_id=bot.bot_id,
+            account_id=bot.account_id,
+            params=BotParams.model_validate(bot.params),
+            status=BotStatus(bot.status),
+            error=bot.error,
+            reason=bot.reason,
+            message=bot.message,
+            created_at=bot.created_at,
+            joined_at=bot.joined_at,
+            exited_at=bot.exited_at,
+            ended_at=bot.ended_at,
+            artifacts=RecordingArtifacts.model_validate(bot.artifacts),
+            duration_s=bot.duration_s,
+            speakers=bot.speakers,
+            history=[
+                StatusRecord(status=s, at=at.isoformat(), error=e, reason=r, message=m)
+                for s, at, e, r, m in history
+            ],
+            extra=bot.params.get("extra"),
+        )
+
+    async def leave(self, account_id: int, bot_id: UUID) -> QueryError | None:
+        bot = await self._bots.get(bot_id)
+        if bot is None or bot.account_id != account_id:
+            return QueryError(status=404, code="BotNotFound", message=f"No bot {bot_id}")
+        status = BotStatus(bot.status)
+        if status == BotStatus.QUEUED and bot.dispatched_at is None:
+            await self._fail(
+                bot,
+                BotError.CANNOT_JOIN_MEETING,
+                EndReason.CANCELLED,
+                "The bot was removed before it joined the meeting.",
+            )
+            return None
+        if not status.is_terminal:
+            await self._publish(BotLeaveRequested(bot_id=bot.bot_id))
+        return None
+
+    async def dispatch_due(self, limit: int = 20) -> int:
+        """Hand due bots to the runners' work queue; claimed rows are locked so replicas agree."""
+        bots = await self._bots.claim_due(_now(), limit)
+        for bot in bots:
+            await self._publish(
+                BotDispatched(
+                    event_id=uuid.uuid5(_DISPATCH_NAMESPACE, str(bot.bot_id)),
+                    bot_id=bot.bot_id,
+                    account_id=bot.account_id,
+                    params=BotParams.model_validate(bot.params),
+                ),
+                bot.trace_context,
+            )
+        return len(bots)
+
+    async def on_status_change(self, event: BotStatusChanged) -> None:
+        bot = await self._bots.get(event.bot_id)
+        if bot is None:
+            log.warning("status change for an unknown bot", extra={"bot_id": event.bot_id})
+            return
+        current = BotStatus(bot.status)
+        if current == event.status:
+            return
+        if not is_legal_transition(current, event.status):
+            log.warning(
+                "refused illegal transition %s -> %s", current, event.status,
+                extra={"bot_id": event.bot_id},
+            )
+            return
+        if event.status == BotStatus.FAILED:
+            await self._fail(
+                bot,
+                event.error or BotError.INTERNAL_ERROR,
+                event.reason or EndReason.INTERNAL_ERROR,
+                event.message or "The bot failed.",
+            )
+            return
+        at = event.occurred_at
+        bot.status = event.status
+        bot.last_seen_at = _now()
+        bot.runner_id = event.runner_id or bot.runner_id
+        if event.status in (BotStatus.IN_CALL_NOT_RECORDING, BotStatus.IN_CALL_RECORDING):
+            bot.joined_at = bot.joined_at or at
+        if event.status == BotStatus.CALL_ENDED:
+            bot.exited_at = at
+            bot.reason = event.reason
+        await self._bots.save_status(bot, at)
+        await self._complete_if_ready(bot)
+
+    async def on_recording_uploaded(self, event: RecordingUploaded) -> None:
+        bot = await self._bots.get(event.bot_id)
+        if bot is None or bot.recording_uploaded:
+            return
+        bot.artifacts = event.artifacts.model_dump(mode="json")
+        bot.duration_s = event.duration_s
+        bot.speakers = event.speakers
+        bot.reason = bot.reason or event.end_reason
+        bot.recording_uploaded = True
+        await self._bots.save(bot)
+        await self._complete_if_ready(bot)
+
+    async def on_transcription_done(self, event: TranscriptionDone) -> None:
+        bot = await self._bots.get(event.bot_id)
+        if bot is None or bot.transcription_finished:
+            return
+        if event.speakers:
+            bot.speakers = event.speakers
+        if event.error:
+            log.error("transcription failed: %s", event.error, extra={"bot_id": bot.bot_id})
+        bot.transcription_finished = True
+        bot.has_transcript = event.error is None
+        await self._bots.save(bot)
+        await self._complete_if_ready(bot)
+
+    async def on_heartbeat(self, runner_id: str, bot_ids: list[UUID]) -> None:
+        if bot_ids:
+            await self._bots.touch(bot_ids, runner_id, _now())
+
+    async def sweep(self) -> None:
+        """End bots whose runner went silent, and dispatched bots no runner took."""
+        now = _now()
+        for bot in await self._bots.silent_since(now - self._heartbeat_timeout):
+            await self._fail(
+                bot,
+                BotError.INTERNAL_ERROR,
+                EndReason.RUNNER_LOST,
+                f"The bot-runner hosting this bot stopped responding (no heartbeat for "
+                f"{self._heartbeat_timeout.total_seconds():.0f} s). Files uploaded before "
+                "were kept.",
+            )
+        for bot in await self._bots.unclaimed_since(now - self._pickup_timeout):
+            await self._fail(
+                bot,
+                BotError.INTERNAL_ERROR,
+                EndReason.INTERNAL_ERROR,
+                f"No bot-runner took the bot within {self._pickup_timeout.total_seconds():.0f} s.",
+            )
+
+    @staticmethod
+    def _wants_transcript(bot: Bot) -> bool:
+        return bot.params.get("speech_to_text") is not None
+
+    async def _complete_if_ready(self, bot: Bot) -> None:
+        """Complete once the call ended, the files are stored and the transcript (if asked) is."""
+        if (
+            BotStatus(bot.status) == BotStatus.CALL_ENDED
+            and bot.recording_uploaded
+            and (bot.transcription_finished or not self._wants_transcript(bot))
+        ):
+            await self._complete(bot, has_transcript=bot.has_transcript)
+
+    async def _complete(self, bot: Bot, *, has_transcript: bool) -> None:
+        now = _now()
+        bot.status = BotStatus.COMPLETED
+        bot.ended_at = now
+        await self._bots.save_status(bot, now)
+        artifacts = RecordingArtifacts.model_validate(bot.artifacts)
+        await self._publish(
+            BotCompleted(
+                bot_id=bot.bot_id,
+                account_id=bot.account_id,
+                mp4_key=artifacts.mp4,
+                audio_key=artifacts.audio,
+                speakers=bot.speakers,
+                has_transcript=has_transcript,
+                duration_s=bot.duration_s,
+                reason=bot.reason,
+                extra=bot.params.get("extra"),
+            )
+        )
+
+    async def _fail(self, bot: Bot, error: BotError, reason: EndReason, message: str) -> None:
+        now = _now()
+        bot.status = BotStatus.FAILED
+        bot.error, bot.reason, bot.message = error, reason, message
+        bot.ended_at = now
+        bot.exited_at = bot.exited_at or now
+        await self._bots.save_status(bot, now)
+        await self._publish(
+            BotFailed(
+                bot_id=bot.bot_id,
+                account_id=bot.account_id,
+                error=error,
+                reason=reason,
+                message=message,
+                extra=bot.params.get("extra"),
+            )
+        )

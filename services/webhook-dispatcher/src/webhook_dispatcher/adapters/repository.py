@@ -1,0 +1,90 @@
+"""SQLModel store of targets, deliveries and attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mb_shared.database import session_scope
+from webhook_dispatcher.models import BotTarget, Delivery, DeliveryAttempt
+from webhook_dispatcher.ports import AttemptResult
+
+
+class SqlDeliveryStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def save_target(self, target: BotTarget) -> None:
+        async with session_scope(self._sessions) as session:
+            await session.merge(target)
+
+    async def target(self, bot_id: UUID) -> BotTarget | None:
+        async with self._sessions() as session:
+            return await session.get(BotTarget, bot_id)
+
+    async def mark_final_sent(self, bot_id: UUID) -> None:
+        async with session_scope(self._sessions) as session:
+            await session.exec(
+                update(BotTarget).where(col(BotTarget.bot_id) == bot_id).values(final_sent=True)
+            )
+
+    async def enqueue(self, delivery: Delivery) -> bool:
+        """Insert once per webhook id; False if this event was already enqueued."""
+        values = delivery.model_dump(exclude={"id"})
+        async with session_scope(self._sessions) as session:
+            result = await session.exec(
+                insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["webhook_id"])
+            )
+            return result.rowcount == 1
+
+    async def next_pending(self, bot_id: UUID) -> Delivery | None:
+        async with self._sessions() as session:
+            return (
+                await session.exec(
+                    select(Delivery)
+                    .where(Delivery.bot_id == bot_id, Delivery.state == "pending")
+                    .order_by(col(Delivery.id))
+                    .limit(1)
+                )
+            ).first()
+
+    async def bots_due(self, now: datetime) -> list[UUID]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(Delivery.bot_id)
+                .where(Delivery.state == "pending", col(Delivery.next_attempt_at) <= now)
+                .distinct()
+            )
+            return list(rows)
+
+    async def record_attempt(self, delivery: Delivery, result: AttemptResult, started_at: datetime,
+                             state: str, next_attempt_at: datetime | None) -> None:
+        async with session_scope(self._sessions) as session:
+            number = delivery.attempts + 1
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery.id,
+                    number=number,
+                    started_at=started_at,
+                    duration_ms=result.duration_ms,
+                    status_code=result.status_code,
+                    error=result.error,
+                    response_excerpt=result.response_excerpt,
+                )
+            )
+            await session.exec(
+                update(Delivery)
+                .where(col(Delivery.id) == delivery.id)
+                .values(
+                    attempts=number,
+                    state=state,
+                    next_attempt_at=next_attempt_at,
+                    delivered_at=started_at if state == "delivered" else None,
+                )
+            )

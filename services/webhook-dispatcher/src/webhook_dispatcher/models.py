@@ -1,0 +1,61 @@
+"""The dispatcher's tables: where each bot's events go, each delivery, and every attempt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Column, DateTime
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+
+class DispatcherModel(SQLModel, registry=registry()):
+    pass
+
+
+def _tz(nullable: bool = False, **kwargs: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable, **kwargs))
+
+
+class BotTarget(DispatcherModel, table=True):
+    __tablename__ = "bot_targets"
+
+    bot_id: UUID = Field(primary_key=True)
+    account_id: int = Field(index=True)
+    url: str | None = None
+    api_key: str
+    extra: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    final_sent: bool = False
+
+
+class Delivery(DispatcherModel, table=True):
+    __tablename__ = "deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: UUID = Field(unique=True, index=True)
+    bot_id: UUID = Field(index=True)
+    event: str
+    url: str | None
+    payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    file_keys: dict[str, str | None] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    state: str = Field(default="pending", index=True)
+    attempts: int = 0
+    created_at: datetime = _tz()
+    next_attempt_at: datetime | None = _tz(nullable=True, index=True)
+    delivered_at: datetime | None = _tz(nullable=True)
+
+
+class DeliveryAttempt(DispatcherModel, table=True):
+    __tablename__ = "delivery_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="deliveries.id", index=True)
+    number: int
+    started_at: datetime = _tz()
+    duration_ms: int
+    status_code: int | None = None
+    error: str | None = None
+    response_excerpt: str | None = None

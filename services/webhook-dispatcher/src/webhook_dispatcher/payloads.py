@@ -1,0 +1,76 @@
+"""Webhook bodies in the documented Meeting BaaS formats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mb_shared.contracts.bot import BotCompleted, BotFailed, BotStatusChanged, EndReason
+from mb_shared.contracts.transcription import TranscriptSegment
+
+FAILED_EVENT_CODES: dict[EndReason, str] = {
+    EndReason.INVALID_URL: "meeting_not_found",
+    EndReason.MEETING_NOT_FOUND: "meeting_not_found",
+    EndReason.SIGN_IN_REQUIRED: "authentication_error",
+    EndReason.PASSCODE_REQUIRED: "authentication_error",
+    EndReason.BOT_WALL: "access_denied",
+    EndReason.DENIED: "access_denied",
+    EndReason.WAITING_ROOM_TIMEOUT: "access_denied",
+    EndReason.RUNNER_LOST: "internal_error",
+    EndReason.CANCELLED: "internal_error",
+    EndReason.INTERNAL_ERROR: "internal_error",
+}
+
+
+def status_change(event: BotStatusChanged) -> dict[str, Any]:
+    return {
+        "event": "bot.status_change",
+        "data": {
+            "bot_id": str(event.bot_id),
+            "status": {
+                "code": event.status.value,
+                "created_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+            },
+        },
+    }
+
+
+def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str, Any]:
+    """`mp4` and `audio` are filled with freshly signed URLs at each attempt."""
+    return {
+        "event": "complete",
+        "data": {
+            "bot_id": str(event.bot_id),
+            "event_uuid": None,
+            "mp4": "",
+            "audio": "",
+            "speakers": event.speakers,
+            "transcript": [
+                {
+                    "speaker": s.speaker,
+                    "offset": s.start_time,
+                    "start_time": s.start_time,
+                    "end_time": s.end_time,
+                    "words": [{"start": w.start, "end": w.end, "word": w.word} for w in s.words],
+                }
+                for s in segments
+            ],
+            "duration": event.duration_s,
+            "reason": event.reason.value if event.reason else None,
+            "extra": event.extra,
+        },
+    }
+
+
+def failed(event: BotFailed) -> dict[str, Any]:
+    return {
+        "event": "failed",
+        "data": {
+            "bot_id": str(event.bot_id),
+            "event_uuid": None,
+            "error": event.error.value,
+            "code": FAILED_EVENT_CODES.get(event.reason, "internal_error"),
+            "reason": event.reason.value,
+            "message": event.message,
+            "extra": event.extra,
+        },
+    }
