@@ -1,0 +1,36 @@
+"""Builds the transcriber: the model (assembled and verified once), database, object store, broker."""
+
+from __future__ import annotations
+
+from faststream import FastStream
+
+from mb_shared.database import make_engine, session_factory
+from mb_shared.messaging import make_broker
+from mb_shared.storage import ObjectStore
+from transcriber.adapters.repository import SqlTranscriptRepository
+from transcriber.handlers import SERVICE, build_router
+from transcriber.service import TranscriptionService
+from transcriber.settings import TranscriberSettings
+from transcriber.speech import WhisperSpeechToText
+from transcriber.whisper_model import ensure_whisper_model
+
+
+def build_app(settings: TranscriberSettings) -> FastStream:
+    if not settings.database_url:
+        raise ValueError("DATABASE_URL must be set for the transcriber")
+    broker = make_broker(settings.nats_url, SERVICE)
+    engine = make_engine(settings.database_url)
+    repository = SqlTranscriptRepository(session_factory(engine))
+    model_dir = ensure_whisper_model(settings.model_cache_dir)
+    speech = WhisperSpeechToText(
+        model_dir, cpu_threads=settings.cpu_threads, language=settings.language
+    )
+    service = TranscriptionService(speech, repository, ObjectStore(settings), settings.work_dir)
+    broker.include_router(build_router(broker, service, repository))
+    app = FastStream(broker)
+
+    @app.on_shutdown
+    async def close() -> None:
+        await engine.dispose()
+
+    return app

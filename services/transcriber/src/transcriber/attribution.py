@@ -1,0 +1,290 @@
+"""Who said each word: join recognised words with the bot's speaker timeline.
+
+The speaker timeline is the JSON file the bot writes, following the "Speaker Timeline" download
+schema: a list of entries ``{participant, start_timestamp, end_timestamp}`` whose ``relative``
+timestamps are seconds from the start of the recording. Entries may overlap (two people talking
+at once) and need not be sorted.
+
+Rules, for a word spanning ``[start, end]``:
+
+1. The entry with the largest positive overlap with the word wins.
+2. If no entry overlaps, the nearest entry whose distance to the word is at most ``tolerance``
+   seconds wins (speaking indicators lag the audio a little, and a word can slip just outside
+   its speaker's entry). An entry that touches the word, or contains a zero-length word, is at
+   distance 0.
+3. Otherwise the word goes to :data:`UNKNOWN_SPEAKER` (``"Unknown"``).
+
+Ties (equal overlap, or equal distance) go to the entry that comes first in the timeline file.
+The bot writes entries in chronological order, so this is the speaker who started first, i.e.
+the one who already had the floor.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, model_validator
+
+from transcriber.speech import RecognizedWord
+
+#: Speaker name given to speech that no timeline entry accounts for (no one was shown speaking
+#: within the tolerance, or the timeline is empty).
+UNKNOWN_SPEAKER = "Unknown"
+
+#: Default distance (seconds) within which a word outside every entry still goes to the nearest.
+DEFAULT_TOLERANCE = 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# Speaker timeline schema
+# --------------------------------------------------------------------------------------------
+
+
+class _TimelineModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+
+class TimelineParticipant(_TimelineModel):
+    id: int
+    name: str | None = None
+    is_host: bool | None = None
+    platform: str | None = None
+    extra_data: Any = None
+
+
+class TimelineTimestamp(_TimelineModel):
+    absolute: datetime | None = None
+    relative: float
+
+
+class SpeakerTimelineEntry(_TimelineModel):
+    participant: TimelineParticipant
+    start_timestamp: TimelineTimestamp
+    end_timestamp: TimelineTimestamp
+
+    @model_validator(mode="after")
+    def _end_not_before_start(self) -> SpeakerTimelineEntry:
+        if self.end_timestamp.relative < self.start_timestamp.relative:
+            raise ValueError(
+                f"end_timestamp.relative ({self.end_timestamp.relative}) is before "
+                f"start_timestamp.relative ({self.start_timestamp.relative})"
+            )
+        return self
+
+    @property
+    def start(self) -> float:
+        return self.start_timestamp.relative
+
+    @property
+    def end(self) -> float:
+        return self.end_timestamp.relative
+
+    @property
+    def speaker(self) -> str:
+        """The participant's display name (``"Participant <id>"`` when the name is blank)."""
+        name = (self.participant.name or "").strip()
+        return name or f"Participant {self.participant.id}"
+
+
+SpeakerTimeline = list[SpeakerTimelineEntry]
+_TIMELINE_ADAPTER: TypeAdapter[list[SpeakerTimelineEntry]] = TypeAdapter(list[SpeakerTimelineEntry])
+
+
+def parse_speaker_timeline(data: str | bytes | Any) -> list[SpeakerTimelineEntry]:
+    """Validate a speaker timeline given as JSON text/bytes or as already-decoded JSON."""
+    if isinstance(data, str | bytes | bytearray):
+        return _TIMELINE_ADAPTER.validate_json(data)
+    return _TIMELINE_ADAPTER.validate_python(data)
+
+
+def load_speaker_timeline(path: Path) -> list[SpeakerTimelineEntry]:
+    """Read and validate the speaker timeline JSON file at ``path``."""
+    return parse_speaker_timeline(Path(path).read_bytes())
+
+
+def dump_speaker_timeline(timeline: Sequence[SpeakerTimelineEntry]) -> str:
+    """Serialise a timeline back to the download schema (JSON text)."""
+    return json.dumps(_TIMELINE_ADAPTER.dump_python(list(timeline), mode="json"))
+
+
+# --------------------------------------------------------------------------------------------
+# Attribution
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttributedWord:
+    word: RecognizedWord
+    speaker: str
+
+    @property
+    def start(self) -> float:
+        return self.word.start
+
+    @property
+    def end(self) -> float:
+        return self.word.end
+
+    @property
+    def text(self) -> str:
+        return self.word.text
+
+
+@dataclass
+class Segment:
+    """Consecutive words of one speaker."""
+
+    speaker: str
+    start: float
+    end: float
+    words: list[RecognizedWord] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def _overlap(ws: float, we: float, es: float, ee: float) -> float:
+    return min(we, ee) - max(ws, es)
+
+
+def _distance(ws: float, we: float, es: float, ee: float) -> float:
+    return max(es - we, ws - ee, 0.0)
+
+
+def _choose(
+    ws: float,
+    we: float,
+    candidates: Iterable[int],
+    starts: Sequence[float],
+    ends: Sequence[float],
+    tolerance: float,
+) -> int | None:
+    """Index of the winning entry among ``candidates`` (see the module rules), or None."""
+    best_overlap = 0.0
+    best_overlap_idx: int | None = None
+    best_distance = tolerance
+    best_distance_idx: int | None = None
+    for idx in candidates:
+        es, ee = starts[idx], ends[idx]
+        ov = _overlap(ws, we, es, ee)
+        if ov > 0.0:
+            if ov > best_overlap or (
+                ov == best_overlap and best_overlap_idx is not None and idx < best_overlap_idx
+            ):
+                best_overlap, best_overlap_idx = ov, idx
+        elif best_overlap_idx is None:
+            d = _distance(ws, we, es, ee)
+            if d < best_distance or (
+                d == best_distance and (best_distance_idx is None or idx < best_distance_idx)
+            ):
+                best_distance, best_distance_idx = d, idx
+    return best_overlap_idx if best_overlap_idx is not None else best_distance_idx
+
+
+def attribute_words(
+    words: Sequence[RecognizedWord],
+    timeline: Sequence[SpeakerTimelineEntry],
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> list[AttributedWord]:
+    """Give each word its speaker (rules in the module docstring); output is in input order.
+
+    A sweep over words and entries sorted by start: entries join an active set once they start
+    within ``tolerance`` after the furthest word end seen, and leave it (via a heap on their end)
+    once they end more than ``tolerance`` before the current word's start. Each word is compared
+    only with the active set, i.e. with the entries around it, so the cost is
+    O((n + m) log(n + m)) plus the number of (word, nearby entry) pairs, instead of O(n * m).
+    """
+    if tolerance < 0:
+        raise ValueError("tolerance must be >= 0")
+    if not timeline:
+        return [AttributedWord(word=w, speaker=UNKNOWN_SPEAKER) for w in words]
+
+    starts = [e.start for e in timeline]
+    ends = [e.end for e in timeline]
+    names = [e.speaker for e in timeline]
+    entry_order = sorted(range(len(timeline)), key=lambda i: (starts[i], i))
+    word_order = sorted(range(len(words)), key=lambda i: (words[i].start, i))
+
+    result: list[AttributedWord | None] = [None] * len(words)
+    active: set[int] = set()
+    by_end: list[tuple[float, int]] = []  # heap of (end, entry index) over the active set
+    next_entry = 0
+    furthest_end = -float("inf")
+
+    for wi in word_order:
+        word = words[wi]
+        ws, we = word.start, max(word.start, word.end)
+        furthest_end = max(furthest_end, we)
+        # Admit every entry that starts no later than `tolerance` after the furthest word end:
+        # the ones left out are beyond tolerance of this word (and of every earlier one).
+        while next_entry < len(entry_order):
+            idx = entry_order[next_entry]
+            if starts[idx] - furthest_end > tolerance:
+                break
+            active.add(idx)
+            heapq.heappush(by_end, (ends[idx], idx))
+            next_entry += 1
+        # Retire entries that end more than `tolerance` before this word starts: word starts only
+        # grow from here on, so they can never be chosen again.
+        while by_end and ws - by_end[0][0] > tolerance:
+            _, idx = heapq.heappop(by_end)
+            active.discard(idx)
+        chosen = _choose(ws, we, active, starts, ends, tolerance)
+        result[wi] = AttributedWord(
+            word=word, speaker=names[chosen] if chosen is not None else UNKNOWN_SPEAKER
+        )
+    return result  # type: ignore[return-value]  # every slot is filled
+
+
+def attribute_words_naive(
+    words: Sequence[RecognizedWord],
+    timeline: Sequence[SpeakerTimelineEntry],
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> list[AttributedWord]:
+    """Reference O(n * m) implementation of :func:`attribute_words` (same rules, for tests)."""
+    starts = [e.start for e in timeline]
+    ends = [e.end for e in timeline]
+    out = []
+    for word in words:
+        ws, we = word.start, max(word.start, word.end)
+        chosen = _choose(ws, we, range(len(timeline)), starts, ends, tolerance)
+        out.append(
+            AttributedWord(
+                word=word,
+                speaker=timeline[chosen].speaker if chosen is not None else UNKNOWN_SPEAKER,
+            )
+        )
+    return out
+
+
+def group_into_segments(attributed_words: Iterable[AttributedWord]) -> list[Segment]:
+    """Merge runs of consecutive words with the same speaker into segments (order is kept)."""
+    segments: list[Segment] = []
+    for aw in attributed_words:
+        if segments and segments[-1].speaker == aw.speaker:
+            seg = segments[-1]
+            seg.words.append(aw.word)
+            seg.start = min(seg.start, aw.word.start)
+            seg.end = max(seg.end, aw.word.end)
+        else:
+            segments.append(
+                Segment(speaker=aw.speaker, start=aw.word.start, end=aw.word.end, words=[aw.word])
+            )
+    return segments
+
+
+def speakers_of(timeline: Sequence[SpeakerTimelineEntry]) -> list[str]:
+    """Distinct speaker names, ordered by when each first speaks (file order breaks ties)."""
+    seen: dict[str, None] = {}
+    for idx in sorted(range(len(timeline)), key=lambda i: (timeline[i].start, i)):
+        seen.setdefault(timeline[idx].speaker, None)
+    return list(seen)
