@@ -1,0 +1,248 @@
+"""The Helm chart, rendered and linted offline by Helm's own engine (helm-python-sdk, no binary)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import pytest
+import yaml
+
+CHART = Path(__file__).resolve().parents[1] / "helm" / "meeting-bots"
+
+SERVICES = {
+    # service: (its values key, its database or None)
+    "api-gateway": ("apiGateway", "gateway"),
+    "scheduler": ("scheduler", "scheduler"),
+    "bot-runner": ("botRunner", None),
+    "transcriber": ("transcriber", "transcriber"),
+    "webhook-dispatcher": ("webhookDispatcher", "webhooks"),
+}
+MIGRATING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher"]
+
+# What an operator must supply at least: credentials for the generated Secret.
+REQUIRED_VALUES: dict[str, Any] = {
+    "postgresql": {"password": "pg-password"},
+    "s3": {"accessKey": "access-key", "secretKey": "a-real-secret"},
+}
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def render(
+    overrides: dict[str, Any] | None = None, *, base: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every object the chart renders (hooks included), as parsed YAML."""
+    values = _merge(REQUIRED_VALUES if base is None else base, overrides or {})
+    with helm.Chart.load(CHART) as chart:
+        manifests = chart.render(values, name="mb", namespace="meeting-bots", is_install=True)
+    objects = []
+    for path, text in manifests.items():
+        if path.endswith(".yaml"):
+            objects.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return objects
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def pod_specs(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{o['kind']}/{o['metadata']['name']}", o["spec"]["template"]["spec"])
+        for o in objects
+        if o["kind"] in {"Deployment", "Job", "StatefulSet", "DaemonSet"}
+    ]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+@pytest.fixture(scope="module")
+def objects() -> list[dict[str, Any]]:
+    return render()
+
+
+def test_chart_lints_without_warnings():
+    report = helm.lint(CHART, REQUIRED_VALUES, strict=True, namespace="meeting-bots")
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert report["errors"] == [] and problems == [], report
+
+
+def test_install_without_credentials_fails_with_a_clear_message():
+    with pytest.raises(helm.HelmRenderError, match="postgresql.password"):
+        render(base={})
+    with pytest.raises(helm.HelmRenderError, match="placeholder"):
+        render({"s3": {"secretKey": "minioadmin"}})
+
+
+def test_every_service_has_a_deployment_named_after_it(objects):
+    deployments = by_kind(objects, "Deployment")
+    assert set(deployments) == set(SERVICES)
+    for name, deployment in deployments.items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["name"] == name
+        assert container["command"] == [f"mb-{name}"]
+        assert "migrate" not in container.get("args", [])
+
+
+def test_every_container_has_limits_and_a_hardened_security_context():
+    everything = render(
+        {"botRunner": {"keda": {"enabled": True}}, "apiGateway": {"ingress": {"enabled": True}}}
+    )
+    specs = pod_specs(everything)
+    assert len(specs) == len(SERVICES) + 1  # the Deployments and the migrations Job
+    for where, spec in specs:
+        assert spec["securityContext"]["runAsNonRoot"] is True, where
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
+        assert spec["automountServiceAccountToken"] is False, where
+        mounted = set()
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            what = f"{where} container {container['name']}"
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(container["resources"][bound]), what
+            context = container["securityContext"]
+            assert context["runAsNonRoot"] is True, what
+            assert context["allowPrivilegeEscalation"] is False, what
+            assert context["readOnlyRootFilesystem"] is True, what
+            assert context["capabilities"]["drop"] == ["ALL"], what
+            mounted |= {m["mountPath"] for m in container.get("volumeMounts", [])}
+        assert "/tmp" in mounted, f"{where} has a read-only root and needs a writable /tmp"
+
+
+def test_each_service_reads_its_own_database_url(objects):
+    secret = by_kind(objects, "Secret")["meeting-bots"]["stringData"]
+    for name, container in (
+        (n, d["spec"]["template"]["spec"]["containers"][0])
+        for n, d in by_kind(objects, "Deployment").items()
+    ):
+        database = SERVICES[name][1]
+        env = env_of(container)
+        if database is None:
+            assert "DATABASE_URL" not in env, name
+            continue
+        key = env["DATABASE_URL"]["secretKeyRef"]["key"]
+        assert secret[key].startswith("postgresql://meeting_bots:pg-password@")
+        assert secret[key].endswith(f":5432/{database}"), (name, secret[key])
+        assert env["S3_SECRET_KEY"]["secretKeyRef"] == {
+            "name": "meeting-bots",
+            "key": "S3_SECRET_KEY",
+        }
+
+
+def test_existing_secret_replaces_the_generated_ones():
+    objects = render({"secrets": {"existingSecret": "managed-elsewhere"}}, base={})
+    assert by_kind(objects, "Secret") == {}
+    refs = [
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for _, spec in pod_specs(objects)
+        for c in spec["containers"]
+        for e in c["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    ]
+    assert refs and set(refs) == {"managed-elsewhere"}
+
+
+def test_bot_runner_gets_a_memory_backed_dev_shm_and_memory_per_bot():
+    deployment = by_kind(render({"botRunner": {"maxConcurrentBots": 3}}), "Deployment")[
+        "bot-runner"
+    ]
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    shm = [m["name"] for m in container["volumeMounts"] if m["mountPath"] == "/dev/shm"]
+    assert len(shm) == 1
+    volume = next(v for v in spec["volumes"] if v["name"] == shm[0])
+    assert volume["emptyDir"]["medium"] == "Memory"
+    assert env_of(container)["RUNNER_MAX_CONCURRENT_BOTS"] == "3"
+    assert env_of(container)["RUNNER_CHROMEDRIVER_PATH"] == "/usr/bin/chromedriver"
+    # base 256Mi + 3 bots x 1536Mi
+    assert container["resources"]["limits"]["memory"] == "4864Mi"
+
+
+def test_transcriber_model_cache_is_a_volume(objects):
+    spec = by_kind(objects, "Deployment")["transcriber"]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    cache_dir = env_of(container)["TRANSCRIBER_MODEL_CACHE_DIR"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == cache_dir]
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    assert "emptyDir" in volume
+
+    claimed = by_kind(
+        render({"transcriber": {"modelCache": {"existingClaim": "whisper"}}}), "Deployment"
+    )["transcriber"]["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "models", "persistentVolumeClaim": {"claimName": "whisper"}} in claimed
+
+
+def test_migrations_job_is_a_pre_install_and_pre_upgrade_hook_running_every_migrate(objects):
+    (job,) = by_kind(objects, "Job").values()
+    hooks = job["metadata"]["annotations"]["helm.sh/hook"].split(",")
+    assert sorted(hooks) == ["pre-install", "pre-upgrade"]
+    spec = job["spec"]["template"]["spec"]
+    assert spec["restartPolicy"] == "Never"
+    commands = sorted(c["command"] + c.get("args", []) for c in spec["containers"])
+    assert commands == sorted([f"mb-{name}", "migrate"] for name in MIGRATING)
+    # A hook runs before the release's own Secret exists: it must read one that exists by then.
+    secret_names = {
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for c in spec["containers"]
+        for e in c["env"]
+        if "valueFrom" in e
+    }
+    (hook_secret,) = secret_names
+    secret = by_kind(objects, "Secret")[hook_secret]
+    assert "pre-install" in secret["metadata"]["annotations"]["helm.sh/hook"]
+    assert int(secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+        job["metadata"]["annotations"]["helm.sh/hook-weight"]
+    )
+
+
+def test_keda_scaled_object_only_when_enabled(objects):
+    assert by_kind(objects, "ScaledObject") == {}
+    assert by_kind(objects, "Deployment")["bot-runner"]["spec"]["replicas"] == 1
+
+    scaled = render({"botRunner": {"keda": {"enabled": True}, "maxConcurrentBots": 2}})
+    (scaled_object,) = by_kind(scaled, "ScaledObject").values()
+    assert scaled_object["apiVersion"] == "keda.sh/v1alpha1"
+    assert scaled_object["spec"]["scaleTargetRef"]["name"] == "bot-runner"
+    (trigger,) = scaled_object["spec"]["triggers"]
+    assert trigger["type"] == "nats-jetstream"
+    assert trigger["metadata"]["stream"] == "DISPATCH"
+    assert trigger["metadata"]["consumer"] == "bot-runner"
+    assert trigger["metadata"]["lagThreshold"] == "2"
+    # KEDA owns the replica count: the Deployment must not fight it on every upgrade.
+    assert "replicas" not in by_kind(scaled, "Deployment")["bot-runner"]["spec"]
+
+
+def test_gateway_service_targets_port_8080_and_is_probed_on_health(objects):
+    service = by_kind(objects, "Service")["api-gateway"]
+    deployment = by_kind(objects, "Deployment")["api-gateway"]
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    (port,) = service["spec"]["ports"]
+    target = port["targetPort"]
+    if isinstance(target, str):
+        target = next(p["containerPort"] for p in container["ports"] if p["name"] == target)
+    assert target == 8080
+    env = env_of(container)
+    assert env["GATEWAY_PORT"] == "8080" and env["GATEWAY_HOST"] == "0.0.0.0"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/health"
+
+
+def test_gateway_has_a_disruption_budget_selecting_its_pods(objects):
+    pdb = by_kind(objects, "PodDisruptionBudget")["api-gateway"]
+    labels = by_kind(objects, "Deployment")["api-gateway"]["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert set(by_kind(objects, "PodDisruptionBudget")) == {"api-gateway"}

@@ -1,0 +1,16 @@
+"""One adapter per meeting platform, all observing and acting on the page the same way."""
+
+from __future__ import annotations
+
+from mb_shared.contracts.bot import Platform
+from bot_runner.platforms.base import PlatformAdapter
+from bot_runner.platforms.meet import GoogleMeetAdapter
+
+ADAPTERS: dict[Platform, type[PlatformAdapter]] = {Platform.GOOGLE_MEET: GoogleMeetAdapter}
+
+
+def adapter_for(platform: Platform) -> type[PlatformAdapter]:
+    try:
+        return ADAPTERS[platform]
+    except KeyError:
+        raise NotImplementedError(f"{platform} meetings are not supported yet") from None

@@ -1,0 +1,109 @@
+"""What every platform adapter offers: observe the page, act on it, and report speaking."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
+
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+
+from mb_shared.contracts.bot import EndReason, Platform
+
+
+class PageState(StrEnum):
+    LOADING = "loading"
+    PRE_JOIN = "pre_join"
+    WAITING_ROOM = "waiting_room"
+    IN_CALL = "in_call"
+    NOT_JOINABLE = "not_joinable"
+    DENIED = "denied"
+    NO_RESPONSE = "no_response"
+    REMOVED = "removed"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the page shows now; `evidence` keeps the meeting's own words for debugging."""
+
+    state: PageState
+    reason: EndReason | None = None
+    evidence: str = ""
+    participants: list[str] = field(default_factory=list)
+
+
+class InputDriver:
+    """The one place adapters send input through, so synthetic input can be swapped for OS input."""
+
+    def __init__(self, driver: WebDriver) -> None:
+        self._driver = driver
+
+    def wake_pointer(self) -> None:
+        body = self._driver.find_element("tag name", "body")
+        ActionChains(self._driver).move_to_element_with_offset(body, 5, 5).move_by_offset(
+            20, 10
+        ).perform()
+
+    def click(self, element: WebElement) -> None:
+        try:
+            element.click()
+        except Exception:
+            self._driver.execute_script("arguments[0].click();", element)
+
+    def type_text(self, element: WebElement, text: str, key_delay_s: float = 0.03) -> None:
+        element.click()
+        for char in text:
+            element.send_keys(char)
+            time.sleep(key_delay_s)
+
+
+def load_script(name: str) -> str:
+    return resources.files("bot_runner.platforms").joinpath(name).read_text()
+
+
+SPEAKER_PROBE = load_script("speaker_probe.js")
+
+
+class PlatformAdapter(ABC):
+    platform: Platform
+    observe_script: str
+    speaking_tiles_script: str
+
+    def __init__(self, driver: WebDriver, input_driver: InputDriver) -> None:
+        self.driver = driver
+        self.input = input_driver
+
+    def observe(self) -> Observation:
+        raw = self.driver.execute_script(self.observe_script) or {}
+        reason = raw.get("reason")
+        return Observation(
+            state=PageState(raw.get("state", PageState.LOADING)),
+            reason=EndReason(reason) if reason else None,
+            evidence=(raw.get("evidence") or "")[:300],
+            participants=list(raw.get("participants") or []),
+        )
+
+    @abstractmethod
+    def ask_to_join(self, bot_name: str) -> bool:
+        """Act on the pre-join page; True once the join request was sent."""
+
+    def after_admission(self) -> None:
+        """Dismiss what the platform shows right after admission."""
+
+    @abstractmethod
+    def leave(self) -> None:
+        """Leave the meeting from the in-call page."""
+
+    def start_speaker_probe(self) -> None:
+        """Watch speaking indicators; events land in `window.__mbSpeaking` (page clock, ms)."""
+        self.driver.execute_script(SPEAKER_PROBE, self.speaking_tiles_script)
+
+    def drain_speaker_events(self) -> list[dict]:
+        return self.driver.execute_script(
+            "const e = window.__mbSpeaking || []; window.__mbSpeaking = []; return e;"
+        ) or []

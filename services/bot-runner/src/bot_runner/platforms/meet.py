@@ -1,0 +1,62 @@
+"""Google Meet as a guest sees it: pre-join, ask, waiting room, call, leave."""
+
+from __future__ import annotations
+
+import contextlib
+
+from selenium.webdriver.common.by import By
+
+from mb_shared.contracts.bot import Platform
+from bot_runner.platforms.base import PlatformAdapter, load_script
+
+JOIN_LABELS = ("Ask to join", "Join now", "Join anyway", "Join here too")
+POPUP_LABELS = ("Got it", "Dismiss", "Continue without microphone and camera")
+
+
+class GoogleMeetAdapter(PlatformAdapter):
+    platform = Platform.GOOGLE_MEET
+    observe_script = load_script("meet_observe.js")
+    speaking_tiles_script = load_script("meet_tiles.js")
+
+    def _buttons(self):
+        return self.driver.find_elements(By.CSS_SELECTOR, "button")
+
+    def _click_text(self, labels) -> bool:
+        for button in self._buttons():
+            with contextlib.suppress(Exception):
+                if button.text.strip() in labels and button.is_enabled():
+                    self.input.click(button)
+                    return True
+        return False
+
+    def _turn_off(self, what: str) -> None:
+        for button in self.driver.find_elements(By.CSS_SELECTOR, f'[aria-label="Turn off {what}"]'):
+            with contextlib.suppress(Exception):
+                self.input.click(button)
+
+    def ask_to_join(self, bot_name: str) -> bool:
+        while self._click_text(POPUP_LABELS):
+            pass
+        names = self.driver.find_elements(By.CSS_SELECTOR, 'input[aria-label="Your name"]')
+        if names and names[0].get_attribute("value") != bot_name:
+            names[0].clear()
+            self.input.type_text(names[0], bot_name)
+        self._turn_off("microphone")
+        self._turn_off("camera")
+        return self._click_text(JOIN_LABELS)
+
+    def after_admission(self) -> None:
+        for dialog in self.driver.find_elements(By.CSS_SELECTOR, '[role="dialog"][aria-modal="true"]'):
+            for button in dialog.find_elements(By.CSS_SELECTOR, "button"):
+                with contextlib.suppress(Exception):
+                    if button.text.strip() in ("OK", "Got it", "Dismiss", "Join now"):
+                        self.input.click(button)
+                        break
+
+    def leave(self) -> None:
+        with contextlib.suppress(Exception):
+            self.input.wake_pointer()
+        for button in self.driver.find_elements(By.CSS_SELECTOR, '[aria-label="Leave call"]'):
+            with contextlib.suppress(Exception):
+                self.input.click(button)
+                return

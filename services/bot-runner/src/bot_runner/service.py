@@ -1,0 +1,62 @@
+"""The runner: a bounded number of concurrent bot sessions, each in its own thread and browser."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from uuid import UUID
+
+from mb_shared.contracts.bot import BotDispatched
+from bot_runner.session import BotSession, SessionConfig, SessionEffects
+
+log = logging.getLogger(__name__)
+
+
+class Runner:
+    def __init__(self, config: SessionConfig, max_concurrent: int,
+                 effects_for: Callable[[BotDispatched], SessionEffects]) -> None:
+        self._config = config
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._effects_for = effects_for
+        self._sessions: dict[UUID, BotSession] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def bot_ids(self) -> list[UUID]:
+        return list(self._sessions)
+
+    async def start(self, dispatch: BotDispatched, wait_s: float) -> bool:
+        """Start the bot's session once a slot is free; False if none freed within `wait_s`."""
+        if dispatch.bot_id in self._sessions:
+            return True
+        try:
+            await asyncio.wait_for(self._slots.acquire(), wait_s)
+        except TimeoutError:
+            return False
+        session = BotSession(dispatch, self._config, self._effects_for(dispatch))
+        self._sessions[dispatch.bot_id] = session
+        task = asyncio.create_task(self._run(session))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _run(self, session: BotSession) -> None:
+        try:
+            await asyncio.to_thread(session.run)
+        finally:
+            self._sessions.pop(session.dispatch.bot_id, None)
+            self._slots.release()
+
+    def request_leave(self, bot_id: UUID) -> None:
+        session = self._sessions.get(bot_id)
+        if session is not None:
+            session.leave_requested.set()
+
+    async def shutdown(self) -> None:
+        """Ask every bot to leave and wait for their data to be delivered."""
+        for session in self._sessions.values():
+            session.leave_requested.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,218 @@
+"""One bot's visit: join, wait to be admitted, record, notice the end, leave, upload.
+
+Runs in a worker thread (Selenium is blocking). Everything it tells the platform goes through
+`SessionEffects`, so the session knows nothing of NATS or the object store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from mb_shared.contracts.bot import (
+    BotDispatched,
+    BotError,
+    BotStatus,
+    EndReason,
+    RecordingMode,
+)
+from mb_shared.contracts.recording import RecordingArtifacts
+from bot_runner.browser import Browser
+from bot_runner.media import recorder_chromium_flags, TabRecorder
+from bot_runner.platforms import adapter_for
+from bot_runner.platforms.base import InputDriver, PageState, PlatformAdapter
+from bot_runner.timeline import SpeakerTimelineBuilder
+
+log = logging.getLogger(__name__)
+
+FAILURES: dict[PageState, BotError] = {
+    PageState.NOT_JOINABLE: BotError.CANNOT_JOIN_MEETING,
+    PageState.DENIED: BotError.BOT_NOT_ACCEPTED,
+    PageState.NO_RESPONSE: BotError.TIMEOUT_WAITING_TO_START,
+}
+END_STATES = {PageState.ENDED, PageState.REMOVED, PageState.NOT_JOINABLE}
+
+
+class SessionEffects(Protocol):
+    def status(self, status: BotStatus, *, error: BotError | None = None,
+               reason: EndReason | None = None, message: str | None = None) -> None: ...
+    def upload(self, name: str, path: Path, content_type: str) -> str: ...
+    def upload_bytes(self, name: str, data: bytes, content_type: str) -> str: ...
+    def recording_uploaded(self, artifacts: RecordingArtifacts, started_at: datetime | None,
+                           duration_s: float, end_reason: EndReason, speakers: list[str]) -> None: ...
+
+
+@dataclass
+class SessionConfig:
+    chromium_path: str
+    chromedriver_path: str
+    extra_chromium_args: list[str]
+    work_dir: Path
+    screenshot_interval_s: float = 30.0
+    everyone_left_grace_s: float = 15.0
+    poll_s: float = 0.5
+
+
+class BotFailure(Exception):
+    def __init__(self, error: BotError, reason: EndReason, message: str) -> None:
+        super().__init__(message)
+        self.error, self.reason, self.message = error, reason, message
+
+
+@dataclass
+class BotSession:
+    dispatch: BotDispatched
+    config: SessionConfig
+    effects: SessionEffects
+    leave_requested: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        params = self.dispatch.params
+        self.effects.status(BotStatus.JOINING_CALL)
+        workdir = self.config.work_dir / str(self.dispatch.bot_id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        browser: Browser | None = None
+        try:
+            video = params.recording_mode != RecordingMode.AUDIO_ONLY
+            browser = Browser(
+                self.config.chromium_path,
+                self.config.chromedriver_path,
+                [*recorder_chromium_flags(), *self.config.extra_chromium_args],
+                workdir,
+            )
+            recorder = TabRecorder(browser.driver, workdir, video=video)
+            recorder.install()
+            adapter = adapter_for(params.platform)(browser.driver, InputDriver(browser.driver))
+            browser.driver.get(params.meeting_url)
+            self._screenshot(browser, "joining")
+            if not self._wait_for_admission(adapter, browser):
+                return
+            self._record(adapter, recorder, browser)
+        except BotFailure as failure:
+            if browser is not None:
+                self._screenshot(browser, "failure")
+            self.effects.status(BotStatus.FAILED, error=failure.error, reason=failure.reason,
+                                message=failure.message)
+        except Exception as exc:
+            log.exception("bot session crashed", extra={"bot_id": self.dispatch.bot_id})
+            if browser is not None:
+                self._screenshot(browser, "failure")
+            self.effects.status(BotStatus.FAILED, error=BotError.INTERNAL_ERROR,
+                                reason=EndReason.INTERNAL_ERROR,
+                                message=f"The bot hit an internal error: {type(exc).__name__}")
+        finally:
+            if browser is not None:
+                browser.close()
+
+    def _screenshot(self, browser: Browser, label: str) -> None:
+        try:
+            png = browser.driver.get_screenshot_as_png()
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+            self.effects.upload_bytes(f"screenshots/{stamp}-{label}.png", png, "image/png")
+        except Exception:
+            log.warning("screenshot %s failed", label, extra={"bot_id": self.dispatch.bot_id})
+
+    def _wait_for_admission(self, adapter: PlatformAdapter, browser: Browser) -> bool:
+        """True once in the call; False if the user asked the bot to leave first."""
+        timeout = self.dispatch.params.automatic_leave.waiting_room_timeout
+        deadline = time.monotonic() + timeout
+        asked_at: float | None = None
+        waiting_reported = False
+        while True:
+            if self.leave_requested.is_set():
+                self.effects.status(BotStatus.CALL_ENDED, reason=EndReason.LEFT_ON_REQUEST)
+                self.effects.recording_uploaded(RecordingArtifacts(), None, 0.0,
+                                                EndReason.LEFT_ON_REQUEST, [])
+                return False
+            seen = adapter.observe()
+            if seen.state in FAILURES:
+                raise BotFailure(FAILURES[seen.state], seen.reason or EndReason.INTERNAL_ERROR,
+                                 seen.evidence or seen.state.value)
+            if seen.state in (PageState.REMOVED, PageState.ENDED):
+                raise BotFailure(BotError.CANNOT_JOIN_MEETING, seen.reason or EndReason.MEETING_ENDED,
+                                 seen.evidence)
+            if seen.state == PageState.IN_CALL:
+                return True
+            if seen.state == PageState.PRE_JOIN and (asked_at is None or time.monotonic() - asked_at > 10):
+                if adapter.ask_to_join(self.dispatch.params.bot_name):
+                    asked_at = time.monotonic()
+            if seen.state == PageState.WAITING_ROOM and not waiting_reported:
+                waiting_reported = True
+                self.effects.status(BotStatus.IN_WAITING_ROOM)
+                self._screenshot(browser, "waiting-room")
+            if time.monotonic() > deadline:
+                adapter.leave()
+                raise BotFailure(
+                    BotError.TIMEOUT_WAITING_TO_START, EndReason.WAITING_ROOM_TIMEOUT,
+                    f"The bot was not admitted within {timeout} s.",
+                )
+            time.sleep(self.config.poll_s)
+
+    def _record(self, adapter: PlatformAdapter, recorder: TabRecorder, browser: Browser) -> None:
+        self.effects.status(BotStatus.IN_CALL_NOT_RECORDING)
+        adapter.after_admission()
+        self._screenshot(browser, "admitted")
+        clock = recorder.start()
+        adapter.start_speaker_probe()
+        started_at = datetime.fromtimestamp(clock.started_at_unix, UTC)
+        timeline = SpeakerTimelineBuilder(clock.started_at_page_ms, clock.started_at_unix,
+                                          self.dispatch.params.platform)
+        self.effects.status(BotStatus.IN_CALL_RECORDING)
+        reason = self._watch_call(adapter, recorder, browser, timeline)
+        files = recorder.stop()
+        timeline.add_events(self._drain(adapter))
+        timeline.close(files.duration_s)
+        if reason not in (EndReason.REMOVED, EndReason.MEETING_ENDED):
+            adapter.leave()
+        self.effects.status(BotStatus.CALL_ENDED, reason=reason)
+        artifacts = RecordingArtifacts(
+            mp4=self.effects.upload("recording.mp4", files.mp4, "video/mp4") if files.mp4 else None,
+            audio=self.effects.upload("audio.wav", files.wav, "audio/wav") if files.wav else None,
+            speaker_timeline=self.effects.upload_bytes(
+                "speaker_timeline.json", json.dumps(timeline.entries()).encode(), "application/json"
+            ),
+        )
+        self.effects.recording_uploaded(artifacts, started_at, files.duration_s, reason,
+                                        timeline.speakers())
+
+    @staticmethod
+    def _drain(adapter: PlatformAdapter) -> list[dict]:
+        try:
+            return adapter.drain_speaker_events()
+        except Exception:
+            return []
+
+    def _watch_call(self, adapter: PlatformAdapter, recorder: TabRecorder, browser: Browser,
+                    timeline: SpeakerTimelineBuilder) -> EndReason:
+        last_shot = time.monotonic()
+        alone_since: float | None = None
+        someone_seen = False
+        while True:
+            recorder.pump()
+            timeline.add_events(self._drain(adapter))
+            if self.leave_requested.is_set():
+                return EndReason.LEFT_ON_REQUEST
+            seen = adapter.observe()
+            if seen.state in END_STATES:
+                return seen.reason or EndReason.MEETING_ENDED
+            if seen.state == PageState.IN_CALL:
+                if seen.participants:
+                    someone_seen, alone_since = True, None
+                elif someone_seen:
+                    alone_since = alone_since or time.monotonic()
+                    if time.monotonic() - alone_since > self.config.everyone_left_grace_s:
+                        return EndReason.EVERYONE_LEFT
+            if time.monotonic() - last_shot > self.config.screenshot_interval_s:
+                last_shot = time.monotonic()
+                self._screenshot(browser, "in-call")
+                self.effects.upload_bytes(
+                    "speaker_timeline.json", json.dumps(timeline.entries()).encode(),
+                    "application/json",
+                )
+            time.sleep(self.config.poll_s)
