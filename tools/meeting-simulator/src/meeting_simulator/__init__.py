@@ -1,1 +1,7 @@
-"""Meeting simulator (test tooling)."""
+"""Meeting simulator (test tooling): a local stand-in for the meeting platforms' guest pages."""
+
+from .background import SimulatorThread
+from .client import SimulatorClient, SimulatorError
+from .server import MeetingSimulator
+
+__all__ = ["MeetingSimulator", "SimulatorClient", "SimulatorError", "SimulatorThread"]

@@ -38,7 +38,9 @@ class Certificate:
         return context
 
 
-def generate_certificate(directory: Path, hostnames: tuple[str, ...] = SIMULATED_HOSTNAMES) -> Certificate:
+def generate_certificate(
+    directory: Path, hostnames: tuple[str, ...] = SIMULATED_HOSTNAMES
+) -> Certificate:
     """Write a fresh self-signed certificate and key into `directory`."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
@@ -47,7 +49,7 @@ def generate_certificate(directory: Path, hostnames: tuple[str, ...] = SIMULATED
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "meeting-simulator (test only)"),
         ]
     )
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     san = [x509.DNSName(h) for h in hostnames] + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     cert = (
         x509.CertificateBuilder()

@@ -1,0 +1,706 @@
+"""Owns scripted meetings: their configuration, clock, guests, admission, timeline, chat and state.
+
+Everything here runs on the simulator's event loop; timers are loop callbacks. A meeting's clock
+starts when the host admits its first guest; script times (`at`, `end_after`) are relative to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .speech import DEFAULT_VOICES, Clip, SpeechSynthesizer, Voice
+
+MEET_CODE = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
+
+GuestStatus = Literal[
+    "asking", "admitted", "denied", "no_response", "cancelled", "left", "removed", "ended"
+]
+FINAL_GUEST_STATUSES = frozenset({"denied", "no_response", "cancelled", "left", "removed", "ended"})
+ADMISSION_ACTIONS = ("admit", "deny", "ignore")
+
+
+class ConfigError(ValueError):
+    """A meeting definition that cannot be played."""
+
+
+class MeetingNotFound(KeyError):
+    pass
+
+
+class MeetingExists(ValueError):
+    pass
+
+
+def normalize_meet_code(raw: str) -> str | None:
+    """Return the canonical `abc-defg-hij` form of a Meet code, or None if it is not one."""
+    code = raw.strip().lower()
+    if re.fullmatch(r"[a-z]{10}", code):
+        code = f"{code[:3]}-{code[3:7]}-{code[7:]}"
+    return code if MEET_CODE.fullmatch(code) else None
+
+
+def _number(value: Any, what: str, *, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"{what} must be a non-negative number")
+    return float(value)
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{what} must be a non-empty string")
+    return value.strip()
+
+
+@dataclass
+class Participant:
+    id: str
+    name: str
+    voice: Voice
+    joins_at: float | None = None
+    leaves_at: float | None = None
+    joined_at: float | None = None
+    left_at: float | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.joined_at is not None and self.left_at is None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "voice": self.voice.name,
+            "pitch": self.voice.pitch,
+            "present": self.present,
+            "joined_at": self.joined_at,
+            "left_at": self.left_at,
+        }
+
+
+@dataclass
+class Utterance:
+    index: int
+    speaker: Participant
+    text: str
+    at: float
+    clip: Clip
+    actual_start: float | None = None
+    actual_end: float | None = None
+
+    def state(self, started_at: float | None) -> dict[str, Any]:
+        scheduled = None if started_at is None else started_at + self.at
+        return {
+            "index": self.index,
+            "speaker": self.speaker.name,
+            "participant_id": self.speaker.id,
+            "text": self.text,
+            "at": self.at,
+            "duration": self.clip.duration,
+            "scheduled_start": scheduled,
+            "scheduled_end": None if scheduled is None else scheduled + self.clip.duration,
+            "actual_start": self.actual_start,
+            "actual_end": self.actual_end,
+        }
+
+
+@dataclass
+class TimelineEvent:
+    kind: Literal["join", "leave", "chat"]
+    name: str
+    at: float
+    text: str | None = None
+
+
+@dataclass
+class ChatMessage:
+    id: str
+    sender: str
+    text: str
+    sent_at: float
+    guest_id: str | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "sender": self.sender,
+            "text": self.text,
+            "sent_at": self.sent_at,
+            "from_guest": self.guest_id,
+        }
+
+
+@dataclass
+class Guest:
+    id: str
+    participant_id: str
+    name: str
+    asked_at: float
+    status: GuestStatus = "asking"
+    admitted_at: float | None = None
+    denied_at: float | None = None
+    no_response_at: float | None = None
+    left_at: float | None = None
+    removed_at: float | None = None
+    ended_at: float | None = None
+    dialog_accepted_at: float | None = None
+    last_seen_at: float | None = None
+    timers: list[asyncio.TimerHandle] = field(default_factory=list, repr=False)
+
+    @property
+    def in_call(self) -> bool:
+        return self.status == "admitted"
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "participant_id": self.participant_id,
+            "name": self.name,
+            "status": self.status,
+            "asked_at": self.asked_at,
+            "admitted_at": self.admitted_at,
+            "denied_at": self.denied_at,
+            "no_response_at": self.no_response_at,
+            "left": self.left_at is not None,
+            "left_at": self.left_at,
+            "removed_at": self.removed_at,
+            "ended_at": self.ended_at,
+            "dialog_accepted_at": self.dialog_accepted_at,
+            "last_seen_at": self.last_seen_at,
+        }
+
+    def cancel_timers(self) -> None:
+        for handle in self.timers:
+            handle.cancel()
+        self.timers.clear()
+
+
+@dataclass(frozen=True)
+class Admission:
+    action: Literal["admit", "deny", "ignore"] = "admit"
+    after: float = 1.0
+
+
+class Meeting:
+    def __init__(
+        self,
+        *,
+        code: str,
+        platform: str,
+        participants: list[Participant],
+        utterances: list[Utterance],
+        timeline: list[TimelineEvent],
+        admission: Admission,
+        end_after: float | None,
+        require_sign_in: bool,
+        no_response_after: float,
+        recording_notice: bool,
+        reject_synthetic_input: bool,
+    ) -> None:
+        self.code = code
+        self.platform = platform
+        self.created_at = time.time()
+        self.participants = participants
+        self.utterances = utterances
+        self.timeline = timeline
+        self.admission = admission
+        self.end_after = end_after
+        self.require_sign_in = require_sign_in
+        self.no_response_after = no_response_after
+        self.recording_notice = recording_notice
+        self.reject_synthetic_input = reject_synthetic_input
+        self.guests: dict[str, Guest] = {}
+        self.chat: list[ChatMessage] = []
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+        self.end_reason: str | None = None
+        self.version = 0
+        self._changed = asyncio.Event()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._ids = itertools.count(1)
+        self._space = secrets.token_urlsafe(9)
+        for participant in participants:
+            if participant.joins_at is None:
+                participant.joined_at = self.created_at
+
+    # -- notifications -------------------------------------------------------------------------
+
+    def _touch(self) -> None:
+        self.version += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_changed(self, since: int, timeout: float) -> None:
+        if self.version != since:
+            return
+        event = self._changed
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def wake(self) -> None:
+        self._touch()
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+    def participant(self, name: str) -> Participant | None:
+        return next((p for p in self.participants if p.name == name), None)
+
+    def guest(self, guest_id: str) -> Guest | None:
+        return self.guests.get(guest_id)
+
+    def _select_guests(self, name: str | None, statuses: set[str]) -> list[Guest]:
+        return [
+            g
+            for g in self.guests.values()
+            if g.status in statuses and (name is None or g.name == name)
+        ]
+
+    # -- guests ----------------------------------------------------------------------------------
+
+    def ask_to_join(self, name: str) -> Guest:
+        now = time.time()
+        guest = Guest(
+            id=secrets.token_hex(8),
+            participant_id=f"spaces/{self._space}/devices/{100 + next(self._ids)}",
+            name=name,
+            asked_at=now,
+            last_seen_at=now,
+        )
+        self.guests[guest.id] = guest
+        if self.ended:
+            guest.status = "ended"
+            guest.ended_at = now
+        else:
+            loop = asyncio.get_running_loop()
+            if self.admission.action != "ignore":
+                guest.timers.append(
+                    loop.call_later(
+                        self.admission.after, self._answer, guest.id, self.admission.action
+                    )
+                )
+            guest.timers.append(
+                loop.call_later(self.no_response_after, self._no_response, guest.id)
+            )
+        self._touch()
+        return guest
+
+    def _answer(self, guest_id: str, action: str) -> None:
+        guest = self.guests.get(guest_id)
+        if guest is None or guest.status != "asking":
+            return
+        if action == "admit":
+            self.admit(guest)
+        else:
+            self.deny(guest)
+
+    def _no_response(self, guest_id: str) -> None:
+        guest = self.guests.get(guest_id)
+        if guest is None or guest.status != "asking":
+            return
+        guest.cancel_timers()
+        guest.status = "no_response"
+        guest.no_response_at = time.time()
+        self._touch()
+
+    def admit(self, guest: Guest) -> None:
+        if guest.status != "asking" or self.ended:
+            return
+        guest.cancel_timers()
+        now = time.time()
+        guest.status = "admitted"
+        guest.admitted_at = now
+        if self.started_at is None:
+            self._start_clock(now)
+        self._touch()
+
+    def deny(self, guest: Guest) -> None:
+        if guest.status != "asking":
+            return
+        guest.cancel_timers()
+        guest.status = "denied"
+        guest.denied_at = time.time()
+        self._touch()
+
+    def admit_waiting(self, name: str | None = None) -> list[Guest]:
+        guests = self._select_guests(name, {"asking"})
+        for guest in guests:
+            self.admit(guest)
+        return guests
+
+    def deny_waiting(self, name: str | None = None) -> list[Guest]:
+        guests = self._select_guests(name, {"asking"})
+        for guest in guests:
+            self.deny(guest)
+        return guests
+
+    def remove(self, name: str | None = None) -> list[Guest]:
+        guests = self._select_guests(name, {"admitted"})
+        now = time.time()
+        for guest in guests:
+            guest.status = "removed"
+            guest.removed_at = now
+        if guests:
+            self._touch()
+        return guests
+
+    def guest_leaves(self, guest: Guest) -> None:
+        """The guest clicked "Leave call" (in the call) or gave up in the waiting room."""
+        if guest.status in FINAL_GUEST_STATUSES:
+            return
+        guest.cancel_timers()
+        guest.status = "left" if guest.status == "admitted" else "cancelled"
+        guest.left_at = time.time()
+        self._touch()
+
+    def guest_seen(self, guest: Guest) -> None:
+        guest.last_seen_at = time.time()
+
+    def accept_dialog(self, guest: Guest) -> None:
+        if guest.dialog_accepted_at is None:
+            guest.dialog_accepted_at = time.time()
+            self._touch()
+
+    # -- clock and timeline ----------------------------------------------------------------------
+
+    def _start_clock(self, now: float) -> None:
+        self.started_at = now
+        loop = asyncio.get_running_loop()
+        for event in self.timeline:
+            self._timers.append(loop.call_later(event.at, self._run_event, event))
+        if self.end_after is not None:
+            self._timers.append(loop.call_later(self.end_after, self.end, "end_after"))
+
+    def _run_event(self, event: TimelineEvent) -> None:
+        if self.ended:
+            return
+        participant = self.participant(event.name)
+        now = time.time()
+        if participant is None:
+            return
+        if event.kind == "join" and participant.joined_at is None:
+            participant.joined_at = now
+        elif event.kind == "leave" and participant.present:
+            participant.left_at = now
+        elif event.kind == "chat" and event.text is not None:
+            self._add_chat(participant.name, event.text, None)
+            return
+        self._touch()
+
+    def end(self, reason: str = "host_ended") -> None:
+        if self.ended:
+            return
+        now = time.time()
+        self.ended_at = now
+        self.end_reason = reason
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for guest in self.guests.values():
+            if guest.status in ("asking", "admitted"):
+                guest.cancel_timers()
+                guest.status = "ended"
+                guest.ended_at = now
+        self._touch()
+
+    def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for guest in self.guests.values():
+            guest.cancel_timers()
+        self._touch()
+
+    # -- chat and audio reports ----------------------------------------------------------------
+
+    def _add_chat(self, sender: str, text: str, guest_id: str | None) -> ChatMessage:
+        message = ChatMessage(
+            id=f"spaces/{self._space}/messages/{secrets.token_hex(6)}",
+            sender=sender,
+            text=text,
+            sent_at=time.time(),
+            guest_id=guest_id,
+        )
+        self.chat.append(message)
+        self._touch()
+        return message
+
+    def post_chat(self, sender: str, text: str) -> ChatMessage:
+        return self._add_chat(sender, text, None)
+
+    def guest_chat(self, guest: Guest, text: str) -> ChatMessage:
+        return self._add_chat(guest.name, text, guest.id)
+
+    def report_utterance(
+        self, index: int, actual_start: float | None, actual_end: float | None
+    ) -> None:
+        if not 0 <= index < len(self.utterances):
+            raise ConfigError(f"no utterance {index}")
+        utterance = self.utterances[index]
+        if actual_start is not None and utterance.actual_start is None:
+            utterance.actual_start = actual_start
+        if actual_end is not None and utterance.actual_end is None:
+            utterance.actual_end = actual_end
+        self._touch()
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def status(self) -> str:
+        if self.ended:
+            return "ended"
+        return "waiting" if self.started_at is None else "active"
+
+    def state(self) -> dict[str, Any]:
+        """What the control API reports: the whole truth, for tests."""
+        return {
+            "code": self.code,
+            "platform": self.platform,
+            "status": self.status(),
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "end_reason": self.end_reason,
+            "end_after": self.end_after,
+            "require_sign_in": self.require_sign_in,
+            "no_response_after": self.no_response_after,
+            "recording_notice": self.recording_notice,
+            "reject_synthetic_input": self.reject_synthetic_input,
+            "admission": {"action": self.admission.action, "after": self.admission.after},
+            "participants": [p.state() for p in self.participants],
+            "guests": [g.state() for g in self.guests.values()],
+            "chat": [m.state() for m in self.chat],
+            "utterances": [u.state(self.started_at) for u in self.utterances],
+            "timeline": [
+                {"kind": e.kind, "name": e.name, "at": e.at, "text": e.text} for e in self.timeline
+            ],
+            "version": self.version,
+        }
+
+    def page_view(self, guest: Guest | None, audio_url: str) -> dict[str, Any]:
+        """What a guest's page may know: only what the real page would show or play."""
+        view: dict[str, Any] = {
+            "code": self.code,
+            "server_time": time.time(),
+            "version": self.version,
+            "ended": self.ended,
+            "recording_notice": self.recording_notice,
+            "reject_synthetic_input": self.reject_synthetic_input,
+            "guest": None,
+        }
+        if guest is None:
+            return view
+        view["guest"] = {
+            "id": guest.id,
+            "name": guest.name,
+            "participant_id": guest.participant_id,
+            "status": guest.status,
+        }
+        if guest.status != "admitted":
+            return view
+        view["started_at"] = self.started_at
+        view["participants"] = [
+            {"id": p.id, "name": p.name} for p in self.participants if p.present
+        ] + [
+            {"id": g.participant_id, "name": g.name}
+            for g in self.guests.values()
+            if g.in_call and g.id != guest.id
+        ]
+        view["utterances"] = [
+            {
+                "index": u.index,
+                "participant_id": u.speaker.id,
+                "speaker": u.speaker.name,
+                "text": u.text,
+                "at": u.at,
+                "duration": u.clip.duration,
+                "audio_url": f"{audio_url}/{u.clip.key}.wav",
+            }
+            for u in self.utterances
+        ]
+        view["chat"] = [
+            {
+                "id": m.id,
+                "sender": m.sender,
+                "text": m.text,
+                "sent_at": m.sent_at,
+                "mine": m.guest_id == guest.id,
+            }
+            for m in self.chat
+            if m.sent_at >= (guest.admitted_at or 0)
+        ]
+        return view
+
+
+class MeetingStore:
+    def __init__(self, synthesizer: SpeechSynthesizer, *, no_response_after: float = 600.0) -> None:
+        self._synthesizer = synthesizer
+        self._default_no_response_after = no_response_after
+        self._meetings: dict[str, Meeting] = {}
+
+    def get(self, code: str) -> Meeting:
+        meeting = self._meetings.get(code)
+        if meeting is None:
+            raise MeetingNotFound(code)
+        return meeting
+
+    def find(self, code: str) -> Meeting | None:
+        return self._meetings.get(code)
+
+    def all(self) -> list[Meeting]:
+        return list(self._meetings.values())
+
+    def delete(self, code: str) -> None:
+        meeting = self.get(code)
+        meeting.end("deleted")
+        meeting.close()
+        del self._meetings[code]
+
+    def close(self) -> None:
+        for meeting in self._meetings.values():
+            meeting.close()
+        self._meetings.clear()
+
+    async def create(self, body: Any) -> Meeting:
+        if not isinstance(body, dict):
+            raise ConfigError("the meeting must be a JSON object")
+        platform = body.get("platform", "meet")
+        if platform != "meet":
+            raise ConfigError(f"unsupported platform {platform!r}; supported: 'meet'")
+        code = normalize_meet_code(str(body.get("code", "")))
+        if code is None:
+            raise ConfigError("code must look like abc-defg-hij")
+        if code in self._meetings:
+            raise MeetingExists(code)
+
+        participants = self._participants(body.get("participants", []), code)
+        by_name = {p.name: p for p in participants}
+        speeches, timeline = self._script(body.get("script", []), by_name)
+        admission = self._admission(body.get("admission", {}))
+        end_after = _number(body.get("end_after"), "end_after", allow_none=True)
+        no_response_after = _number(
+            body.get("no_response_after", self._default_no_response_after), "no_response_after"
+        )
+        assert no_response_after is not None
+
+        clips = await asyncio.gather(
+            *(self._synthesizer.synthesize(text, by_name[name].voice) for name, text, _ in speeches)
+        )
+        utterances = [
+            Utterance(index=i, speaker=by_name[name], text=text, at=at, clip=clip)
+            for i, ((name, text, at), clip) in enumerate(zip(speeches, clips))
+        ]
+        if code in self._meetings:
+            raise MeetingExists(code)
+        meeting = Meeting(
+            code=code,
+            platform=platform,
+            participants=participants,
+            utterances=utterances,
+            timeline=timeline,
+            admission=admission,
+            end_after=end_after,
+            require_sign_in=bool(body.get("require_sign_in", False)),
+            no_response_after=no_response_after,
+            recording_notice=bool(body.get("recording_notice", True)),
+            reject_synthetic_input=bool(body.get("reject_synthetic_input", False)),
+        )
+        self._meetings[code] = meeting
+        return meeting
+
+    @staticmethod
+    def _participants(raw: Any, code: str) -> list[Participant]:
+        if not isinstance(raw, list):
+            raise ConfigError("participants must be a list")
+        space = secrets.token_urlsafe(9)
+        participants: list[Participant] = []
+        for i, entry in enumerate(raw):
+            if isinstance(entry, str):
+                entry = {"name": entry}
+            if not isinstance(entry, dict):
+                raise ConfigError("each participant must be an object with a name")
+            name = _text(entry.get("name"), f"participants[{i}].name")
+            if any(p.name == name for p in participants):
+                raise ConfigError(f"duplicate participant name {name!r}")
+            default = DEFAULT_VOICES[i % len(DEFAULT_VOICES)]
+            pitch = entry.get("pitch", default.pitch)
+            speed = entry.get("speed", default.speed)
+            if not isinstance(pitch, int) or not 0 <= pitch <= 99:
+                raise ConfigError(f"participants[{i}].pitch must be an integer 0-99")
+            if not isinstance(speed, int) or not 80 <= speed <= 450:
+                raise ConfigError(f"participants[{i}].speed must be an integer 80-450")
+            voice_name = entry.get("voice", default.name)
+            if not isinstance(voice_name, str) or not re.fullmatch(r"[A-Za-z0-9_+-]+", voice_name):
+                raise ConfigError(f"participants[{i}].voice is not an espeak-ng voice name")
+            participants.append(
+                Participant(
+                    id=f"spaces/{space}/devices/{i + 1}",
+                    name=name,
+                    voice=Voice(voice_name, pitch, speed),
+                )
+            )
+        return participants
+
+    @staticmethod
+    def _script(
+        raw: Any, by_name: dict[str, Participant]
+    ) -> tuple[list[tuple[str, str, float]], list[TimelineEvent]]:
+        if not isinstance(raw, list):
+            raise ConfigError("script must be a list")
+        speeches: list[tuple[str, str, float]] = []
+        timeline: list[TimelineEvent] = []
+
+        def known(name: Any, where: str) -> str:
+            name = _text(name, where)
+            if name not in by_name:
+                raise ConfigError(f"{where}: {name!r} is not a participant")
+            return name
+
+        for i, entry in enumerate(raw):
+            if not isinstance(entry, dict):
+                raise ConfigError(f"script[{i}] must be an object")
+            at = _number(entry.get("at"), f"script[{i}].at")
+            assert at is not None
+            if "speaker" in entry:
+                name = known(entry["speaker"], f"script[{i}].speaker")
+                speeches.append((name, _text(entry.get("text"), f"script[{i}].text"), at))
+            elif "leave" in entry:
+                name = known(entry["leave"], f"script[{i}].leave")
+                by_name[name].leaves_at = at
+                timeline.append(TimelineEvent("leave", name, at))
+            elif "join" in entry:
+                name = known(entry["join"], f"script[{i}].join")
+                by_name[name].joins_at = at
+                timeline.append(TimelineEvent("join", name, at))
+            elif "chat" in entry:
+                name = known(entry["chat"], f"script[{i}].chat")
+                timeline.append(
+                    TimelineEvent("chat", name, at, _text(entry.get("text"), f"script[{i}].text"))
+                )
+            else:
+                raise ConfigError(f"script[{i}] needs one of speaker, leave, join, chat")
+        return speeches, timeline
+
+    @staticmethod
+    def _admission(raw: Any) -> Admission:
+        if raw is None:
+            return Admission()
+        if not isinstance(raw, dict):
+            raise ConfigError("admission must be an object")
+        action = raw.get("action", "admit")
+        if action not in ADMISSION_ACTIONS:
+            raise ConfigError(f"admission.action must be one of {', '.join(ADMISSION_ACTIONS)}")
+        after = _number(raw.get("after", 1.0), "admission.after")
+        assert after is not None
+        return Admission(action=action, after=after)

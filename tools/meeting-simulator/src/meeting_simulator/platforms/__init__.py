@@ -1,0 +1,13 @@
+"""Owns the host dispatch: which simulated platform answers for which Host header.
+
+Each platform module exposes `HOSTS` (hostnames, wildcards allowed) and
+`create_app(store, synthesizer) -> web.Application`. Add Teams or Zoom by adding a module here.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import meet
+
+PLATFORMS: tuple[ModuleType, ...] = (meet,)

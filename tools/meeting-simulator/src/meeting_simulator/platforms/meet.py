@@ -1,0 +1,254 @@
+"""Owns the Google Meet stand-in: the guest pages served for meet.google.com and the page's own API.
+
+The page talks to the simulator under `/_sim/` on the same origin (long-polled state, join requests,
+chat, audio reports). Everything a bot should look at is in the DOM that `meet.js` renders.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from ..meetings import ConfigError, Guest, Meeting, MeetingStore, normalize_meet_code
+from ..speech import SpeechSynthesizer
+
+HOSTS: tuple[str, ...] = ("meet.google.com",)
+
+STORE = web.AppKey("store", MeetingStore)
+SYNTH = web.AppKey("synthesizer", SpeechSynthesizer)
+
+AUDIO_PATH = "/_sim/audio"
+STATIC_FILES = {"meet.js": "application/javascript", "meet.css": "text/css"}
+LONG_POLL_SECONDS = 15.0
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _static(name: str) -> str:
+    return resources.files("meeting_simulator").joinpath("static", "meet", name).read_text("utf-8")
+
+
+def _document(title: str, body: str, *, body_attrs: str = "", script: bool = False) -> str:
+    scripts = '<script src="/_sim/static/meet.js" defer></script>' if script else ""
+    return (
+        "<!doctype html>\n"
+        f'<html lang="en" dir="ltr"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<link rel="stylesheet" href="/_sim/static/meet.css">{scripts}</head>'
+        f"<body {body_attrs}>{body}</body></html>"
+    )
+
+
+def _page(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", headers=NO_STORE)
+
+
+def _home_button() -> str:
+    return (
+        '<button class="btn btn-primary" type="button" data-home>'
+        "<span>Return to home screen</span></button>"
+    )
+
+
+def _message_page(title: str, heading: str, detail: str = "") -> web.Response:
+    body = (
+        '<main class="message-screen">'
+        f'<h1 class="message-title">{html.escape(heading)}</h1>'
+        f'<div class="message-detail">{detail}</div>'
+        f'<div class="message-actions">{_home_button()}</div></main>'
+        "<script>document.querySelectorAll('[data-home]').forEach(b => b.addEventListener("
+        "'click', () => { location.href = '/'; }));</script>"
+    )
+    return _page(_document(title, body))
+
+
+async def landing(request: web.Request) -> web.Response:
+    body = (
+        '<main class="landing"><h1>Video calls and meetings for everyone</h1>'
+        "<p>Connect, collaborate and celebrate from anywhere with Google Meet</p>"
+        '<div class="landing-actions"><button class="btn btn-primary" type="button">'
+        "<span>New meeting</span></button>"
+        '<input type="text" aria-label="Enter a code or link" placeholder="Enter a code or link">'
+        '<button class="btn" type="button" disabled><span>Join</span></button></div></main>'
+    )
+    return _page(_document("Google Meet", body))
+
+
+async def meeting_page(request: web.Request) -> web.Response:
+    raw = request.match_info["code"]
+    code = normalize_meet_code(raw)
+    if code is None:
+        return _message_page(
+            "Meet",
+            "Invalid video call name.",
+            "Check the meeting code and try again.",
+        )
+    if code != raw:
+        raise web.HTTPFound(
+            f"/{code}" + (f"?{request.query_string}" if request.query_string else "")
+        )
+    meeting = request.app[STORE].find(code)
+    if meeting is None:
+        return _message_page(
+            "Meet",
+            "Check your meeting code",
+            "Make sure you entered the correct meeting code in the URL, for example: "
+            'https://meet.google.com/<b>xxx-yyyy-zzz</b> <a href="#">Learn more</a>',
+        )
+    if meeting.require_sign_in:
+        return _sign_in_wall()
+    attrs = (
+        f'data-code="{html.escape(code)}" '
+        f'data-strict-input="{"1" if meeting.reject_synthetic_input else "0"}"'
+    )
+    body = '<div id="app" class="app"></div>'
+    return _page(_document(f"Meet - {code}", body, body_attrs=attrs, script=True))
+
+
+def _sign_in_wall() -> web.Response:
+    body = (
+        '<main class="signin"><div class="signin-card">'
+        '<div class="signin-logo" aria-hidden="true">Google</div>'
+        "<h1>Sign in</h1>"
+        '<div class="signin-sub">to continue to your Google Account</div>'
+        '<input type="email" aria-label="Email or phone" placeholder="Email or phone" autocomplete="username">'
+        '<div class="signin-actions"><button class="btn" type="button"><span>Create account</span></button>'
+        '<button class="btn btn-primary" type="button"><span>Next</span></button></div>'
+        "</div></main>"
+    )
+    return _page(_document("Sign in - Google Accounts", body))
+
+
+async def static_file(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    return web.Response(text=_static(name), content_type=STATIC_FILES[name], headers=NO_STORE)
+
+
+async def audio_file(request: web.Request) -> web.StreamResponse:
+    clip = request.app[SYNTH].clip(request.match_info["key"])
+    if clip is None:
+        raise web.HTTPNotFound()
+    return web.FileResponse(clip.path, headers={"Content-Type": "audio/wav"})
+
+
+# -- the page's API ------------------------------------------------------------------------------
+
+
+def _meeting(request: web.Request) -> Meeting:
+    meeting = request.app[STORE].find(request.match_info["code"])
+    if meeting is None:
+        raise web.HTTPNotFound()
+    return meeting
+
+
+def _guest(meeting: Meeting, guest_id: str | None) -> Guest:
+    guest = meeting.guest(guest_id or "")
+    if guest is None:
+        raise web.HTTPNotFound()
+    return guest
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest()
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest()
+    return body
+
+
+def _view(meeting: Meeting, guest: Guest | None) -> web.Response:
+    return web.json_response(meeting.page_view(guest, AUDIO_PATH), headers=NO_STORE)
+
+
+async def api_view(request: web.Request) -> web.Response:
+    meeting = _meeting(request)
+    guest_id = request.query.get("guest")
+    guest = _guest(meeting, guest_id) if guest_id else None
+    since = request.query.get("since")
+    if since is not None and since.lstrip("-").isdigit():
+        if guest is not None:
+            meeting.guest_seen(guest)
+        await meeting.wait_changed(int(since), LONG_POLL_SECONDS)
+        if request.app[STORE].find(meeting.code) is not meeting:
+            raise web.HTTPNotFound()
+    if guest is not None:
+        meeting.guest_seen(guest)
+    return _view(meeting, guest)
+
+
+async def api_ask(request: web.Request) -> web.Response:
+    meeting = _meeting(request)
+    name = (await _json(request)).get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise web.HTTPBadRequest()
+    guest = meeting.ask_to_join(name.strip()[:60])
+    return _view(meeting, guest)
+
+
+async def api_leave(request: web.Request) -> web.Response:
+    meeting = _meeting(request)
+    guest = _guest(meeting, request.match_info["guest"])
+    meeting.guest_leaves(guest)
+    return _view(meeting, guest)
+
+
+async def api_dialog(request: web.Request) -> web.Response:
+    meeting = _meeting(request)
+    guest = _guest(meeting, request.match_info["guest"])
+    meeting.accept_dialog(guest)
+    return _view(meeting, guest)
+
+
+async def api_chat(request: web.Request) -> web.Response:
+    meeting = _meeting(request)
+    guest = _guest(meeting, request.match_info["guest"])
+    text = (await _json(request)).get("text")
+    if not guest.in_call or not isinstance(text, str) or not text.strip():
+        raise web.HTTPBadRequest()
+    meeting.guest_chat(guest, text.strip())
+    return _view(meeting, guest)
+
+
+async def api_utterance(request: web.Request) -> web.Response:
+    meeting = _meeting(request)
+    _guest(meeting, request.match_info["guest"])
+    body = await _json(request)
+    start, end = body.get("actual_start"), body.get("actual_end")
+    for value in (start, end):
+        if value is not None and not isinstance(value, (int, float)):
+            raise web.HTTPBadRequest()
+    try:
+        meeting.report_utterance(int(request.match_info["index"]), start, end)
+    except ConfigError:
+        raise web.HTTPNotFound()
+    return web.json_response({"ok": True})
+
+
+async def favicon(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
+def create_app(store: MeetingStore, synthesizer: SpeechSynthesizer) -> web.Application:
+    app = web.Application()
+    app[STORE] = store
+    app[SYNTH] = synthesizer
+    r = app.router
+    r.add_get("/", landing)
+    r.add_get("/favicon.ico", favicon)
+    r.add_get("/_sim/static/{name}", static_file)
+    r.add_get(AUDIO_PATH + "/{key:[0-9a-f]+}.wav", audio_file)
+    r.add_get("/_sim/api/{code}/view", api_view)
+    r.add_post("/_sim/api/{code}/ask", api_ask)
+    r.add_post("/_sim/api/{code}/guests/{guest}/leave", api_leave)
+    r.add_post("/_sim/api/{code}/guests/{guest}/dialog", api_dialog)
+    r.add_post("/_sim/api/{code}/guests/{guest}/chat", api_chat)
+    r.add_post("/_sim/api/{code}/guests/{guest}/utterances/{index:\\d+}", api_utterance)
+    r.add_get("/{code}", meeting_page)
+    return app
