@@ -53,9 +53,12 @@ async def _resources(app: web.Application):
 def build_app(settings: GatewaySettings) -> web.Application:
     if not settings.database_url:
         raise ValueError("DATABASE_URL must be set for the api-gateway")
-    from opentelemetry.instrumentation.aiohttp_server import middleware as tracing_middleware
+    from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
 
-    app = web.Application(middlewares=[tracing_middleware, error_middleware, auth_middleware])
+    instrumentor = AioHttpServerInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+    app = web.Application(middlewares=[error_middleware, auth_middleware])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
     app.router.add_get("/health", health)

@@ -78,6 +78,7 @@ class BotSession:
         workdir = self.config.work_dir / str(self.dispatch.bot_id)
         workdir.mkdir(parents=True, exist_ok=True)
         browser: Browser | None = None
+        recorder: TabRecorder | None = None
         try:
             video = params.recording_mode != RecordingMode.AUDIO_ONLY
             browser = Browser(
@@ -107,6 +108,8 @@ class BotSession:
                                 reason=EndReason.INTERNAL_ERROR,
                                 message=f"The bot hit an internal error: {type(exc).__name__}")
         finally:
+            if recorder is not None:
+                recorder.close()
             if browser is not None:
                 browser.close()
 

@@ -1,0 +1,167 @@
+"""A real bot records and transcribes a simulated Google Meet meeting through every service."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from dataclasses import dataclass
+
+import jiwer
+import pytest
+
+from support import ReceivedWebhook, decodes, ffprobe
+
+SCRIPT = [
+    {"speaker": "Alice", "text": "The quarterly budget review starts with marketing expenses.", "at": 3.0},
+    {"speaker": "Bob", "text": "Engineering needs two additional servers before December.", "at": 10.0},
+    {"speaker": "Alice", "text": "Please send the proposal to finance tomorrow morning.", "at": 17.0},
+]
+END_AFTER = 25.0
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+EXPECTED_STATUSES = [
+    "joining_call",
+    "in_waiting_room",
+    "in_call_not_recording",
+    "in_call_recording",
+    "call_ended",
+]
+
+
+def normalize(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
+@dataclass
+class RecordedMeeting:
+    code: str
+    bot_id: str
+    final: ReceivedWebhook
+    meeting: dict
+    statuses: list[str]
+
+
+@pytest.fixture(scope="module")
+def recorded(api, simulator, webhooks, platform) -> RecordedMeeting:
+    code = "rec-ordi-ngx"
+    simulator.create_meeting(
+        code,
+        participants=[{"name": "Alice"}, {"name": "Bob"}],
+        script=SCRIPT,
+        admission={"action": "admit", "after": 2.0},
+        end_after=END_AFTER,
+    )
+    response = api.request(
+        "POST",
+        "/bots/",
+        {
+            "meeting_url": f"https://meet.google.com/{code}",
+            "bot_name": "Notetaker",
+            "webhook_url": webhooks.url + "/e2e",
+            "speech_to_text": {"provider": "Default"},
+            "extra": {"customer": "acme"},
+        },
+        headers={"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"},
+    )
+    assert response.status == 200, response.body
+    bot_id = response.body["bot_id"]
+    final = webhooks.wait_final(bot_id, timeout=300)
+    return RecordedMeeting(code, bot_id, final, simulator.meeting(code), webhooks.status_codes(bot_id))
+
+
+def transcript_words(transcript: list[dict]) -> list[tuple[str, str]]:
+    return [(segment["speaker"], word["word"]) for segment in transcript for word in segment["words"]]
+
+
+def test_the_bot_joins_under_its_name_and_completes(recorded):
+    assert recorded.final.body["event"] == "complete", recorded.final.body
+    assert [g["name"] for g in recorded.meeting["guests"]] == ["Notetaker"]
+    assert recorded.final.body["data"]["extra"] == {"customer": "acme"}
+
+
+def test_status_webhooks_arrive_in_order(recorded):
+    assert recorded.statuses == EXPECTED_STATUSES
+
+
+def test_complete_arrives_within_60_s_of_the_meeting_end(recorded):
+    ended_at = recorded.meeting["ended_at"]
+    assert ended_at is not None
+    latency = recorded.final.received_at - ended_at
+    print(f"\nmeeting end -> complete webhook: {latency:.1f} s")
+    assert latency <= 60
+
+
+def test_webhooks_carry_the_api_key(recorded, platform):
+    assert recorded.final.headers["x-meeting-baas-api-key"] == platform.endpoints.api_key
+
+
+def test_transcript_matches_what_was_said(recorded):
+    words = transcript_words(recorded.final.body["data"]["transcript"])
+    hypothesis = " ".join(normalize(" ".join(w for _, w in words)))
+    reference = " ".join(normalize(" ".join(line["text"] for line in SCRIPT)))
+    error_rate = jiwer.wer(reference, hypothesis)
+    print(f"\nWER {error_rate:.3f}: {hypothesis!r}")
+    assert error_rate <= 0.15
+
+
+def test_words_carry_the_right_speaker(recorded):
+    vocabulary: dict[str, set[str]] = {}
+    for line in SCRIPT:
+        for word in normalize(line["text"]):
+            vocabulary.setdefault(word, set()).add(line["speaker"])
+    judged = right = 0
+    for speaker, word in transcript_words(recorded.final.body["data"]["transcript"]):
+        for token in normalize(word):
+            owners = vocabulary.get(token)
+            if owners and len(owners) == 1:
+                judged += 1
+                right += speaker in owners
+    print(f"\nspeaker accuracy {right}/{judged}")
+    assert judged >= 15
+    assert right / judged >= 0.9
+
+
+def test_speakers_are_the_two_participants(recorded):
+    assert sorted(recorded.final.body["data"]["speakers"]) == ["Alice", "Bob"]
+
+
+def test_the_mp4_has_audio_and_video_and_lasts_the_time_in_call(recorded):
+    probe = ffprobe(recorded.final.body["data"]["mp4"])
+    kinds = {s["codec_type"]: s["codec_name"] for s in probe["streams"]}
+    assert kinds.get("video") == "h264" and kinds.get("audio") == "aac", kinds
+    guest = recorded.meeting["guests"][0]
+    in_call = (guest["left_at"] or guest["ended_at"] or recorded.meeting["ended_at"]) - guest["admitted_at"]
+    duration = float(probe["format"]["duration"])
+    print(f"\nmp4 {duration:.2f} s, bot in call {in_call:.2f} s")
+    assert abs(duration - in_call) <= 2.0
+
+
+def test_the_audio_file_decodes(recorded):
+    assert recorded.final.body["data"]["audio"]
+    assert decodes(recorded.final.body["data"]["audio"])
+
+
+def test_meeting_data_returns_the_same_transcript_and_working_urls(recorded, api):
+    response = api.request("GET", f"/bots/meeting_data?bot_id={recorded.bot_id}")
+    assert response.status == 200, response.body
+    data = response.body
+    words = [w["text"] for t in data["bot_data"]["transcripts"] for w in t["words"]]
+    assert words == [w for _, w in transcript_words(recorded.final.body["data"]["transcript"])]
+    assert [t["speaker"] for t in data["bot_data"]["transcripts"]] == [
+        s["speaker"] for s in recorded.final.body["data"]["transcript"]
+    ]
+    assert data["bot_data"]["bot"]["uuid"] == recorded.bot_id
+    assert data["bot_data"]["bot"]["extra"] == {"customer": "acme"}
+    assert data["duration"] > 0
+    for field in ("mp4", "audio", "speaker_diarization_file"):
+        with urllib.request.urlopen(data[field], timeout=30) as download:
+            assert download.status == 200 and len(download.read()) > 0, field
+
+
+def test_one_trace_goes_from_the_request_to_the_webhook(recorded, traces):
+    assert recorded.final.headers.get("traceparent", "").split("-")[1] == TRACE_ID
+    expected = {"api-gateway", "scheduler", "bot-runner", "transcriber", "webhook-dispatcher"}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not expected <= traces.services_in(TRACE_ID):
+        time.sleep(0.5)
+    assert expected <= traces.services_in(TRACE_ID)
