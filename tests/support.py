@@ -130,6 +130,9 @@ class TraceCollector:
                     self.spans.append((span.trace_id.hex(), service, span.name))
         return web.Response(status=200)
 
+    def spans_of(self, trace_id: str) -> list[tuple[str, str]]:
+        return [(service, name) for tid, service, name in self.spans if tid == trace_id]
+
     def services_in(self, trace_id: str) -> set[str]:
         return {service for tid, service, _ in self.spans if tid == trace_id}
 

@@ -159,7 +159,10 @@ def test_meeting_data_returns_the_same_transcript_and_working_urls(recorded, api
 
 
 def test_one_trace_goes_from_the_request_to_the_webhook(recorded, traces):
-    assert recorded.final.headers.get("traceparent", "").split("-")[1] == TRACE_ID
+    webhook_trace = recorded.final.headers.get("traceparent", "--").split("-")[1]
+    assert webhook_trace == TRACE_ID, (
+        f"request trace: {traces.spans_of(TRACE_ID)}\nwebhook trace: {traces.spans_of(webhook_trace)}"
+    )
     expected = {"api-gateway", "scheduler", "bot-runner", "transcriber", "webhook-dispatcher"}
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not expected <= traces.services_in(TRACE_ID):

@@ -25,7 +25,8 @@ from mb_shared.contracts.queries import BotView, CreateBot, QueryError
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone
 from scheduler.models import Bot
-from scheduler.ports import BotRepository, EventPublisher
+from mb_shared.contracts import Event
+from scheduler.ports import BotRepository, EventPublisher, LockedBot
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +106,17 @@ class BotScheduler:
         )
 
     async def leave(self, account_id: int, bot_id: UUID) -> QueryError | None:
-        bot = await self._bots.get(bot_id)
-        if bot is None or bot.account_id != account_id:
-            return QueryError(status=404, code="BotNotFound", message=f"No bot {bot_id}")
-        status = BotStatus(bot.status)
-        if status == BotStatus.QUEUED and bot.dispatched_at is None:
-            await self._fail(
-                bot,
-                BotError.CANNOT_JOIN_MEETING,
-                EndReason.CANCELLED,
-                "The bot was removed before it joined the meeting.",
-            )
-            return None
-        if not status.is_terminal:
-            await self._publish(BotLeaveRequested(bot_id=bot.bot_id))
+        events: list[Event] = []
+        async with self._bots.locked(bot_id) as unit:
+            if unit is None or unit.bot.account_id != account_id:
+                return QueryError(status=404, code="BotNotFound", message=f"No bot {bot_id}")
+            status = BotStatus(unit.bot.status)
+            if status == BotStatus.QUEUED and unit.bot.dispatched_at is None:
+                events.append(self._fail(unit, BotError.CANNOT_JOIN_MEETING, EndReason.CANCELLED,
+                                         "The bot was removed before it joined the meeting."))
+            elif not status.is_terminal:
+                events.append(BotLeaveRequested(bot_id=bot_id))
+        await self._publish_all(events)
         return None
 
     async def dispatch_due(self, limit: int = 20) -> int:
@@ -137,63 +135,65 @@ class BotScheduler:
         return len(bots)
 
     async def on_status_change(self, event: BotStatusChanged) -> None:
-        bot = await self._bots.get(event.bot_id)
-        if bot is None:
-            log.warning("status change for an unknown bot", extra={"bot_id": event.bot_id})
-            return
-        current = BotStatus(bot.status)
-        if current == event.status:
-            return
-        if not is_legal_transition(current, event.status):
-            log.warning(
-                "refused illegal transition %s -> %s", current, event.status,
-                extra={"bot_id": event.bot_id},
-            )
-            return
-        if event.status == BotStatus.FAILED:
-            await self._fail(
-                bot,
-                event.error or BotError.INTERNAL_ERROR,
-                event.reason or EndReason.INTERNAL_ERROR,
-                event.message or "The bot failed.",
-            )
-            return
-        at = event.occurred_at
-        bot.status = event.status
-        bot.last_seen_at = _now()
-        bot.runner_id = event.runner_id or bot.runner_id
-        if event.status in (BotStatus.IN_CALL_NOT_RECORDING, BotStatus.IN_CALL_RECORDING):
-            bot.joined_at = bot.joined_at or at
-        if event.status == BotStatus.CALL_ENDED:
-            bot.exited_at = at
-            bot.reason = event.reason
-        await self._bots.save_status(bot, at)
-        await self._complete_if_ready(bot)
+        events: list[Event] = []
+        async with self._bots.locked(event.bot_id) as unit:
+            if unit is None:
+                log.warning("status change for an unknown bot", extra={"bot_id": event.bot_id})
+                return
+            bot = unit.bot
+            current = BotStatus(bot.status)
+            if current == event.status:
+                return
+            if not is_legal_transition(current, event.status):
+                log.warning("refused illegal transition %s -> %s", current, event.status,
+                            extra={"bot_id": event.bot_id})
+                return
+            if event.status == BotStatus.FAILED:
+                events.append(self._fail(unit, event.error or BotError.INTERNAL_ERROR,
+                                         event.reason or EndReason.INTERNAL_ERROR,
+                                         event.message or "The bot failed."))
+            else:
+                at = event.occurred_at
+                bot.status = event.status
+                bot.last_seen_at = _now()
+                bot.runner_id = event.runner_id or bot.runner_id
+                if event.status in (BotStatus.IN_CALL_NOT_RECORDING, BotStatus.IN_CALL_RECORDING):
+                    bot.joined_at = bot.joined_at or at
+                if event.status == BotStatus.CALL_ENDED:
+                    bot.exited_at = at
+                    bot.reason = event.reason
+                unit.record_status(at)
+                events.extend(self._complete_if_ready(unit))
+        await self._publish_all(events)
 
     async def on_recording_uploaded(self, event: RecordingUploaded) -> None:
-        bot = await self._bots.get(event.bot_id)
-        if bot is None or bot.recording_uploaded:
-            return
-        bot.artifacts = event.artifacts.model_dump(mode="json")
-        bot.duration_s = event.duration_s
-        bot.speakers = event.speakers
-        bot.reason = bot.reason or event.end_reason
-        bot.recording_uploaded = True
-        await self._bots.save(bot)
-        await self._complete_if_ready(bot)
+        events: list[Event] = []
+        async with self._bots.locked(event.bot_id) as unit:
+            if unit is None or unit.bot.recording_uploaded:
+                return
+            bot = unit.bot
+            bot.artifacts = event.artifacts.model_dump(mode="json")
+            bot.duration_s = event.duration_s
+            bot.speakers = event.speakers
+            bot.reason = bot.reason or event.end_reason
+            bot.recording_uploaded = True
+            events.extend(self._complete_if_ready(unit))
+        await self._publish_all(events)
 
     async def on_transcription_done(self, event: TranscriptionDone) -> None:
-        bot = await self._bots.get(event.bot_id)
-        if bot is None or bot.transcription_finished:
-            return
-        if event.speakers:
-            bot.speakers = event.speakers
-        if event.error:
-            log.error("transcription failed: %s", event.error, extra={"bot_id": bot.bot_id})
-        bot.transcription_finished = True
-        bot.has_transcript = event.error is None
-        await self._bots.save(bot)
-        await self._complete_if_ready(bot)
+        events: list[Event] = []
+        async with self._bots.locked(event.bot_id) as unit:
+            if unit is None or unit.bot.transcription_finished:
+                return
+            bot = unit.bot
+            if event.speakers:
+                bot.speakers = event.speakers
+            if event.error:
+                log.error("transcription failed: %s", event.error, extra={"bot_id": bot.bot_id})
+            bot.transcription_finished = True
+            bot.has_transcript = event.error is None
+            events.extend(self._complete_if_ready(unit))
+        await self._publish_all(events)
 
     async def on_heartbeat(self, runner_id: str, bot_ids: list[UUID]) -> None:
         if bot_ids:
@@ -202,70 +202,79 @@ class BotScheduler:
     async def sweep(self) -> None:
         """End bots whose runner went silent, and dispatched bots no runner took."""
         now = _now()
-        for bot in await self._bots.silent_since(now - self._heartbeat_timeout):
-            await self._fail(
-                bot,
-                BotError.INTERNAL_ERROR,
-                EndReason.RUNNER_LOST,
-                f"The bot-runner hosting this bot stopped responding (no heartbeat for "
-                f"{self._heartbeat_timeout.total_seconds():.0f} s). Files uploaded before "
-                "were kept.",
+        silent = f"no heartbeat for {self._heartbeat_timeout.total_seconds():.0f} s"
+        for bot_id in await self._bots.silent_since(now - self._heartbeat_timeout):
+            await self._fail_if(
+                bot_id, lambda bot: BotStatus(bot.status).is_with_runner,
+                BotError.INTERNAL_ERROR, EndReason.RUNNER_LOST,
+                f"The bot-runner hosting this bot stopped responding ({silent}). "
+                "Files uploaded before were kept.",
             )
-        for bot in await self._bots.unclaimed_since(now - self._pickup_timeout):
-            await self._fail(
-                bot,
-                BotError.INTERNAL_ERROR,
-                EndReason.INTERNAL_ERROR,
+        for bot_id in await self._bots.unclaimed_since(now - self._pickup_timeout):
+            await self._fail_if(
+                bot_id, lambda bot: BotStatus(bot.status) == BotStatus.QUEUED,
+                BotError.INTERNAL_ERROR, EndReason.INTERNAL_ERROR,
                 f"No bot-runner took the bot within {self._pickup_timeout.total_seconds():.0f} s.",
             )
+
+    async def _fail_if(self, bot_id: UUID, still, error: BotError, reason: EndReason,
+                       message: str) -> None:
+        events: list[Event] = []
+        async with self._bots.locked(bot_id) as unit:
+            if unit is not None and still(unit.bot):
+                events.append(self._fail(unit, error, reason, message))
+        await self._publish_all(events)
+
+    async def _publish_all(self, events: list[Event]) -> None:
+        for event in events:
+            await self._publish(event)
 
     @staticmethod
     def _wants_transcript(bot: Bot) -> bool:
         return bot.params.get("speech_to_text") is not None
 
-    async def _complete_if_ready(self, bot: Bot) -> None:
+    def _complete_if_ready(self, unit: LockedBot) -> list[Event]:
         """Complete once the call ended, the files are stored and the transcript (if asked) is."""
-        if (
+        bot = unit.bot
+        if not (
             BotStatus(bot.status) == BotStatus.CALL_ENDED
             and bot.recording_uploaded
             and (bot.transcription_finished or not self._wants_transcript(bot))
         ):
-            await self._complete(bot, has_transcript=bot.has_transcript)
-
-    async def _complete(self, bot: Bot, *, has_transcript: bool) -> None:
+            return []
         now = _now()
         bot.status = BotStatus.COMPLETED
         bot.ended_at = now
-        await self._bots.save_status(bot, now)
+        unit.record_status(now)
         artifacts = RecordingArtifacts.model_validate(bot.artifacts)
-        await self._publish(
+        return [
             BotCompleted(
                 bot_id=bot.bot_id,
                 account_id=bot.account_id,
                 mp4_key=artifacts.mp4,
                 audio_key=artifacts.audio,
                 speakers=bot.speakers,
-                has_transcript=has_transcript,
+                has_transcript=bot.has_transcript,
                 duration_s=bot.duration_s,
                 reason=bot.reason,
                 extra=bot.params.get("extra"),
             )
-        )
+        ]
 
-    async def _fail(self, bot: Bot, error: BotError, reason: EndReason, message: str) -> None:
+    @staticmethod
+    def _fail(unit: LockedBot, error: BotError, reason: EndReason, message: str) -> BotFailed:
+        bot = unit.bot
         now = _now()
         bot.status = BotStatus.FAILED
         bot.error, bot.reason, bot.message = error, reason, message
         bot.ended_at = now
         bot.exited_at = bot.exited_at or now
-        await self._bots.save_status(bot, now)
-        await self._publish(
-            BotFailed(
-                bot_id=bot.bot_id,
-                account_id=bot.account_id,
-                error=error,
-                reason=reason,
-                message=message,
-                extra=bot.params.get("extra"),
-            )
+        unit.record_status(now)
+        return BotFailed(
+            bot_id=bot.bot_id,
+            account_id=bot.account_id,
+            error=error,
+            reason=reason,
+            message=message,
+            extra=bot.params.get("extra"),
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -16,6 +18,26 @@ from mb_shared.database import session_scope
 from scheduler.models import Bot, BotStatusHistory
 
 _WITH_RUNNER = [s.value for s in BotStatus if s.is_with_runner]
+
+
+@dataclass
+class _LockedBot:
+    session: AsyncSession
+    bot: Bot
+
+    def record_status(self, at: datetime) -> None:
+        bot = self.bot
+        failed = bot.status == BotStatus.FAILED
+        self.session.add(
+            BotStatusHistory(
+                bot_pk=bot.id,
+                status=bot.status,
+                at=at,
+                error=bot.error if failed else None,
+                reason=bot.reason if failed or bot.status == BotStatus.CALL_ENDED else None,
+                message=bot.message if failed else None,
+            )
+        )
 
 
 class SqlBotRepository:
@@ -33,23 +55,14 @@ class SqlBotRepository:
         async with self._sessions() as session:
             return (await session.exec(select(Bot).where(Bot.bot_id == bot_id))).first()
 
-    async def save(self, bot: Bot) -> None:
+    @asynccontextmanager
+    async def locked(self, bot_id: UUID) -> AsyncIterator[_LockedBot | None]:
+        """Load the bot FOR UPDATE: handlers of one bot's events take turns, never overwrite."""
         async with session_scope(self._sessions) as session:
-            await session.merge(bot)
-
-    async def save_status(self, bot: Bot, at: datetime) -> None:
-        async with session_scope(self._sessions) as session:
-            await session.merge(bot)
-            session.add(
-                BotStatusHistory(
-                    bot_pk=bot.id,
-                    status=bot.status,
-                    at=at,
-                    error=bot.error if bot.status == BotStatus.FAILED else None,
-                    reason=bot.reason if bot.status in (BotStatus.FAILED, BotStatus.CALL_ENDED) else None,
-                    message=bot.message if bot.status == BotStatus.FAILED else None,
-                )
-            )
+            bot = (
+                await session.exec(select(Bot).where(Bot.bot_id == bot_id).with_for_update())
+            ).first()
+            yield _LockedBot(session, bot) if bot is not None else None
 
     async def history(self, bot: Bot):
         async with self._sessions() as session:
@@ -88,11 +101,11 @@ class SqlBotRepository:
                 .values(last_seen_at=at, runner_id=runner_id)
             )
 
-    async def silent_since(self, before: datetime) -> Sequence[Bot]:
+    async def silent_since(self, before: datetime) -> Sequence[UUID]:
         async with self._sessions() as session:
             return (
                 await session.exec(
-                    select(Bot).where(
+                    select(Bot.bot_id).where(
                         col(Bot.status).in_(_WITH_RUNNER),
                         col(Bot.last_seen_at) < before,
                         ~(
@@ -103,11 +116,11 @@ class SqlBotRepository:
                 )
             ).all()
 
-    async def unclaimed_since(self, before: datetime) -> Sequence[Bot]:
+    async def unclaimed_since(self, before: datetime) -> Sequence[UUID]:
         async with self._sessions() as session:
             return (
                 await session.exec(
-                    select(Bot).where(
+                    select(Bot.bot_id).where(
                         Bot.status == BotStatus.QUEUED,
                         col(Bot.dispatched_at) < before,
                     )

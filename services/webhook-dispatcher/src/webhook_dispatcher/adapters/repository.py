@@ -38,10 +38,13 @@ class SqlDeliveryStore:
         """Insert once per webhook id; False if this event was already enqueued."""
         values = delivery.model_dump(exclude={"id"})
         async with session_scope(self._sessions) as session:
-            result = await session.exec(
-                insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["webhook_id"])
+            inserted = await session.exec(
+                insert(Delivery)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["webhook_id"])
+                .returning(Delivery.id)
             )
-            return result.rowcount == 1
+            return inserted.scalar_one_or_none() is not None
 
     async def next_pending(self, bot_id: UUID) -> Delivery | None:
         async with self._sessions() as session:
