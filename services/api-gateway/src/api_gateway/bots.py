@@ -8,6 +8,7 @@ from uuid import UUID
 
 from aiohttp import web
 from faststream.nats import NatsBroker
+from nats.errors import NoRespondersError
 from pydantic import ValidationError
 
 from api_gateway.accounts import Caller
@@ -97,8 +98,10 @@ async def _ask(request: web.Request, query, reply_type):
     broker: NatsBroker = request.app[BROKER]
     try:
         reply = await ask(broker, query, reply_type, timeout=request.app[SETTINGS].request_timeout_s)
-    except TimeoutError:
-        raise ApiError(503, "ServiceUnavailable", "The platform did not answer in time; retry.") from None
+    except (TimeoutError, NoRespondersError):
+        raise ApiError(503, "ServiceUnavailable",
+                       "The platform could not answer right now; retry in a few seconds.",
+                       retry_after_s=5) from None
     if isinstance(reply, QueryError):
         raise ApiError(reply.status, reply.code, reply.message, field=reply.field)
     return reply

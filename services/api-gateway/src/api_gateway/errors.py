@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
+log = logging.getLogger(__name__)
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 errors: list[dict[str, Any]] | None = None) -> None:
+                 errors: list[dict[str, Any]] | None = None,
+                 retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
         self.errors = errors
+        self.retry_after_s = retry_after_s
 
     def response(self) -> web.Response:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -22,7 +27,8 @@ class ApiError(Exception):
             body["field"] = self.field
         if self.errors:
             body["errors"] = self.errors
-        return web.json_response(body, status=self.status)
+        headers = {"Retry-After": str(self.retry_after_s)} if self.retry_after_s else None
+        return web.json_response(body, status=self.status, headers=headers)
 
 
 def from_validation_error(exc: ValidationError) -> ApiError:
@@ -58,3 +64,7 @@ async def error_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         return ApiError(exc.status, exc.reason.replace(" ", ""), exc.reason).response()
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return ApiError(500, "InternalError", "Something went wrong on our side; retry later.",
+                        retry_after_s=5).response()

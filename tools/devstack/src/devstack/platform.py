@@ -6,6 +6,7 @@ start exactly the same thing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -27,6 +28,27 @@ DATABASES = {
     "webhook-dispatcher": "webhooks",
 }
 SERVICES = ("scheduler", "transcriber", "webhook-dispatcher", "bot-runner", "api-gateway")
+
+
+_PROBE_BOT = "00000000-0000-0000-0000-000000000000"
+QUERY_SUBJECTS = {
+    "scheduler.bot.get": json.dumps({"account_id": 0, "bot_id": _PROBE_BOT}).encode(),
+    "transcriber.transcript.get": json.dumps({"bot_id": _PROBE_BOT}).encode(),
+}
+DURABLE_CONSUMERS = {
+    name: ("DISPATCH" if name == "bot-runner" else "EVENTS", name)
+    for name in (
+        "bot-runner",
+        "scheduler-status",
+        "scheduler-recording",
+        "scheduler-transcription",
+        "transcriber-recording",
+        "webhook-dispatcher-requested",
+        "webhook-dispatcher-status",
+        "webhook-dispatcher-completed",
+        "webhook-dispatcher-failed",
+    )
+}
 
 
 class PlatformStartError(RuntimeError):
@@ -102,6 +124,7 @@ class PlatformStack:
                                  env=self._service_env(env, service), cwd=self.base_dir)
         gateway_url = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
         self._wait_for_gateway(gateway_url)
+        asyncio.run(self._wait_for_consumers(infra.nats_url))
         self.endpoints = PlatformEndpoints(
             gateway_url=gateway_url,
             api_key=account["api_key"],
@@ -165,6 +188,37 @@ class PlatformStack:
             except OSError:
                 time.sleep(0.3)
         raise PlatformStartError("the api-gateway did not answer /health in time")
+
+    async def _wait_for_consumers(self, nats_url: str, timeout: float = 120.0) -> None:
+        """Ready means consuming: queries have responders and every durable consumer exists."""
+        import nats
+        from nats.errors import NoRespondersError
+        from nats.js.errors import NotFoundError
+
+        client = await nats.connect(nats_url)
+        try:
+            js = client.jetstream()
+            deadline = time.monotonic() + timeout
+            pending = set(QUERY_SUBJECTS) | set(DURABLE_CONSUMERS)
+            while pending and time.monotonic() < deadline:
+                for item in list(pending):
+                    try:
+                        if item in QUERY_SUBJECTS:
+                            await client.request(item, QUERY_SUBJECTS[item], timeout=2)
+                        else:
+                            await js.consumer_info(*DURABLE_CONSUMERS[item])
+                        pending.discard(item)
+                    except (NoRespondersError, NotFoundError, TimeoutError):
+                        pass
+                if pending:
+                    if self.processes.dead():
+                        dead = self.processes.dead()[0]
+                        raise PlatformStartError(f"{dead.name} exited:\n{dead.log_tail()}")
+                    await asyncio.sleep(0.3)
+            if pending:
+                raise PlatformStartError(f"not consuming after {timeout} s: {sorted(pending)}")
+        finally:
+            await client.close()
 
     def restart(self, service: str) -> ManagedProcess:
         """Start a service again after a test stopped or killed it."""

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import contextlib
 
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 
 from mb_shared.contracts.bot import Platform
@@ -35,8 +40,17 @@ class GoogleMeetAdapter(PlatformAdapter):
                 self.input.click(button)
 
     def ask_to_join(self, bot_name: str) -> bool:
-        while self._click_text(POPUP_LABELS):
-            pass
+        """Popups can appear at any moment over the form: an intercepted click means 'look again'."""
+        try:
+            return self._fill_and_ask(bot_name)
+        except (ElementClickInterceptedException, ElementNotInteractableException,
+                StaleElementReferenceException):
+            return False
+
+    def _fill_and_ask(self, bot_name: str) -> bool:
+        for _ in range(5):
+            if not self._click_text(POPUP_LABELS):
+                break
         names = self.driver.find_elements(By.CSS_SELECTOR, 'input[aria-label="Your name"]')
         if names and names[0].get_attribute("value") != bot_name:
             names[0].clear()

@@ -1,0 +1,353 @@
+// In-page audio recorder for the meeting bot.
+//
+// Injected before any page script (Page.addScriptToEvaluateOnNewDocument) and,
+// as a fallback, evaluated into an already loaded document. It observes every
+// sound source the page plays:
+//   * <audio>/<video> elements fed by a MediaStream (srcObject) -- the way
+//     Meet/Teams play remote participants; elements may be pooled, created or
+//     re-assigned at any time;
+//   * media elements playing a plain URL (join chimes, ...), via captureStream();
+//   * Web Audio graphs connected to an AudioContext's destination (Zoom-style
+//     playback).
+// While recording, all of them are mixed in a private AudioContext into a
+// MediaStreamAudioDestinationNode that a MediaRecorder encodes (webm/opus).
+// Chunks are handed to the controlling process through a CDP binding.
+//
+// The page itself is left alone: its elements keep playing as before.
+(() => {
+  'use strict';
+  const KEY = '__mbRec';
+  if (Object.prototype.hasOwnProperty.call(window, KEY)) return;
+
+  // Same-origin child frames forward their sources to the top frame's mixer.
+  let parentRec = null;
+  try {
+    if (window.top !== window && window.top[KEY]) parentRec = window.top[KEY];
+  } catch (e) { /* cross-origin frame: nothing we can do from here */ }
+
+  const MediaEl = window.HTMLMediaElement;
+  const NodeProto = window.AudioNode && window.AudioNode.prototype;
+  const log = [];
+  const note = (msg) => { if (log.length < 200) log.push(String(msg)); };
+
+  // ------------------------------------------------------------------ sources
+  // A "source" is anything that contributes audio: a media element or a tap
+  // on a page AudioContext's destination.
+  const sources = new Set();
+  let mixer = null; // set while recording (only in the top frame)
+
+  function elementSource(el) {
+    let src = el[KEY + 'Src'];
+    if (src) return src;
+    src = {
+      kind: 'element', el, stream: null, captured: null, routed: false, nodes: new Map(),
+      streamListener: () => refresh(src),
+    };
+    Object.defineProperty(el, KEY + 'Src', { value: src, enumerable: false });
+    for (const ev of ['play', 'playing', 'pause', 'volumechange', 'emptied', 'ended', 'loadedmetadata']) {
+      el.addEventListener(ev, () => refresh(src));
+    }
+    return src;
+  }
+
+  function currentStream(src) {
+    const el = src.el;
+    let so = null;
+    try { so = el.srcObject; } catch (e) { so = null; }
+    if (so && typeof so.getAudioTracks === 'function') return so;
+    // Plain URL playback: tap it with captureStream() once it plays.
+    if (!so && !el.paused && (el.currentSrc || el.src)) {
+      if (!src.captured) {
+        try {
+          const cs = el.captureStream || el.mozCaptureStream;
+          if (cs) {
+            src.captured = cs.call(el);
+            // Only the sound is wanted; do not keep video frames flowing.
+            for (const t of src.captured.getVideoTracks()) t.stop();
+          }
+        } catch (e) { note('captureStream: ' + e); src.captured = null; }
+      }
+      return src.captured;
+    }
+    return null;
+  }
+
+  function wantedTracks(src) {
+    if (src.kind === 'tap') return src.stream ? src.stream.getAudioTracks() : [];
+    const el = src.el;
+    const stream = currentStream(src);
+    if (stream !== src.stream) {
+      if (src.stream) {
+        src.stream.removeEventListener('addtrack', src.streamListener);
+        src.stream.removeEventListener('removetrack', src.streamListener);
+      }
+      src.stream = stream;
+      if (stream) {
+        stream.addEventListener('addtrack', src.streamListener);
+        stream.addEventListener('removetrack', src.streamListener);
+      }
+    }
+    // Audible as the page's user would hear it: playing, not muted, volume > 0
+    // and not re-routed into Web Audio (that path is caught by the taps).
+    if (!stream || src.routed || el.paused || el.muted || !(el.volume > 0)) return [];
+    return stream.getAudioTracks().filter((t) => t.readyState === 'live');
+  }
+
+  function refresh(src) {
+    if (parentRec) { parentRec.refreshForeign(src); return; }
+    try {
+      const tracks = mixer ? wantedTracks(src) : [];
+      const ids = new Set(tracks.map((t) => t.id));
+      for (const [id, n] of src.nodes) {
+        if (!ids.has(id)) {
+          try { n.source.disconnect(); n.gain.disconnect(); } catch (e) { /* already gone */ }
+          src.nodes.delete(id);
+        }
+      }
+      if (src.kind === 'element' && !src.nodes.size && !src.el.isConnected && src.el.paused &&
+          !src.el.srcObject) {
+        sources.delete(src); // forget detached, idle elements (re-added if used again)
+      }
+      if (!mixer) return;
+      const vol = src.kind === 'element' ? src.el.volume : 1;
+      for (const t of tracks) {
+        let n = src.nodes.get(t.id);
+        if (!n) {
+          const source = mixer.ctx.createMediaStreamSource(new MediaStream([t]));
+          const gain = mixer.ctx.createGain();
+          source.connect(gain);
+          gain.connect(mixer.bus);
+          n = { source, gain };
+          src.nodes.set(t.id, n);
+          if (!t[KEY + 'Ended']) {
+            Object.defineProperty(t, KEY + 'Ended', { value: true });
+            t.addEventListener('ended', () => refresh(src));
+          }
+        }
+        n.gain.gain.value = vol;
+      }
+    } catch (e) { note('refresh: ' + e); }
+  }
+
+  function track(src) {
+    if (parentRec) { parentRec.refreshForeign(src); return; }
+    sources.add(src);
+    refresh(src);
+  }
+
+  // ----------------------------------------------------------- element hooks
+  if (MediaEl) {
+    const desc = Object.getOwnPropertyDescriptor(MediaEl.prototype, 'srcObject');
+    if (desc && desc.set) {
+      Object.defineProperty(MediaEl.prototype, 'srcObject', {
+        configurable: true,
+        enumerable: desc.enumerable,
+        get: desc.get,
+        set: function (v) {
+          desc.set.call(this, v);
+          try { track(elementSource(this)); } catch (e) { note('srcObject: ' + e); }
+        },
+      });
+    }
+    // URL playback and elements we have not seen yet ('play' does not bubble,
+    // but capturing listeners see it).
+    window.addEventListener('play', (ev) => {
+      const el = ev.target;
+      if (el instanceof MediaEl) { try { track(elementSource(el)); } catch (e) { note('play: ' + e); } }
+    }, true);
+  }
+
+  // ------------------------------------------------------------- Web Audio
+  const taps = new WeakMap(); // page AudioContext -> tap source
+  function tapFor(ctx) {
+    let tap = taps.get(ctx);
+    if (!tap) {
+      const dest = ctx.createMediaStreamDestination();
+      tap = { kind: 'tap', dest, stream: dest.stream, nodes: new Map() };
+      taps.set(ctx, tap);
+      track(tap);
+    }
+    return tap;
+  }
+  function isPageDestination(node) {
+    return window.AudioDestinationNode && node instanceof window.AudioDestinationNode &&
+      window.AudioContext && node.context instanceof window.AudioContext &&
+      !(mixer && node.context === mixer.ctx) && !node.context[KEY + 'Own'];
+  }
+  if (NodeProto && window.AudioContext) {
+    const origConnect = NodeProto.connect;
+    const origDisconnect = NodeProto.disconnect;
+    NodeProto.connect = function (dest, ...rest) {
+      const r = origConnect.call(this, dest, ...rest);
+      try {
+        if (isPageDestination(dest)) {
+          const tap = tapFor(dest.context);
+          origConnect.call(this, tap.dest, rest.length ? rest[0] : 0);
+        }
+      } catch (e) { note('connect: ' + e); }
+      return r;
+    };
+    NodeProto.disconnect = function (...args) {
+      const r = origDisconnect.apply(this, args);
+      try {
+        if (args.length && isPageDestination(args[0])) {
+          const tap = taps.get(args[0].context);
+          if (tap) {
+            try {
+              if (args.length > 1) origDisconnect.call(this, tap.dest, args[1]);
+              else origDisconnect.call(this, tap.dest);
+            } catch (e) { /* was not connected to the tap */ }
+          }
+        }
+      } catch (e) { note('disconnect: ' + e); }
+      return r;
+    };
+    const origMES = window.AudioContext.prototype.createMediaElementSource;
+    if (origMES) {
+      window.AudioContext.prototype.createMediaElementSource = function (el) {
+        const node = origMES.call(this, el);
+        try {
+          if (!this[KEY + 'Own']) {
+            const src = elementSource(el);
+            src.routed = true;
+            track(src);
+          }
+        } catch (e) { note('createMediaElementSource: ' + e); }
+        return node;
+      };
+    }
+  }
+
+  // --------------------------------------------------------------- recording
+  let seq = 0;
+  let sending = Promise.resolve();
+  const EMIT = '__mbRecEmit';
+
+  // Messages wait here while the binding is missing (e.g. right after a
+  // navigation, until the controller has re-added it).
+  const outbox = [];
+  function emit(obj) {
+    outbox.push(JSON.stringify(obj));
+    const fn = window[EMIT];
+    if (typeof fn !== 'function') return;
+    while (outbox.length) fn(outbox.shift());
+  }
+  function flushOutbox() {
+    if (outbox.length && typeof window[EMIT] === 'function') emit({ t: 'ping' });
+  }
+
+  function blobToBase64(blob) {
+    return new Promise((resolve, reject) => {
+      const fr = new FileReader();
+      fr.onload = () => {
+        const s = fr.result;
+        resolve(s.slice(s.indexOf(',') + 1));
+      };
+      fr.onerror = () => reject(fr.error);
+      fr.readAsDataURL(blob);
+    });
+  }
+
+  function scanDocument() {
+    try {
+      for (const el of document.querySelectorAll('audio,video')) {
+        let so = null;
+        try { so = el.srcObject; } catch (e) { so = null; }
+        if (so || !el.paused) track(elementSource(el));
+      }
+    } catch (e) { note('scan: ' + e); }
+  }
+
+  async function start(opts) {
+    if (parentRec) throw new Error('recorder runs in the top frame only');
+    if (mixer) return mixer.info;
+    opts = opts || {};
+    const ctx = new AudioContext({ latencyHint: opts.latencyHint || 'interactive', sampleRate: 48000 });
+    Object.defineProperty(ctx, KEY + 'Own', { value: true });
+    const bus = ctx.createGain();
+    const dest = ctx.createMediaStreamDestination();
+    dest.channelCount = 1;
+    dest.channelCountMode = 'explicit';
+    dest.channelInterpretation = 'speakers';
+    bus.connect(dest);
+    if (ctx.state !== 'running') {
+      try { await Promise.race([ctx.resume(), new Promise((r) => setTimeout(r, 2000))]); } catch (e) { note('resume: ' + e); }
+    }
+    const mime = ['audio/webm;codecs=opus', 'audio/webm'].find((m) => MediaRecorder.isTypeSupported(m));
+    const rec = new MediaRecorder(dest.stream, { mimeType: mime, audioBitsPerSecond: opts.audioBitsPerSecond || 96000 });
+    const segment = opts.segment || 0;
+    mixer = { ctx, bus, dest, rec, segment, info: null, stopped: null };
+    for (const src of sources) refresh(src);
+    scanDocument();
+
+    rec.ondataavailable = (ev) => {
+      const n = seq++;
+      const blob = ev.data;
+      sending = sending.then(async () => {
+        if (blob && blob.size) emit({ t: 'chunk', seg: segment, n, data: await blobToBase64(blob) });
+      }).catch((e) => note('emit: ' + e));
+    };
+    rec.onerror = (ev) => { note('recorder error: ' + (ev.error || ev)); emit({ t: 'error', seg: segment, msg: String(ev.error || ev) }); };
+    // The recording begins with the first audio buffer the track delivers after
+    // start(): take the clocks right before it. (The 'start' event fires some
+    // 50 ms later, after the encoder is set up, and is used only as a signal.)
+    const started = new Promise((resolve, reject) => {
+      rec.onstart = () => resolve();
+      setTimeout(() => reject(new Error('MediaRecorder did not start')), 10000);
+    });
+    const perf = performance.now();
+    const date = Date.now();
+    try {
+      rec.start(opts.timesliceMs || 1000);
+      await started;
+    } catch (e) {
+      mixer = null;
+      for (const src of sources) refresh(src);
+      try { await ctx.close(); } catch (e2) { /* ignore */ }
+      throw e;
+    }
+    mixer.info = {
+      perf, date, timeOrigin: performance.timeOrigin, ctxState: ctx.state, mime,
+      startEventDelayMs: performance.now() - perf,
+    };
+    return mixer.info;
+  }
+
+  async function stop() {
+    if (!mixer) return null;
+    const m = mixer;
+    if (!m.stopped) {
+      m.stopped = new Promise((resolve) => {
+        m.rec.onstop = () => resolve({ perf: performance.now(), date: Date.now() });
+      });
+      m.stopInfo = { perf: performance.now(), date: Date.now() };
+      m.rec.stop();
+    }
+    await m.stopped;
+    await sending;
+    flushOutbox();
+    mixer = null;
+    for (const src of sources) refresh(src); // disconnects everything
+    try { await m.ctx.close(); } catch (e) { /* ignore */ }
+    return m.stopInfo;
+  }
+
+  function status() {
+    return {
+      recording: !!mixer, segment: mixer ? mixer.segment : null,
+      state: mixer ? mixer.rec.state : null, ctxState: mixer ? mixer.ctx.state : null,
+      sources: sources.size,
+      ctxTime: mixer ? mixer.ctx.currentTime : null,
+      perfNow: performance.now(),
+      connected: [...sources].reduce((a, s) => a + s.nodes.size, 0),
+      log: log.slice(-20),
+    };
+  }
+
+  const api = {
+    start, stop, status,
+    // Called by same-origin child frames.
+    refreshForeign(src) { sources.add(src); refresh(src); },
+  };
+  Object.defineProperty(window, KEY, { value: Object.freeze(api), enumerable: false, configurable: false });
+})();

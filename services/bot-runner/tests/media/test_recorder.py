@@ -1,0 +1,348 @@
+"""The tab recorder against a local stand-in meeting page in real headless Chromiums."""
+
+from __future__ import annotations
+
+import array
+import json
+import math
+import os
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import pytest
+from bot_runner.media import (
+    RecorderError,
+    RecordingClock,
+    TabRecorder,
+    recorder_chromium_flags,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+# ----------------------------------------------------------------- helpers
+def ffprobe(path: Path) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+         str(path)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)
+
+
+def volume(path: Path, start: float = 0.0, duration: float | None = None) -> tuple[float, float]:
+    """(mean_volume, max_volume) in dB of an audio file or part of it."""
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-ss", f"{start:.3f}"]
+    if duration is not None:
+        cmd += ["-t", f"{duration:.3f}"]
+    cmd += ["-i", str(path), "-vn", "-af", "volumedetect", "-f", "null", "-"]
+    err = subprocess.run(cmd, check=True, capture_output=True, text=True).stderr
+    values = {}
+    for line in err.splitlines():
+        for key in ("mean_volume", "max_volume"):
+            if f"{key}:" in line:
+                values[key] = float(line.split(f"{key}:")[1].split()[0])
+    return values["mean_volume"], values["max_volume"]
+
+
+def envelope(path: Path, step_s: float = 0.005) -> list[tuple[float, float]]:
+    """(time, dBFS) of a 16-bit mono WAV in steps of step_s."""
+    with wave.open(str(path)) as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1
+        rate = w.getframerate()
+        samples = array.array("h", w.readframes(w.getnframes()))
+    step = max(1, int(rate * step_s))
+    env = []
+    for i in range(0, len(samples) - step + 1, step):
+        block = samples[i:i + step]
+        power = sum(x * x for x in block) / step
+        env.append((i / rate, 10 * math.log10(power / 32768**2 + 1e-12)))
+    return env
+
+
+def onset(env: list[tuple[float, float]], after: float, threshold_db: float = -30.0) -> float | None:
+    for t, db in env:
+        if t >= after and db > threshold_db:
+            return t
+    return None
+
+
+def decode_to_wav(src: Path, dst: Path) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(src), "-vn", "-ac", "1",
+         "-ar", "16000", str(dst)],
+        check=True,
+    )
+    return dst
+
+
+def video_frames(path: Path) -> list[tuple[float, float]]:
+    """(pts, mean luma) of every video frame."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-f", "lavfi", "-i", f"movie={path},signalstats",
+         "-show_entries", "frame=pts_time:frame_tags=lavfi.signalstats.YAVG",
+         "-of", "csv=p=0"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    frames = []
+    for line in out.split():
+        pts, yavg = line.split(",")[:2]
+        frames.append((float(pts), float(yavg)))
+    return frames
+
+
+def distinct_frames(path: Path) -> int:
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v", "-f", "framemd5",
+         "-"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return len({line.rsplit(",", 1)[-1] for line in out.splitlines() if not line.startswith("#")})
+
+
+def child_ffmpegs() -> list[int]:
+    """ffmpeg processes that are children of this test process."""
+    me = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        if ppid == me and comm == "ffmpeg":
+            found.append(int(entry))
+    return found
+
+
+def open_meeting(driver, url: str) -> None:
+    driver.get(url)
+    deadline = time.monotonic() + 10
+    while driver.execute_script("return document.readyState") != "complete":
+        assert time.monotonic() < deadline, "test page did not load"
+        time.sleep(0.05)
+
+
+def join(driver) -> None:
+    driver.execute_async_script("joinMeeting().then(() => arguments[0](true))")
+
+
+def wait_recording(driver, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not driver.execute_script(
+        "return !!(window.__mbRec && window.__mbRec.status().recording)"
+    ):
+        assert time.monotonic() < deadline, "recorder did not (re)start in the page"
+        time.sleep(0.1)
+
+
+def keep_busy(driver, rec: TabRecorder, until: float) -> None:
+    """What the runner does meanwhile: pump() plus its own Selenium calls."""
+    while time.time() < until:
+        rec.pump()
+        driver.execute_script("return document.getElementById('speaker').textContent")
+        time.sleep(0.5)
+
+
+# ------------------------------------------------------------- unit tests
+def test_clock_conversions() -> None:
+    clock = RecordingClock(
+        started_at_unix=1_700_000_010.0, started_at_page_ms=2_500.0,
+        page_time_origin_ms=1_700_000_007_500.0,
+    )
+    assert clock.media_time_from_page_ms(4_000.0) == pytest.approx(1.5)
+    assert clock.media_time_from_unix(1_700_000_012.25) == pytest.approx(2.25)
+    assert clock.media_time_from_date_ms(1_700_000_013_000.0) == pytest.approx(3.0)
+
+
+def test_flags() -> None:
+    flags = recorder_chromium_flags()
+    assert "--autoplay-policy=no-user-gesture-required" in flags
+    assert "--disable-background-timer-throttling" in flags
+    assert not any("fake" in f for f in flags)
+
+
+def test_start_without_devtools_fails_cleanly(tmp_path: Path) -> None:
+    class NotChromium:
+        current_window_handle = "x"
+
+        @property
+        def capabilities(self) -> dict:
+            return {"browserName": "firefox"}
+
+    rec = TabRecorder(NotChromium(), tmp_path)
+    with pytest.raises(RecorderError):
+        rec.start()
+    with pytest.raises(RecorderError):
+        rec.stop()
+    rec.close()
+    assert child_ffmpegs() == []
+
+
+def test_stop_before_start_is_an_error(tmp_path: Path) -> None:
+    rec = TabRecorder(None, tmp_path)
+    with pytest.raises(RecorderError):
+        rec.stop()
+    rec.close()
+
+
+# ------------------------------------------------------- browser tests
+def test_records_meeting_tab(chromium, meeting_server: str, tmp_path: Path) -> None:
+    driver = chromium()
+    rec = TabRecorder(driver, tmp_path / "rec")
+    try:
+        rec.install()
+        open_meeting(driver, f"{meeting_server}/?path=webrtc&speech=/speech.wav")
+        clock = rec.start()
+        # The meeting's <audio> element is created and fed only now, while recording.
+        join(driver)
+        time.sleep(0.5)
+        speech = driver.execute_script("return playSpeech()")
+        time.sleep(2.0)
+        flash = driver.execute_script("return flash(600)")
+        keep_busy(driver, rec, clock.started_at_unix + 8.0)
+        png = rec.screenshot_png()
+        events = driver.execute_script("return window.speakerEvents")
+        stop_called = time.time()
+        files = rec.stop()
+        stop_seconds = time.time() - stop_called
+    finally:
+        rec.close()
+
+    recorded = stop_called - clock.started_at_unix
+    assert png.startswith(b"\x89PNG")
+    assert stop_seconds < 5, f"stop() took {stop_seconds:.2f} s"
+    assert child_ffmpegs() == []
+    assert abs(files.duration_s - recorded) < 1.0
+    assert files.segments == 1
+
+    # recording.mp4: one H.264 video (1280x720) + one AAC audio, as long as recorded.
+    assert files.mp4 is not None and files.mp4.exists()
+    probe = ffprobe(files.mp4)
+    kinds = sorted(s["codec_type"] for s in probe["streams"])
+    assert kinds == ["audio", "video"]
+    v = next(s for s in probe["streams"] if s["codec_type"] == "video")
+    a = next(s for s in probe["streams"] if s["codec_type"] == "audio")
+    assert v["codec_name"] == "h264" and (v["width"], v["height"]) == (1280, 720)
+    assert a["codec_name"] == "aac"
+    assert abs(float(probe["format"]["duration"]) - recorded) < 1.0
+    assert abs(float(v["duration"]) - recorded) < 1.0
+    assert abs(float(a["duration"]) - recorded) < 1.0
+
+    # audio.wav: 16 kHz mono PCM, as long as recorded, speech audible.
+    wprobe = ffprobe(files.wav)
+    (ws,) = wprobe["streams"]
+    assert ws["codec_name"] == "pcm_s16le"
+    assert int(ws["sample_rate"]) == 16000 and ws["channels"] == 1
+    assert abs(float(wprobe["format"]["duration"]) - recorded) < 1.0
+    speech_at = clock.media_time_from_page_ms(speech["perf"])
+    mean_db, _max_db = volume(files.wav, speech_at, 3.0)
+    assert mean_db > -50, f"speech is silent in audio.wav ({mean_db} dB)"
+    mean_db, _ = volume(files.mp4, speech_at, 3.0)
+    assert mean_db > -50, f"speech is silent in recording.mp4 ({mean_db} dB)"
+    # Before anything played, the recording is silent.
+    assert volume(files.wav, 0.0, 0.3)[1] < -60
+
+    # Speaker timeline seen in the page (performance.now and Date.now) lines up
+    # with the media at 0.1 s.
+    env = envelope(files.wav)
+    starts = [e for e in events if e["kind"] == "start"]
+    assert starts, "the page never saw the speaker"
+    seen_at = clock.media_time_from_page_ms(starts[0]["perf"])
+    heard_at = onset(env, seen_at - 0.5)
+    assert heard_at is not None
+    assert abs(heard_at - seen_at) < 0.1, (heard_at, seen_at)
+    assert abs(clock.media_time_from_date_ms(starts[0]["date"]) - heard_at) < 0.1
+    # ...and recording.mp4's audio is on the same timeline as audio.wav.
+    mp4_env = envelope(decode_to_wav(files.mp4, tmp_path / "from_mp4.wav"))
+    assert abs(onset(mp4_env, seen_at - 0.5) - heard_at) < 0.05
+
+    # The video moves, and shows the white flash when it happened.
+    assert distinct_frames(files.mp4) > 20
+    flash_at = clock.media_time_from_page_ms(flash["perf"])
+    white = [t for t, y in video_frames(files.mp4) if y > 160 and t > flash_at - 0.5]
+    assert white, "flash not in the video"
+    # Frames are placed on the wall clock as Chromium presents them: ~0.1 s after
+    # the DOM change when idle, more when the machine is starved (paint is late).
+    assert -0.05 < white[0] - flash_at < 0.5, (white[0], flash_at)
+
+
+def test_two_bots_do_not_mix_audio(chromium, meeting_server: str, tmp_path: Path) -> None:
+    speaking, silent = chromium(), chromium()
+    rec_a = TabRecorder(speaking, tmp_path / "a", video=True)
+    rec_b = TabRecorder(silent, tmp_path / "b", video=False)
+    try:
+        for driver, rec, query in (
+            (speaking, rec_a, "path=webrtc&speech=/speech.wav"),
+            (silent, rec_b, "path=webrtc"),
+        ):
+            rec.install()
+            open_meeting(driver, f"{meeting_server}/?{query}")
+        clock_a = rec_a.start()
+        rec_b.start()
+        join(speaking)
+        join(silent)
+        speech = speaking.execute_script("return playSpeech()")
+        until = time.time() + 6.0
+        while time.time() < until:
+            rec_a.pump()
+            rec_b.pump()
+            time.sleep(0.5)
+        files_a = rec_a.stop()
+        files_b = rec_b.stop()
+    finally:
+        rec_a.close()
+        rec_b.close()
+
+    speech_at = clock_a.media_time_from_page_ms(speech["perf"])
+    mean_a, _ = volume(files_a.wav, speech_at, 4.0)
+    assert mean_a > -50, f"speaking bot recorded silence ({mean_a} dB)"
+    assert files_b.mp4 is None
+    mean_b, max_b = volume(files_b.wav)
+    assert max_b < -60, f"silent bot recorded sound (max {max_b} dB, mean {mean_b} dB)"
+    assert abs(float(ffprobe(files_b.wav)["format"]["duration"]) - files_b.duration_s) < 1.0
+    assert child_ffmpegs() == []
+
+
+def test_survives_navigation_and_web_audio(chromium, meeting_server: str, tmp_path: Path) -> None:
+    """A new document mid-recording becomes a new segment on the same timeline;
+    sound played straight into an AudioContext is recorded too."""
+    driver = chromium()
+    rec = TabRecorder(driver, tmp_path / "nav", video=False)
+    try:
+        rec.install()
+        open_meeting(driver, f"{meeting_server}/?path=local")
+        clock = rec.start()
+        join(driver)
+        time.sleep(0.3)
+        beep1 = driver.execute_script("return playBeep(300)")
+        time.sleep(1.0)
+        open_meeting(driver, f"{meeting_server}/?path=webaudio")
+        wait_recording(driver)
+        join(driver)
+        time.sleep(0.3)
+        beep2 = driver.execute_script("return playBeep(300)")
+        keep_busy(driver, rec, time.time() + 1.5)
+        stop_called = time.time()
+        files = rec.stop()
+    finally:
+        rec.close()
+
+    assert files.mp4 is None
+    assert files.segments == 2
+    recorded = stop_called - clock.started_at_unix
+    assert abs(files.duration_s - recorded) < 1.0
+    assert abs(float(ffprobe(files.wav)["format"]["duration"]) - recorded) < 1.0
+    env = envelope(files.wav)
+    for beep in (beep1, beep2):
+        # performance.now() restarts with each document: map Date.now() instead.
+        at = clock.media_time_from_date_ms(beep["date"])
+        heard = onset(env, at - 0.5)
+        assert heard is not None and abs(heard - at) < 0.1, (heard, at)
+    assert child_ffmpegs() == []
+
