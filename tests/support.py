@@ -2,103 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
-import threading
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
+from devstack.receivers import BackgroundServer, ReceivedWebhook, WebhookReceiver
 
-class BackgroundServer:
-    """An aiohttp app on 127.0.0.1 in its own thread and loop."""
-
-    def __init__(self, app: web.Application) -> None:
-        self._app = app
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.port = 0
-
-    def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-
-    async def _start(self) -> None:
-        self._runner = web.AppRunner(self._app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@dataclass
-class ReceivedWebhook:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-    received_at: float
-
-
-@dataclass
-class WebhookReceiver:
-    """Records every POST; `responses` lets a test script failures per path."""
-
-    received: list[ReceivedWebhook] = field(default_factory=list)
-    responses: dict[str, list[int]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/{path:.*}", self._handle)
-        return app
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        path = "/" + request.match_info["path"]
-        with self._lock:
-            self.received.append(ReceivedWebhook(path, dict(request.headers), body, time.time()))
-            scripted = self.responses.get(path)
-            status = scripted.pop(0) if scripted else 200
-        return web.json_response({"ok": status < 300}, status=status)
-
-    def for_bot(self, bot_id: str) -> list[ReceivedWebhook]:
-        with self._lock:
-            return [w for w in self.received if w.body.get("data", {}).get("bot_id") == bot_id]
-
-    def wait_final(self, bot_id: str, timeout: float = 240.0) -> ReceivedWebhook:
-        return self.wait_for(bot_id, lambda w: w.body["event"] in ("complete", "failed"), timeout)
-
-    def wait_for(self, bot_id: str, predicate: Callable[[ReceivedWebhook], bool],
-                 timeout: float = 240.0) -> ReceivedWebhook:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for hook in self.for_bot(bot_id):
-                if predicate(hook):
-                    return hook
-            time.sleep(0.2)
-        events = [(w.body["event"], w.body["data"].get("status")) for w in self.for_bot(bot_id)]
-        raise AssertionError(f"no matching webhook for {bot_id} within {timeout} s; got {events}")
-
-    def status_codes(self, bot_id: str) -> list[str]:
-        return [
-            w.body["data"]["status"]["code"]
-            for w in self.for_bot(bot_id)
-            if w.body["event"] == "bot.status_change"
-        ]
+__all__ = ["BackgroundServer", "ReceivedWebhook", "WebhookReceiver", "TraceCollector", "Api"]
 
 
 @dataclass

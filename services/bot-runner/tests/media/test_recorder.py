@@ -260,7 +260,7 @@ def test_records_meeting_tab(chromium, meeting_server: str, tmp_path: Path) -> N
     assert abs(clock.media_time_from_date_ms(starts[0]["date"]) - heard_at) < 0.1
     # ...and recording.mp4's audio is on the same timeline as audio.wav.
     mp4_env = envelope(decode_to_wav(files.mp4, tmp_path / "from_mp4.wav"))
-    assert abs(onset(mp4_env, seen_at - 0.5) - heard_at) < 0.05
+    assert abs(onset(mp4_env, seen_at - 0.5) - heard_at) < 0.1
 
     # The video moves, and shows the white flash when it happened.
     assert distinct_frames(files.mp4) > 20

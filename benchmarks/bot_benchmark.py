@@ -1,0 +1,153 @@
+"""Measures one bot on the real platform and the meeting simulator, and prints the figures.
+
+- seconds from `POST /bots/` to the `in_call_recording` webhook;
+- seconds from the meeting's end to the `complete` webhook, for a 1-minute and a 5-minute meeting;
+- CPU (share of one core) and peak memory (PSS) of the bot while in the call: its Chromium,
+  chromedriver and ffmpeg processes plus the runner process.
+
+Run with `make bench`. Not a test: nothing is asserted, the machine may be shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from devstack.platform import PlatformStack
+from devstack.receivers import BackgroundServer, WebhookReceiver
+from meeting_simulator.client import SimulatorClient
+
+LINES = [
+    ("Alice", "Let us go through the numbers for this quarter one by one."),
+    ("Bob", "Revenue grew in every region, and support tickets went down."),
+    ("Alice", "Good, then we can hire two more engineers for the platform team."),
+    ("Bob", "I will prepare the job descriptions and share them on Monday."),
+]
+
+
+def script(duration_s: float) -> list[dict]:
+    lines, at, i = [], 2.0, 0
+    while at < duration_s - 6:
+        speaker, text = LINES[i % len(LINES)]
+        lines.append({"speaker": speaker, "text": text, "at": at})
+        at, i = at + 7.0, i + 1
+    return lines
+
+
+class BotSampler:
+    """Samples the runner's process tree (which holds the bot) once a second."""
+
+    def __init__(self, runner_pid: int) -> None:
+        self._runner = psutil.Process(runner_pid)
+        self._stop = threading.Event()
+        self.cpu_share: list[float] = []
+        self.peak_pss_mb = 0.0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree(self) -> list[psutil.Process]:
+        return [self._runner, *self._runner.children(recursive=True)]
+
+    def _cpu_seconds(self, procs) -> float:
+        total = 0.0
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        previous, t0 = self._cpu_seconds(self._tree()), time.monotonic()
+        while not self._stop.wait(1.0):
+            procs = self._tree()
+            now_cpu, now = self._cpu_seconds(procs), time.monotonic()
+            self.cpu_share.append((now_cpu - previous) / (now - t0))
+            previous, t0 = now_cpu, now
+            pss = 0
+            for proc in procs:
+                try:
+                    pss += proc.memory_full_info().pss
+                except psutil.Error:
+                    pass
+            self.peak_pss_mb = max(self.peak_pss_mb, pss / 2**20)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, code: str, duration_s: float,
+                sample: bool) -> dict:
+    endpoints = stack.endpoints
+    simulator = SimulatorClient(endpoints.simulator_control_url)
+    simulator.create_meeting(code, participants=[{"name": "Alice"}, {"name": "Bob"}],
+                             script=script(duration_s), admission={"action": "admit", "after": 1.0},
+                             end_after=duration_s)
+    body = json.dumps({"meeting_url": f"https://meet.google.com/{code}", "bot_name": "Bench",
+                       "webhook_url": receiver.url + "/bench",
+                       "speech_to_text": {"provider": "Default"}}).encode()
+    request = urllib.request.Request(
+        endpoints.gateway_url + "/bots/", data=body, method="POST",
+        headers={"Content-Type": "application/json", "x-meeting-baas-api-key": endpoints.api_key})
+    posted = time.time()
+    with urllib.request.urlopen(request, timeout=30) as response:
+        bot_id = json.loads(response.read())["bot_id"]
+    recording = receiver.wait_for(
+        bot_id, lambda w: w.body["data"].get("status", {}).get("code") == "in_call_recording",
+        timeout=180)
+    sampler = BotSampler(stack.processes["bot-runner"].pid) if sample else None
+    if sampler:
+        sampler.start()
+    receiver.wait_for(bot_id, lambda w: w.body["data"].get("status", {}).get("code")
+                      == "call_ended", timeout=duration_s + 120)
+    if sampler:
+        sampler.stop()
+    final = receiver.wait_final(bot_id, timeout=600)
+    ended_at = simulator.meeting(code)["ended_at"]
+    result = {
+        "meeting_s": duration_s,
+        "event": final.body["event"],
+        "post_to_in_call_recording_s": round(recording.received_at - posted, 2),
+        "meeting_end_to_complete_s": round(final.received_at - ended_at, 2),
+    }
+    if sampler and sampler.cpu_share:
+        shares = sorted(sampler.cpu_share)
+        result["bot_cpu_mean_core_share"] = round(sum(shares) / len(shares), 2)
+        result["bot_cpu_p95_core_share"] = round(shares[int(0.95 * (len(shares) - 1))], 2)
+        result["bot_peak_pss_mb"] = round(sampler.peak_pss_mb)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", type=float, default=60.0, help="first meeting, seconds")
+    parser.add_argument("--long", type=float, default=300.0, help="second meeting, seconds")
+    args = parser.parse_args()
+    receiver = WebhookReceiver()
+    server = BackgroundServer(receiver.app())
+    server.start()
+    receiver.url = server.url
+    try:
+        with tempfile.TemporaryDirectory(prefix="mb-bench-") as base:
+            with PlatformStack(Path(base)) as stack:
+                for code, duration, sample in (("ben-chon-eee", args.short, True),
+                                               ("ben-chfi-vee", args.long, False)):
+                    print(json.dumps(run_meeting(stack, receiver, code, duration, sample)),
+                          flush=True)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""The bot lifecycle with an in-memory repository: transitions, completion in any order, failures."""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mb_shared.contracts.bot import (
+    BotCompleted,
+    BotError,
+    BotFailed,
+    BotParams,
+    BotRequested,
+    BotStatus,
+    BotStatusChanged,
+    EndReason,
+    Platform,
+    SpeechToText,
+    WebhookTarget,
+)
+from mb_shared.contracts.queries import CreateBot
+from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
+from mb_shared.contracts.transcription import TranscriptionDone
+from scheduler.service import BotScheduler
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class _Locked:
+    bot: object
+    history: list
+
+    def record_status(self, at):
+        self.history.append((self.bot.status, at))
+
+
+class FakeBots:
+    def __init__(self):
+        self.bots = {}
+        self.history = []
+
+    async def add(self, bot, at):
+        bot.id = next(_ids)
+        self.bots[bot.bot_id] = bot
+        self.history.append((bot.status, at))
+        return bot
+
+    async def get(self, bot_id):
+        return self.bots.get(bot_id)
+
+    @asynccontextmanager
+    async def locked(self, bot_id):
+        bot = self.bots.get(bot_id)
+        yield _Locked(bot, self.history) if bot else None
+
+    async def history(self, bot):
+        return []
+
+    async def claim_due(self, now, limit):
+        due = [b for b in self.bots.values()
+               if b.status == BotStatus.QUEUED and b.dispatched_at is None and b.due_at <= now]
+        for b in due:
+            b.dispatched_at = now
+        return due
+
+    async def touch(self, bot_ids, runner_id, at):
+        for bot_id in bot_ids:
+            self.bots[bot_id].last_seen_at = at
+
+    async def silent_since(self, before):
+        return [b.bot_id for b in self.bots.values()
+                if BotStatus(b.status).is_with_runner and b.last_seen_at and b.last_seen_at < before]
+
+    async def unclaimed_since(self, before):
+        return []
+
+
+@pytest.fixture
+def published():
+    return []
+
+
+@pytest.fixture
+def scheduler(published):
+    async def publish(event, trace_context=None):
+        published.append(event)
+
+    return BotScheduler(FakeBots(), publish, heartbeat_timeout=timedelta(seconds=30),
+                        pickup_timeout=timedelta(seconds=300))
+
+
+def params(**extra):
+    return BotParams(meeting_url="https://meet.google.com/abc-defg-hij",
+                     platform=Platform.GOOGLE_MEET, bot_name="Bot", **extra)
+
+
+async def create(scheduler, **extra):
+    return await scheduler.create(
+        CreateBot(account_id=1, params=params(**extra), webhook=WebhookTarget(url=None, api_key="k")),
+        {},
+    )
+
+
+async def walk(scheduler, bot, *statuses):
+    for status in statuses:
+        await scheduler.on_status_change(BotStatusChanged(bot_id=bot.bot_id, status=status))
+
+
+def uploaded(bot, stt=None):
+    return RecordingUploaded(bot_id=bot.bot_id, artifacts=RecordingArtifacts(mp4="m", audio="a"),
+                             started_at=None, duration_s=10, end_reason=EndReason.MEETING_ENDED,
+                             speakers=["Alice"], speech_to_text=stt)
+
+
+IN_CALL = (BotStatus.JOINING_CALL, BotStatus.IN_CALL_NOT_RECORDING, BotStatus.IN_CALL_RECORDING)
+
+
+async def test_creation_announces_the_bot(scheduler, published):
+    bot = await create(scheduler)
+    assert isinstance(published[0], BotRequested) and published[0].bot_id == bot.bot_id
+    assert bot.status == BotStatus.QUEUED
+
+
+async def test_an_illegal_transition_is_refused(scheduler):
+    bot = await create(scheduler)
+    await walk(scheduler, bot, BotStatus.IN_CALL_RECORDING)
+    assert bot.status == BotStatus.QUEUED
+    await walk(scheduler, bot, *IN_CALL, BotStatus.CALL_ENDED, BotStatus.IN_CALL_RECORDING)
+    assert bot.status == BotStatus.CALL_ENDED
+
+
+@pytest.mark.parametrize("upload_first", [True, False])
+async def test_without_transcription_the_bot_completes_when_ended_and_uploaded(
+    scheduler, published, upload_first
+):
+    bot = await create(scheduler)
+    await walk(scheduler, bot, *IN_CALL)
+    if upload_first:
+        await scheduler.on_recording_uploaded(uploaded(bot))
+        await walk(scheduler, bot, BotStatus.CALL_ENDED)
+    else:
+        await walk(scheduler, bot, BotStatus.CALL_ENDED)
+        await scheduler.on_recording_uploaded(uploaded(bot))
+    completed = [e for e in published if isinstance(e, BotCompleted)]
+    assert len(completed) == 1 and not completed[0].has_transcript
+    assert bot.status == BotStatus.COMPLETED
+
+
+async def test_with_transcription_the_bot_waits_for_the_transcript(scheduler, published):
+    bot = await create(scheduler, speech_to_text=SpeechToText())
+    await walk(scheduler, bot, *IN_CALL, BotStatus.CALL_ENDED)
+    await scheduler.on_recording_uploaded(uploaded(bot, SpeechToText()))
+    assert not [e for e in published if isinstance(e, BotCompleted)]
+    await scheduler.on_transcription_done(TranscriptionDone(
+        bot_id=bot.bot_id, transcript_id=1, provider="Default", speakers=["Alice", "Bob"],
+        word_count=3))
+    (completed,) = [e for e in published if isinstance(e, BotCompleted)]
+    assert completed.has_transcript and completed.speakers == ["Alice", "Bob"]
+
+
+async def test_a_silent_runner_fails_the_bot_with_a_reason(scheduler, published):
+    bot = await create(scheduler)
+    await walk(scheduler, bot, *IN_CALL)
+    bot.last_seen_at = datetime.now(UTC) - timedelta(seconds=31)
+    await scheduler.sweep()
+    (failed,) = [e for e in published if isinstance(e, BotFailed)]
+    assert failed.error == BotError.INTERNAL_ERROR and failed.reason == EndReason.RUNNER_LOST
+    assert "bot-runner" in failed.message
+    await walk(scheduler, bot, BotStatus.CALL_ENDED)
+    assert bot.status == BotStatus.FAILED
+
+
+async def test_a_future_start_time_waits(scheduler):
+    bot = await create(scheduler, start_time=int((datetime.now(UTC) + timedelta(hours=1)).timestamp()))
+    assert await scheduler.dispatch_due() == 0
+    soon = await create(scheduler)
+    assert await scheduler.dispatch_due() == 1
+    assert soon.dispatched_at is not None and bot.dispatched_at is None
+
+
+async def test_leaving_a_queued_bot_cancels_it(scheduler, published):
+    bot = await create(scheduler, start_time=4102444800)
+    assert await scheduler.leave(1, bot.bot_id) is None
+    (failed,) = [e for e in published if isinstance(e, BotFailed)]
+    assert failed.reason == EndReason.CANCELLED
+    assert (await scheduler.leave(2, bot.bot_id)).status == 404
