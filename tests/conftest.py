@@ -3,15 +3,12 @@ meeting simulator; a webhook receiver and a trace collector on loopback."""
 
 from __future__ import annotations
 
-import itertools
-import random
-import string
 from pathlib import Path
 
 import pytest
 
 from devstack.platform import PlatformStack
-from meeting_simulator.client import SimulatorClient
+from meeting_simulator.client import SimulatorClient, new_meet_code
 from support import Api, BackgroundServer, TraceCollector, WebhookReceiver
 
 TEST_SETTINGS = {
@@ -67,12 +64,6 @@ def simulator(platform) -> SimulatorClient:
     return SimulatorClient(platform.endpoints.simulator_control_url)
 
 
-_codes = itertools.count()
-
-
 @pytest.fixture
 def meeting_code() -> str:
-    """A fresh Meet code per test (three letters, four, three)."""
-    rnd = random.Random(next(_codes) * 7919 + 17)
-    letters = lambda n: "".join(rnd.choice(string.ascii_lowercase) for _ in range(n))  # noqa: E731
-    return f"{letters(3)}-{letters(4)}-{letters(3)}"
+    return new_meet_code()

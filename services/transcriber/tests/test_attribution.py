@@ -8,6 +8,7 @@ import time
 
 import pytest
 from pydantic import ValidationError
+
 from transcriber import attribution
 from transcriber.attribution import (
     UNKNOWN_SPEAKER,

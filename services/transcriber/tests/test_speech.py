@@ -14,6 +14,7 @@ from pathlib import Path
 import jiwer
 import numpy as np
 import pytest
+
 from transcriber.speech import (
     SAMPLE_RATE,
     AudioDecodeError,

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from transcriber.whisper_model import (
     AUX_FILES_SHA256,
     MODEL_BIN_SHA256,

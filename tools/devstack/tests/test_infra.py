@@ -23,10 +23,11 @@ import aiohttp
 import nats
 import psycopg
 import pytest
+from minio import Minio
+
 from devstack.infra import InfraEndpoints, Infrastructure
 from devstack.processes import process_gone
 from devstack.sockets import listening_sockets
-from minio import Minio
 
 
 def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:

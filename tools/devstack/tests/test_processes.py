@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from devstack.processes import ManagedProcess, ProcessGroup, process_gone
 
 

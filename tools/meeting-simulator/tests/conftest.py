@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 import shutil
-import string
 import tempfile
 from collections.abc import Callable, Iterator
 
 import pytest
-from meeting_simulator import SimulatorClient, SimulatorThread
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
@@ -17,6 +14,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+
+from meeting_simulator import SimulatorClient, SimulatorThread, new_meet_code
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -72,12 +71,6 @@ def driver(sim: SimulatorThread) -> Iterator[webdriver.Chrome]:
     finally:
         browser.quit()
         shutil.rmtree(profile, ignore_errors=True)
-
-
-def new_code() -> str:
-    letters = string.ascii_lowercase
-    part = lambda n: "".join(secrets.choice(letters) for _ in range(n))
-    return f"{part(3)}-{part(4)}-{part(3)}"
 
 
 def button_with_text(text: str) -> tuple[str, str]:
@@ -182,4 +175,4 @@ def meet(driver: webdriver.Chrome) -> MeetGuest:
 
 @pytest.fixture
 def code() -> str:
-    return new_code()
+    return new_meet_code()

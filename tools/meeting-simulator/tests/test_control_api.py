@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
 from meeting_simulator import MeetingSimulator
 
 

@@ -34,8 +34,8 @@ from mb_shared.contracts.queries import (
     QueryError,
     TranscriptReply,
 )
-from mb_shared.messaging import ask
 from mb_shared.meeting_urls import InvalidMeetingUrl, parse_meeting_url
+from mb_shared.messaging import ask
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

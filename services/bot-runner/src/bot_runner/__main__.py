@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from mb_shared.telemetry import setup_logging, setup_tracing, shutdown_tracing
 from bot_runner.settings import RunnerSettings
+from mb_shared.telemetry import setup_logging, setup_tracing, shutdown_tracing
 
 
 def main() -> None:

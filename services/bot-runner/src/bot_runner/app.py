@@ -8,14 +8,14 @@ import logging
 
 from faststream import FastStream
 
-from mb_shared.contracts.bot import BotDispatched, RunnerHeartbeat
-from mb_shared.messaging import make_broker
-from mb_shared.storage import ObjectStore
 from bot_runner.effects import BusEffects
 from bot_runner.handlers import SERVICE, build_router
 from bot_runner.service import Runner
 from bot_runner.session import SessionConfig
 from bot_runner.settings import RunnerSettings
+from mb_shared.contracts.bot import BotDispatched, RunnerHeartbeat
+from mb_shared.messaging import make_broker
+from mb_shared.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from faststream.nats import NatsRouter, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from bot_runner.service import Runner
 from mb_shared.contracts.bot import BotDispatched, BotLeaveRequested
 from mb_shared.messaging import DISPATCH_STREAM, EVENTS_STREAM
-from bot_runner.service import Runner
 
 SERVICE = "bot-runner"
 

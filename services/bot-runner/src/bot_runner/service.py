@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
 from uuid import UUID
 
-from mb_shared.contracts.bot import BotDispatched
 from bot_runner.session import BotSession, SessionConfig, SessionEffects
+from mb_shared.contracts.bot import BotDispatched
 
 log = logging.getLogger(__name__)
 

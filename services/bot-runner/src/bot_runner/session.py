@@ -15,6 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from bot_runner.browser import Browser
+from bot_runner.media import TabRecorder, recorder_chromium_flags
+from bot_runner.platforms import adapter_for
+from bot_runner.platforms.base import InputDriver, PageState, PlatformAdapter
+from bot_runner.timeline import SpeakerTimelineBuilder
 from mb_shared.contracts.bot import (
     BotDispatched,
     BotError,
@@ -23,11 +28,6 @@ from mb_shared.contracts.bot import (
     RecordingMode,
 )
 from mb_shared.contracts.recording import RecordingArtifacts
-from bot_runner.browser import Browser
-from bot_runner.media import recorder_chromium_flags, TabRecorder
-from bot_runner.platforms import adapter_for
-from bot_runner.platforms.base import InputDriver, PageState, PlatformAdapter
-from bot_runner.timeline import SpeakerTimelineBuilder
 
 log = logging.getLogger(__name__)
 

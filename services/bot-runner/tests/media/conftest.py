@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+
 from bot_runner.media import recorder_chromium_flags
 
 CHROMIUM = "/usr/bin/chromium"

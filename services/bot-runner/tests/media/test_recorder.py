@@ -12,6 +12,7 @@ import wave
 from pathlib import Path
 
 import pytest
+
 from bot_runner.media import (
     RecorderError,
     RecordingClock,

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from mb_shared.contracts import Event
 from mb_shared.contracts.bot import (
     BotCompleted,
     BotDispatched,
@@ -25,7 +26,6 @@ from mb_shared.contracts.queries import BotView, CreateBot, QueryError
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone
 from scheduler.models import Bot
-from mb_shared.contracts import Event
 from scheduler.ports import BotRepository, EventPublisher, LockedBot
 
 log = logging.getLogger(__name__)

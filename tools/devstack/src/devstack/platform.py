@@ -113,7 +113,7 @@ class PlatformStack:
             "GATEWAY_HOST": "127.0.0.1",
             **self.settings,
         }
-        for service, database in DATABASES.items():
+        for service in DATABASES:
             self._run([_bin(f"mb-{service}"), "migrate"], self._service_env(env, service), service)
         account = json.loads(
             self._run([_bin("mb-api-gateway"), "create-account", "local"],

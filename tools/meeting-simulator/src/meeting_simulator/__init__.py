@@ -1,7 +1,13 @@
 """Meeting simulator (test tooling): a local stand-in for the meeting platforms' guest pages."""
 
 from .background import SimulatorThread
-from .client import SimulatorClient, SimulatorError
+from .client import SimulatorClient, SimulatorError, new_meet_code
 from .server import MeetingSimulator
 
-__all__ = ["MeetingSimulator", "SimulatorClient", "SimulatorError", "SimulatorThread"]
+__all__ = [
+    "MeetingSimulator",
+    "SimulatorClient",
+    "SimulatorError",
+    "SimulatorThread",
+    "new_meet_code",
+]

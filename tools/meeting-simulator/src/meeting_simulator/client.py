@@ -84,3 +84,14 @@ class SimulatorClient:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"meeting {code} did not reach the expected state: {state}")
             time.sleep(interval)
+
+
+def new_meet_code() -> str:
+    """A fresh, random Google Meet code (three letters, four, three)."""
+    import secrets
+    import string
+
+    def part(n: int) -> str:
+        return "".join(secrets.choice(string.ascii_lowercase) for _ in range(n))
+
+    return f"{part(3)}-{part(4)}-{part(3)}"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mb_shared.contracts.bot import Platform
 from bot_runner.platforms.base import PlatformAdapter
 from bot_runner.platforms.meet import GoogleMeetAdapter
+from mb_shared.contracts.bot import Platform
 
 ADAPTERS: dict[Platform, type[PlatformAdapter]] = {Platform.GOOGLE_MEET: GoogleMeetAdapter}
 

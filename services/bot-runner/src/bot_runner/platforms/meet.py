@@ -11,8 +11,8 @@ from selenium.common.exceptions import (
 )
 from selenium.webdriver.common.by import By
 
-from mb_shared.contracts.bot import Platform
 from bot_runner.platforms.base import PlatformAdapter, load_script
+from mb_shared.contracts.bot import Platform
 
 JOIN_LABELS = ("Ask to join", "Join now", "Join anyway", "Join here too")
 POPUP_LABELS = ("Got it", "Dismiss", "Continue without microphone and camera")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import aiohttp
@@ -30,7 +29,7 @@ class AiohttpSender:
                     response_excerpt=excerpt,
                     retry_after_s=float(retry_after) if retry_after and retry_after.isdigit() else None,
                 )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return AttemptResult(
                 status_code=None,
                 error=f"{type(exc).__name__}: {exc}"[:500],
