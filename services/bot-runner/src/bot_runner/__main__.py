@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot_runner.settings import RunnerSettings
-from mb_shared.telemetry import setup_logging, setup_tracing, shutdown_tracing
+from mb_shared.service_main import run_service
+
+
+def _build(settings: RunnerSettings):
+    from bot_runner.app import build_app
+
+    return build_app(settings)
 
 
 def main() -> None:
-    settings = RunnerSettings()
-    setup_logging(settings.log_level)
-    from bot_runner.app import build_app
-
-    setup_tracing("bot-runner", settings.otel_endpoint)
-    try:
-        asyncio.run(build_app(settings).run())
-    finally:
-        shutdown_tracing()
+    run_service("bot-runner", RunnerSettings, _build)
 
 
 if __name__ == "__main__":

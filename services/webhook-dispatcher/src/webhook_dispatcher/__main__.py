@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
-from mb_shared.database import migrate
-from mb_shared.telemetry import setup_logging, setup_tracing, shutdown_tracing
+from mb_shared.service_main import run_service
 from webhook_dispatcher.settings import DispatcherSettings
 
 
-def main() -> None:
-    command = sys.argv[1] if len(sys.argv) > 1 else "serve"
-    settings = DispatcherSettings()
-    setup_logging(settings.log_level)
-    if command == "migrate":
-        from webhook_dispatcher.models import DispatcherModel
-
-        asyncio.run(migrate(settings.database_url, DispatcherModel.metadata))
-        return
+def _build(settings: DispatcherSettings):
     from webhook_dispatcher.app import build_app
 
-    setup_tracing("webhook-dispatcher", settings.otel_endpoint)
-    try:
-        asyncio.run(build_app(settings).run())
-    finally:
-        shutdown_tracing()
+    return build_app(settings)
+
+
+def _metadata():
+    from webhook_dispatcher.models import DispatcherModel
+
+    return DispatcherModel.metadata
+
+
+def main() -> None:
+    run_service("webhook-dispatcher", DispatcherSettings, _build, _metadata)
 
 
 if __name__ == "__main__":
