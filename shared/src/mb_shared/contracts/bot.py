@@ -161,10 +161,11 @@ class BotParams(Message):
 
 
 class WebhookTarget(Message):
-    """Where and how the final data of a bot is delivered."""
+    """Where and how a bot's events are delivered, and the account's Standard Webhooks secret."""
 
     url: str | None
     api_key: str
+    signing_secret: str | None = None
 
 
 class BotRequested(Event):
