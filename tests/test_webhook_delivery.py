@@ -60,3 +60,21 @@ def test_a_failing_then_hanging_endpoint_gets_every_event_in_order(api, webhooks
     assert [a[1] for a in attempts_of(platform, status_id)] == [503, 500, 200]
     time.sleep(3)
     assert len(webhooks.for_bot(bot_id)) == len(SCRIPT), "a delivered event was sent again"
+
+
+def test_deliveries_are_signed_per_standard_webhooks(api, webhooks, meeting_code):
+    from standardwebhooks.webhooks import Webhook
+
+    secret = api.request("GET", "/accounts/webhook_secret").body["secret"]
+    response = api.join(meeting_url=f"https://meet.google.com/{meeting_code}", bot_name="Signed",
+                        webhook_url=webhooks.url + "/signed")
+    final = webhooks.wait_final(response.body["bot_id"], timeout=120)
+    headers = {k.lower(): v for k, v in final.headers.items()}
+    assert Webhook(secret).verify(final.raw, headers) == final.body
+    tampered = final.raw.replace(b"CannotJoinMeeting", b"BotNotAccepted")
+    try:
+        Webhook(secret).verify(tampered, headers)
+    except Exception as exc:
+        assert "signature" in str(exc).lower()
+    else:
+        raise AssertionError("a tampered body verified")

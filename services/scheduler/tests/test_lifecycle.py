@@ -44,11 +44,18 @@ class FakeBots:
         self.bots = {}
         self.history = []
 
-    async def add(self, bot, at):
+    async def add(self, bot, at, dedup_window):
+        for other in self.bots.values():
+            if (other.account_id == bot.account_id
+                    and other.params["meeting_url"] == bot.params["meeting_url"]
+                    and other.params.get("deduplication_key") == bot.params.get("deduplication_key")
+                    and other.created_at > at - dedup_window
+                    and other.status != BotStatus.FAILED):
+                return other
         bot.id = next(_ids)
         self.bots[bot.bot_id] = bot
         self.history.append((bot.status, at))
-        return bot
+        return None
 
     async def get(self, bot_id):
         return self.bots.get(bot_id)
@@ -100,6 +107,7 @@ def params(**extra):
 
 
 async def create(scheduler, **extra):
+    extra.setdefault("deduplication_key", str(next(_ids)))
     return await scheduler.create(
         CreateBot(account_id=1, params=params(**extra), webhook=WebhookTarget(url=None, api_key="k")),
         {},
@@ -189,3 +197,12 @@ async def test_leaving_a_queued_bot_cancels_it(scheduler, published):
     (failed,) = [e for e in published if isinstance(e, BotFailed)]
     assert failed.reason == EndReason.CANCELLED
     assert (await scheduler.leave(2, bot.bot_id)).status == 404
+
+
+async def test_a_second_bot_to_the_same_meeting_is_refused_unless_its_key_differs(scheduler):
+    first = await create(scheduler, deduplication_key=None)
+    refused = await create(scheduler, deduplication_key=None)
+    assert refused.status == 409 and str(first.bot_id) in refused.message
+    assert "deduplication_key" in refused.message
+    other = await create(scheduler, deduplication_key="second")
+    assert other.bot_id != first.bot_id

@@ -86,3 +86,23 @@ def durable_consumer(service: str, name: str, *, ack_wait_s: float = 60.0) -> di
         "config": ConsumerConfig(max_deliver=10, ack_wait=ack_wait_s),
         "ack_policy": AckPolicy.NACK_ON_ERROR,
     }
+
+
+def answers_errors(handler):
+    """For request/reply handlers: an unexpected exception is answered as a JSON `QueryError`
+    at once (and logged), instead of leaving the asker to time out."""
+    import functools
+    import logging
+
+    from mb_shared.contracts.queries import QueryError
+
+    @functools.wraps(handler)
+    async def wrapper(*args, **kwargs):
+        try:
+            return await handler(*args, **kwargs)
+        except Exception:
+            logging.getLogger(handler.__module__).exception("%s failed", handler.__name__)
+            return QueryError(status=500, code="InternalError",
+                              message="The service failed to answer; retry later.").model_dump(mode="json")
+
+    return wrapper

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,13 +27,16 @@ from mb_shared.contracts.bot import (
     WebhookTarget,
 )
 from mb_shared.contracts.queries import (
+    BotList,
     BotView,
     CreateBot,
     CreateBotReply,
+    ExtraSort,
     GetBot,
     GetTranscript,
     LeaveBot,
     LeaveBotReply,
+    ListBots,
     QueryError,
     TranscriptReply,
 )
@@ -53,7 +59,7 @@ def _params(body: JoinRequest, settings) -> BotParams:
         for name, minimum in (
             ("waiting_room_timeout", settings.min_waiting_room_timeout_s),
             ("noone_joined_timeout", settings.min_waiting_room_timeout_s),
-            ("silence_timeout", settings.min_waiting_room_timeout_s),
+            ("silence_timeout", settings.min_silence_timeout_s),
         ):
             value = getattr(body.automatic_leave, name)
             if value is None:
@@ -123,7 +129,8 @@ async def join(request: web.Request) -> web.Response:
     except ValidationError as exc:
         raise from_validation_error(exc) from None
     params = _params(body, request.app[SETTINGS])
-    webhook = WebhookTarget(url=params.webhook_url or caller.webhook_url, api_key=caller.api_key)
+    webhook = WebhookTarget(url=params.webhook_url or caller.webhook_url, api_key=caller.api_key,
+                            signing_secret=caller.webhook_secret)
     reply: CreateBotReply = await _ask(
         request, CreateBot(account_id=caller.account_id, params=params, webhook=webhook), CreateBotReply
     )
@@ -248,5 +255,134 @@ async def meeting_data(request: web.Request) -> web.Response:
             "speaker_diarization_file": await store.presigned_url_if_exists(files.speaker_timeline),
             "meeting_participants_file": await store.presigned_url_if_exists(files.participants),
             "speaker_diarization_file_network": "",
+        }
+    )
+
+
+def _query_datetime(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "InvalidParameter",
+                       f"{name}: {raw!r} is not an ISO-8601 date-time", field=name) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _filters(raw: str | None) -> dict[str, str]:
+    filters: dict[str, str] = {}
+    for condition in (raw or "").split(","):
+        if not condition.strip():
+            continue
+        field, sep, value = condition.partition(":")
+        if not sep or not field.strip():
+            raise ApiError(400, "InvalidParameter",
+                           f"filter_by_extra: {condition!r} is not field:value",
+                           field="filter_by_extra")
+        filters[field.strip()] = value
+    return filters
+
+
+def _sort(raw: str | None) -> ExtraSort | None:
+    if not raw:
+        return None
+    field, _, direction = raw.partition(":")
+    if not field.strip() or direction.lower() not in ("", "asc", "desc"):
+        raise ApiError(400, "InvalidParameter",
+                       f"sort_by_extra: {raw!r} is not field, field:asc or field:desc",
+                       field="sort_by_extra")
+    return ExtraSort(field=field.strip(), descending=direction.lower() == "desc")
+
+
+def encode_cursor(after: list | None) -> str | None:
+    if after is None:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(after).encode()).decode()
+
+
+def decode_cursor(raw: str | None) -> list | None:
+    if not raw:
+        return None
+    try:
+        after = json.loads(base64.urlsafe_b64decode(raw.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "InvalidCursor", "cursor: not a cursor this API returned",
+                       field="cursor") from None
+    if not isinstance(after, list):
+        raise ApiError(400, "InvalidCursor", "cursor: not a cursor this API returned",
+                       field="cursor")
+    return after
+
+
+@routes.get("/bots/bots_with_metadata")
+async def bots_with_metadata(request: web.Request) -> web.Response:
+    """Newest first; filters of the reference, `speaker_name` included; keyset cursor."""
+    caller: Caller = request[CALLER]
+    raw_limit = request.query.get("limit", "10")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 50:
+        raise ApiError(400, "InvalidParameter", "limit: must be an integer from 1 to 50",
+                       field="limit")
+    query = ListBots(
+        account_id=caller.account_id,
+        limit=int(raw_limit),
+        bot_name=request.query.get("bot_name") or None,
+        meeting_url=request.query.get("meeting_url") or None,
+        speaker_name=request.query.get("speaker_name") or None,
+        created_after=_query_datetime(request, "created_after"),
+        created_before=_query_datetime(request, "created_before"),
+        ended_after=_query_datetime(request, "ended_after"),
+        filter_by_extra=_filters(request.query.get("filter_by_extra")),
+        sort_by_extra=_sort(request.query.get("sort_by_extra")),
+        after=decode_cursor(request.query.get("cursor")),
+    )
+    page: BotList = await _ask(request, query, BotList)
+    bots = [
+        {
+            "id": b.id,
+            "uuid": str(b.bot_id),
+            "bot_name": b.bot_name,
+            "meeting_url": b.meeting_url,
+            "created_at": b.created_at.isoformat(),
+            "ended_at": _iso(b.ended_at),
+            "duration": round(b.duration_s) if b.ended_at else None,
+            "speakers": b.speakers,
+            "extra": b.extra or {},
+            "session_id": None,
+            "access_count": None,
+            "last_accessed_at": None,
+        }
+        for b in page.bots
+    ]
+    return web.json_response(
+        {
+            "bots": bots,
+            "recent_bots": bots,
+            "next_cursor": encode_cursor(page.next_after),
+            "last_updated": datetime.now(UTC).isoformat(),
+        }
+    )
+
+
+@routes.get("/bots/{uuid}")
+async def get_bot(request: web.Request) -> web.Response:
+    """The bot, its parameters, its current status and its status history (registered last so
+    that `/bots/meeting_data` and the other fixed paths win)."""
+    caller: Caller = request[CALLER]
+    bot_id = _bot_uuid(request.match_info["uuid"], "uuid")
+    bot: BotView = await _ask(request, GetBot(account_id=caller.account_id, bot_id=bot_id), BotView)
+    history = [
+        {"code": h.status, "created_at": h.at, "error": h.error, "reason": h.reason,
+         "message": h.message}
+        for h in bot.history
+    ]
+    return web.json_response(
+        {
+            "bot": bot_with_params(bot),
+            "duration": round(bot.duration_s),
+            "status": history[-1] if history else None,
+            "status_history": history,
+            "params": bot.params.model_dump(mode="json", exclude={"speech_to_text": {"api_key"}}),
         }
     )

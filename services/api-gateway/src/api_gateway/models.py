@@ -19,6 +19,7 @@ class Account(GatewayModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str
     webhook_url: str | None = None
+    webhook_secret: str
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

@@ -53,6 +53,7 @@ def build_app(settings: SchedulerSettings) -> FastStream:
         event_publisher(broker),
         heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout_s),
         pickup_timeout=timedelta(seconds=settings.pickup_timeout_s),
+        dedup_window=timedelta(seconds=settings.dedup_window_s),
     )
     broker.include_router(build_router(scheduler))
     app = FastStream(broker)

@@ -18,10 +18,12 @@ from mb_shared.contracts.queries import (
     GetBot,
     LeaveBot,
     LeaveBotReply,
+    ListBots,
+    QueryError,
 )
 from mb_shared.contracts.recording import RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone
-from mb_shared.messaging import durable_consumer
+from mb_shared.messaging import answers_errors, durable_consumer
 from scheduler.service import BotScheduler
 
 SERVICE = "scheduler"
@@ -35,17 +37,31 @@ def build_router(scheduler: BotScheduler) -> NatsRouter:
     router = NatsRouter()
 
     @router.subscriber(CreateBot.SUBJECT, queue=SERVICE)
+    @answers_errors
     async def on_create_bot(command: CreateBot) -> dict:
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        bot = await scheduler.create(command, carrier)
-        return CreateBotReply(bot_id=bot.bot_id).model_dump(mode="json")
+        created = await scheduler.create(command, carrier)
+        if isinstance(created, QueryError):
+            return created.model_dump(mode="json")
+        return CreateBotReply(bot_id=created.bot_id).model_dump(mode="json")
 
     @router.subscriber(GetBot.SUBJECT, queue=SERVICE)
+    @answers_errors
     async def on_get_bot(query: GetBot) -> dict:
         return (await scheduler.view(query.account_id, query.bot_id)).model_dump(mode="json")
 
+    @router.subscriber(ListBots.SUBJECT, queue=SERVICE)
+    @answers_errors
+    async def on_list_bots(query: ListBots) -> dict:
+        try:
+            return (await scheduler.list(query)).model_dump(mode="json")
+        except ValueError as exc:
+            return QueryError(status=400, code="InvalidCursor", message=f"cursor: {exc}",
+                              field="cursor").model_dump(mode="json")
+
     @router.subscriber(LeaveBot.SUBJECT, queue=SERVICE)
+    @answers_errors
     async def on_leave_bot(command: LeaveBot) -> dict:
         refusal = await scheduler.leave(command.account_id, command.bot_id)
         return (refusal or LeaveBotReply()).model_dump(mode="json")

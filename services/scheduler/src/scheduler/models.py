@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, Index
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -22,6 +22,7 @@ def _tz(**kwargs: Any) -> Any:
 
 class Bot(SchedulerModel, table=True):
     __tablename__ = "bots"
+    __table_args__ = (Index("ix_bots_account_created", "account_id", "created_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     bot_id: UUID = Field(unique=True, index=True)

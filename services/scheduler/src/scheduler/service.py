@@ -22,7 +22,14 @@ from mb_shared.contracts.bot import (
     StatusRecord,
     is_legal_transition,
 )
-from mb_shared.contracts.queries import BotView, CreateBot, QueryError
+from mb_shared.contracts.queries import (
+    BotList,
+    BotSummary,
+    BotView,
+    CreateBot,
+    ListBots,
+    QueryError,
+)
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone
 from scheduler.models import Bot
@@ -45,14 +52,17 @@ class BotScheduler:
         *,
         heartbeat_timeout: timedelta,
         pickup_timeout: timedelta,
+        dedup_window: timedelta = timedelta(minutes=5),
     ) -> None:
         self._bots = repository
         self._publish = publish
         self._heartbeat_timeout = heartbeat_timeout
         self._pickup_timeout = pickup_timeout
+        self._dedup_window = dedup_window
 
-    async def create(self, command: CreateBot, trace_context: dict[str, str]) -> Bot:
-        """A start_time in the past (or none) means: join now."""
+    async def create(self, command: CreateBot, trace_context: dict[str, str]) -> Bot | QueryError:
+        """A start_time in the past (or none) means: join now. A second bot of the account to the
+        same meeting within the deduplication window is refused unless its key differs."""
         now = _now()
         due = now
         if command.params.start_time is not None:
@@ -66,7 +76,19 @@ class BotScheduler:
             due_at=due,
             trace_context=trace_context,
         )
-        bot = await self._bots.add(bot, now)
+        duplicate = await self._bots.add(bot, now, self._dedup_window)
+        if duplicate is not None:
+            minutes = self._dedup_window.total_seconds() / 60
+            return QueryError(
+                status=409,
+                code="DuplicateBot",
+                field="deduplication_key",
+                message=(
+                    f"Bot {duplicate.bot_id} of this account was sent to this meeting less than "
+                    f"{minutes:g} minutes ago. To send another bot anyway, give it a different "
+                    "deduplication_key."
+                ),
+            )
         await self._publish(
             BotRequested(
                 bot_id=bot.bot_id,
@@ -103,6 +125,21 @@ class BotScheduler:
                 for s, at, e, r, m in history
             ],
             extra=bot.params.get("extra"),
+        )
+
+    async def list(self, query: ListBots) -> BotList:
+        bots, next_after = await self._bots.list(query)
+        return BotList(
+            bots=[
+                BotSummary(
+                    id=b.id, bot_id=b.bot_id, bot_name=b.params["bot_name"],
+                    meeting_url=b.params["meeting_url"], created_at=b.created_at,
+                    ended_at=b.ended_at, duration_s=b.duration_s, speakers=b.speakers,
+                    extra=b.params.get("extra"), status=b.status,
+                )
+                for b in bots
+            ],
+            next_after=next_after,
         )
 
     async def leave(self, account_id: int, bot_id: UUID) -> QueryError | None:

@@ -6,7 +6,7 @@ from faststream.nats import NatsBroker, NatsRouter
 
 from mb_shared.contracts.queries import GetTranscript, TranscriptReply
 from mb_shared.contracts.recording import RecordingUploaded
-from mb_shared.messaging import durable_consumer, publish_event
+from mb_shared.messaging import answers_errors, durable_consumer, publish_event
 from transcriber.ports import TranscriptRepository
 from transcriber.service import TranscriptionService
 
@@ -27,6 +27,7 @@ def build_router(
             await publish_event(broker, done)
 
     @router.subscriber(GetTranscript.SUBJECT, queue=SERVICE)
+    @answers_errors
     async def on_get_transcript(query: GetTranscript) -> dict:
         current = await repository.current(query.bot_id)
         if current is None:

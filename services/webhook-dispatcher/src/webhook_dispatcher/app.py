@@ -47,6 +47,7 @@ def build_app(settings: DispatcherSettings) -> FastStream:
         transcripts,
         retry_schedule_s=settings.retry_schedule_s,
         jitter=settings.jitter,
+        retry_after_max_s=settings.retry_after_max_s,
     )
     broker.include_router(build_router(dispatcher))
     app = FastStream(broker)

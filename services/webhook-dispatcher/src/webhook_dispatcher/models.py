@@ -27,6 +27,7 @@ class BotTarget(DispatcherModel, table=True):
     account_id: int = Field(index=True)
     url: str | None = None
     api_key: str
+    signing_secret: str | None = None  # the account's Standard Webhooks `whsec_...` secret
     extra: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     final_sent: bool = False
 
@@ -37,11 +38,12 @@ class Delivery(DispatcherModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     webhook_id: UUID = Field(unique=True, index=True)
     bot_id: UUID = Field(index=True)
+    account_id: int | None = Field(default=None, index=True)
     event: str
     url: str | None
     payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     file_keys: dict[str, str | None] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    state: str = Field(default="pending", index=True)
+    state: str = Field(default="pending", index=True)  # pending|delivered|failed|no_url|endpoint_gone
     attempts: int = 0
     created_at: datetime = _tz()
     next_attempt_at: datetime | None = _tz(nullable=True, index=True)
@@ -59,3 +61,14 @@ class DeliveryAttempt(DispatcherModel, table=True):
     status_code: int | None = None
     error: str | None = None
     response_excerpt: str | None = None
+
+
+class GoneEndpoint(DispatcherModel, table=True):
+    """An account's webhook URL that answered 410 Gone: nothing more is sent there for that account."""
+
+    __tablename__ = "gone_endpoints"
+
+    account_id: int = Field(primary_key=True)
+    url: str = Field(primary_key=True)
+    gone_at: datetime = _tz()
+    webhook_id: UUID  # the delivery that received the 410

@@ -17,13 +17,25 @@ class AttemptResult:
     duration_ms: int
     response_excerpt: str | None
     retry_after_s: float | None = None
+    location: str | None = None
 
     @property
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
 
     @property
+    def redirected(self) -> bool:
+        """A 3xx: redirects are never followed, and the attempt is not retried."""
+        return self.status_code is not None and 300 <= self.status_code < 400
+
+    @property
+    def gone(self) -> bool:
+        """410 Gone: the endpoint asks never to be called again."""
+        return self.status_code == 410
+
+    @property
     def retryable(self) -> bool:
+        """Network errors and timeouts (no status), 5xx, 408 and 429."""
         if self.status_code is None:
             return True
         return self.status_code >= 500 or self.status_code in (408, 429)
@@ -42,6 +54,14 @@ class DeliveryStore(Protocol):
     async def bots_due(self, now: datetime) -> list[UUID]: ...
     async def record_attempt(self, delivery: Delivery, result: AttemptResult, started_at: datetime,
                              state: str, next_attempt_at: datetime | None) -> None: ...
+    async def endpoint_gone(self, account_id: int, url: str) -> bool:
+        """Whether this account's URL answered 410 Gone before."""
+        ...
+    async def close_endpoint(self, account_id: int, url: str, webhook_id: UUID,
+                             at: datetime) -> int:
+        """Remember that this account's URL is gone (idempotent) and set every pending delivery of
+        the account to that URL to `endpoint_gone`, unsent; returns how many were set."""
+        ...
 
 
 class UrlSigner(Protocol):

@@ -1,11 +1,13 @@
-"""Deliveries: one per event, attempted in order per bot, retried with backoff and jitter."""
+"""Deliveries: one per event, attempted in order per bot, signed, retried with backoff and jitter."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -18,11 +20,29 @@ from mb_shared.contracts.bot import (
 )
 from webhook_dispatcher import payloads
 from webhook_dispatcher.models import BotTarget, Delivery
-from webhook_dispatcher.ports import DeliveryStore, TranscriptSource, UrlSigner, WebhookSender
+from webhook_dispatcher.ports import (
+    AttemptResult,
+    DeliveryStore,
+    TranscriptSource,
+    UrlSigner,
+    WebhookSender,
+)
+from webhook_dispatcher.signing import (
+    ID_HEADER,
+    InvalidSecretError,
+    signature_headers,
+    signing_key,
+)
 
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "x-meeting-baas-api-key"
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+NO_URL = "no_url"
+ENDPOINT_GONE = "endpoint_gone"
 
 
 def _now() -> datetime:
@@ -39,6 +59,9 @@ class Dispatcher:
         *,
         retry_schedule_s: list[float],
         jitter: float,
+        retry_after_max_s: float = 3600.0,
+        clock: Callable[[], datetime] = _now,
+        rng: random.Random | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
@@ -46,15 +69,26 @@ class Dispatcher:
         self._transcripts = transcripts
         self._schedule = retry_schedule_s
         self._jitter = jitter
+        self._retry_after_max_s = retry_after_max_s
+        self._clock = clock
+        self._rng = rng or random.Random()
         self._bot_locks: dict[UUID, asyncio.Lock] = {}
 
     async def on_bot_requested(self, event: BotRequested) -> None:
+        secret = event.webhook.signing_secret
+        if secret is not None:
+            try:
+                signing_key(secret)
+            except InvalidSecretError:
+                log.error("bot %s: invalid webhook signing secret; deliveries will be unsigned",
+                          event.bot_id, extra={"bot_id": event.bot_id})
         await self._store.save_target(
             BotTarget(
                 bot_id=event.bot_id,
                 account_id=event.account_id,
                 url=event.webhook.url,
                 api_key=event.webhook.api_key,
+                signing_secret=secret,
                 extra=event.params.extra,
             )
         )
@@ -90,22 +124,30 @@ class Dispatcher:
 
     async def _enqueue(self, target: BotTarget, webhook_id: UUID, kind: str, payload: dict,
                        file_keys: dict | None = None) -> None:
+        now = self._clock()
+        if not target.url:
+            state = NO_URL
+        elif await self._store.endpoint_gone(target.account_id, target.url):
+            state = ENDPOINT_GONE
+        else:
+            state = PENDING
         delivery = Delivery(
             webhook_id=webhook_id,
             bot_id=target.bot_id,
+            account_id=target.account_id,
             event=kind,
             url=target.url,
             payload=payload,
             file_keys=file_keys or {},
-            state="pending" if target.url else "no_url",
-            created_at=_now(),
-            next_attempt_at=_now() if target.url else None,
+            state=state,
+            created_at=now,
+            next_attempt_at=now if state == PENDING else None,
         )
-        if await self._store.enqueue(delivery) and target.url:
+        if await self._store.enqueue(delivery) and state == PENDING:
             await self.deliver_bot(target.bot_id)
 
     async def deliver_due(self) -> None:
-        for bot_id in await self._store.bots_due(_now()):
+        for bot_id in await self._store.bots_due(self._clock()):
             await self.deliver_bot(bot_id)
 
     async def deliver_bot(self, bot_id: UUID) -> None:
@@ -115,7 +157,7 @@ class Dispatcher:
             target = await self._store.target(bot_id)
             while True:
                 delivery = await self._store.next_pending(bot_id)
-                if delivery is None or delivery.next_attempt_at > _now():
+                if delivery is None or delivery.next_attempt_at > self._clock():
                     break
                 if not await self._attempt(delivery, target):
                     break
@@ -123,33 +165,87 @@ class Dispatcher:
             self._bot_locks.pop(bot_id, None)
 
     def _body(self, delivery: Delivery) -> bytes:
+        """The body of one attempt, with download URLs presigned afresh."""
         payload = json.loads(json.dumps(delivery.payload))
         for field, key in delivery.file_keys.items():
             payload["data"][field] = self._signer.presigned_url(key) if key else ""
         return json.dumps(payload).encode()
 
+    def _headers(self, delivery: Delivery, target: BotTarget | None, body: bytes,
+                 at: datetime) -> dict[str, str]:
+        """Headers of one attempt; the signature covers exactly `body`, at this attempt's time."""
+        webhook_id = str(delivery.webhook_id)
+        headers = {"Content-Type": "application/json", ID_HEADER: webhook_id}
+        if target is None:
+            return headers
+        headers[API_KEY_HEADER] = target.api_key
+        if target.signing_secret:
+            try:
+                key = signing_key(target.signing_secret)
+            except InvalidSecretError:
+                log.error("bot %s: invalid webhook signing secret; sending unsigned",
+                          delivery.bot_id, extra={"bot_id": delivery.bot_id})
+            else:
+                headers.update(signature_headers(key, webhook_id, int(at.timestamp()), body))
+        return headers
+
+    def _retry_delay(self, number: int, result: AttemptResult) -> float:
+        """Seconds before attempt `number + 1`: the schedule's delay with jitter, lengthened (never
+        shortened) by the endpoint's Retry-After up to `retry_after_max_s`."""
+        delay = self._schedule[number] * self._rng.uniform(1 - self._jitter, 1 + self._jitter)
+        if result.retry_after_s is not None:
+            delay = max(delay, min(result.retry_after_s, self._retry_after_max_s))
+        return delay
+
     async def _attempt(self, delivery: Delivery, target: BotTarget | None) -> bool:
-        headers = {
-            "Content-Type": "application/json",
-            "webhook-id": str(delivery.webhook_id),
-        }
-        if target is not None:
-            headers[API_KEY_HEADER] = target.api_key
-        started = _now()
-        result = await self._sender.send(delivery.url, headers, self._body(delivery))
+        """One attempt; True when the delivery is settled (the bot's next one may go)."""
+        account_id = delivery.account_id if delivery.account_id is not None else (
+            target.account_id if target is not None else None)
+        if account_id is not None and await self._store.endpoint_gone(account_id, delivery.url):
+            await self._store.close_endpoint(account_id, delivery.url, delivery.webhook_id,
+                                             self._clock())
+            log.info("webhook %s not sent: endpoint gone", delivery.event,
+                     extra={"bot_id": delivery.bot_id})
+            return True
+        body = self._body(delivery)
+        started = self._clock()
+        result = await self._sender.send(delivery.url, self._headers(delivery, target, body, started),
+                                         body)
         number = delivery.attempts + 1
+        next_at = None
         if result.delivered:
-            state, next_at = "delivered", None
+            state = DELIVERED
+        elif result.gone:
+            state = FAILED
+            result = _noted(result, "410 Gone: not retried; nothing more is sent to this URL "
+                                    "for this account")
+        elif result.redirected:
+            state = FAILED
+            result = _noted(result, f"redirect ({result.status_code} to "
+                                    f"{result.location or 'no Location'}) not followed; not retried")
         elif result.retryable and number < len(self._schedule):
-            delay = self._schedule[number] * random.uniform(1 - self._jitter, 1 + self._jitter)
-            if result.retry_after_s is not None:
-                delay = max(delay, min(result.retry_after_s, 3600.0))
-            state, next_at = "pending", _now() + timedelta(seconds=delay)
+            state = PENDING
+            next_at = self._clock() + timedelta(seconds=self._retry_delay(number, result))
+        elif result.retryable:
+            state = FAILED
+            result = _noted(result, f"retries exhausted after {number} attempts")
         else:
-            state, next_at = "failed", None
+            state = FAILED
+            result = _noted(result, f"HTTP {result.status_code} is not retried")
         log.info(
             "webhook %s attempt %d: %s", delivery.event, number,
             result.status_code or result.error, extra={"bot_id": delivery.bot_id},
         )
         await self._store.record_attempt(delivery, result, started, state, next_at)
-        return state in ("delivered", "failed")
+        if result.gone and account_id is not None:
+            closed = await self._store.close_endpoint(account_id, delivery.url,
+                                                      delivery.webhook_id, started)
+            log.warning("webhook URL of account %s is gone (410); %d pending deliveries dropped",
+                        account_id, closed, extra={"bot_id": delivery.bot_id})
+        return state != PENDING
+
+
+def _noted(result: AttemptResult, note: str) -> AttemptResult:
+    """The attempt's result with why it ends the delivery, kept in the attempt row's `error`."""
+    error = f"{result.error}; {note}" if result.error else note
+    return dataclasses.replace(result, error=error[:500])

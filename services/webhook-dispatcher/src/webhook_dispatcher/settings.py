@@ -13,6 +13,7 @@ class DispatcherSettings(BaseServiceSettings):
     retry_schedule_s: Annotated[list[float], NoDecode] = Field(
         default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000], alias="WEBHOOK_RETRY_SCHEDULE_S"
     )
+    retry_after_max_s: float = Field(default=3600.0, alias="WEBHOOK_RETRY_AFTER_MAX_S")
     jitter: float = Field(default=0.2, alias="WEBHOOK_JITTER")
     poll_s: float = Field(default=1.0, alias="WEBHOOK_POLL_S")
 

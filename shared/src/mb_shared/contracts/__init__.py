@@ -10,7 +10,14 @@ from mb_shared.contracts.bot import (
     BotStatusChanged,
     RunnerHeartbeat,
 )
-from mb_shared.contracts.queries import CreateBot, GetBot, GetTranscript, LeaveBot, Query
+from mb_shared.contracts.queries import (
+    CreateBot,
+    GetBot,
+    GetTranscript,
+    LeaveBot,
+    ListBots,
+    Query,
+)
 from mb_shared.contracts.recording import RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone
 
@@ -30,7 +37,7 @@ EVENTS: dict[str, type[Event]] = {
 }
 
 QUERIES: dict[str, type[Query]] = {
-    cls.SUBJECT: cls for cls in (CreateBot, GetBot, LeaveBot, GetTranscript)
+    cls.SUBJECT: cls for cls in (CreateBot, GetBot, LeaveBot, ListBots, GetTranscript)
 }
 
 __all__ = ["EVENTS", "QUERIES", "Event", "Message", "Query", "utcnow"]

@@ -45,6 +45,48 @@ class LeaveBot(Query):
     bot_id: UUID
 
 
+class ExtraSort(Message):
+    field: str
+    descending: bool = False
+
+
+class ListBots(Query):
+    """Filters of `GET /bots/bots_with_metadata`; `after` is the decoded cursor."""
+
+    SUBJECT = "scheduler.bot.list"
+
+    account_id: int
+    limit: int = 10
+    bot_name: str | None = None
+    meeting_url: str | None = None
+    speaker_name: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    ended_after: datetime | None = None
+    filter_by_extra: dict[str, str] = {}
+    sort_by_extra: ExtraSort | None = None
+    after: list[Any] | None = None
+
+
+class BotSummary(Message):
+    id: int
+    bot_id: UUID
+    bot_name: str
+    meeting_url: str
+    created_at: datetime
+    ended_at: datetime | None
+    duration_s: float
+    speakers: list[str]
+    extra: dict[str, Any] | None
+    status: BotStatus
+
+
+class BotList(Message):
+    ok: Literal[True] = True
+    bots: list[BotSummary]
+    next_after: list[Any] | None
+
+
 class GetTranscript(Query):
     SUBJECT = "transcriber.transcript.get"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ class ReceivedWebhook:
     headers: dict[str, str]
     body: dict[str, Any]
     received_at: float
+    raw: bytes = b""
 
 
 @dataclass
@@ -65,10 +67,13 @@ class WebhookReceiver:
         return app
 
     async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        raw = await request.read()
+        body = json.loads(raw)
         path = "/" + request.match_info["path"]
         with self._lock:
-            self.received.append(ReceivedWebhook(path, dict(request.headers), body, time.time()))
+            self.received.append(
+                ReceivedWebhook(path, dict(request.headers), body, time.time(), raw)
+            )
             scripted = self.responses.get(path)
             status = scripted.pop(0) if scripted else 200
             slow = self.delays.get(path)

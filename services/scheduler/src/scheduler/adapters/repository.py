@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import func, text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mb_shared.contracts.bot import BotStatus
+from mb_shared.contracts.queries import ListBots
 from mb_shared.database import session_scope
+from scheduler.adapters.listing import cursor_of, list_statement, sort_columns
 from scheduler.models import Bot, BotStatusHistory
 
 _WITH_RUNNER = [s.value for s in BotStatus if s.is_with_runner]
@@ -44,12 +46,32 @@ class SqlBotRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def add(self, bot: Bot, at: datetime) -> Bot:
+    async def add(self, bot: Bot, at: datetime, dedup_window: timedelta) -> Bot | None:
+        url = bot.params["meeting_url"]
+        key = bot.params.get("deduplication_key") or ""
         async with session_scope(self._sessions) as session:
+            await session.exec(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))").bindparams(
+                    k=f"{bot.account_id}|{url}"
+                )
+            )
+            duplicate = (
+                await session.exec(
+                    select(Bot).where(
+                        Bot.account_id == bot.account_id,
+                        Bot.params["meeting_url"].astext == url,
+                        func.coalesce(Bot.params["deduplication_key"].astext, "") == key,
+                        Bot.created_at > at - dedup_window,
+                        Bot.status != BotStatus.FAILED,
+                    ).limit(1)
+                )
+            ).first()
+            if duplicate is not None:
+                return duplicate
             session.add(bot)
             await session.flush()
             session.add(BotStatusHistory(bot_pk=bot.id, status=bot.status, at=at))
-        return bot
+        return None
 
     async def get(self, bot_id: UUID) -> Bot | None:
         async with self._sessions() as session:
@@ -63,6 +85,14 @@ class SqlBotRepository:
                 await session.exec(select(Bot).where(Bot.bot_id == bot_id).with_for_update())
             ).first()
             yield _LockedBot(session, bot) if bot is not None else None
+
+    async def list(self, query: ListBots) -> tuple[list[Bot], list | None]:
+        keys = sort_columns(query)
+        async with self._sessions() as session:
+            rows = (await session.execute(list_statement(query, keys))).all()
+        page = rows[: query.limit]
+        more = len(rows) > query.limit
+        return [row[0] for row in page], (cursor_of(tuple(page[-1][1:])) if more else None)
 
     async def history(self, bot: Bot):
         async with self._sessions() as session:

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mb_shared.database import session_scope
-from webhook_dispatcher.models import BotTarget, Delivery, DeliveryAttempt
+from webhook_dispatcher.models import BotTarget, Delivery, DeliveryAttempt, GoneEndpoint
 from webhook_dispatcher.ports import AttemptResult
 
 
@@ -91,3 +91,26 @@ class SqlDeliveryStore:
                     delivered_at=started_at if state == "delivered" else None,
                 )
             )
+
+    async def endpoint_gone(self, account_id: int, url: str) -> bool:
+        async with self._sessions() as session:
+            return await session.get(GoneEndpoint, (account_id, url)) is not None
+
+    async def close_endpoint(self, account_id: int, url: str, webhook_id: UUID,
+                             at: datetime) -> int:
+        async with session_scope(self._sessions) as session:
+            await session.exec(
+                insert(GoneEndpoint)
+                .values(account_id=account_id, url=url, gone_at=at, webhook_id=webhook_id)
+                .on_conflict_do_nothing(index_elements=["account_id", "url"])
+            )
+            closed = await session.exec(
+                update(Delivery)
+                .where(
+                    col(Delivery.account_id) == account_id,
+                    col(Delivery.url) == url,
+                    col(Delivery.state) == "pending",
+                )
+                .values(state="endpoint_gone", next_attempt_at=None)
+            )
+            return closed.rowcount

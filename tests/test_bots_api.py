@@ -1,0 +1,62 @@
+"""`GET /bots/{uuid}` and deduplication of bots sent to the same meeting."""
+
+from __future__ import annotations
+
+import uuid
+
+FUTURE = 4102444800  # 2100-01-01: the bot stays queued
+
+
+def test_get_bot_shows_parameters_status_and_history(api, meeting_code):
+    created = api.join(meeting_url=f"https://meet.google.com/{meeting_code}", bot_name="Reader",
+                       start_time=FUTURE, extra={"ticket": 7},
+                       speech_to_text={"provider": "Default", "api_key": "secret-stt-key"})
+    bot_id = created.body["bot_id"]
+    response = api.request("GET", f"/bots/{bot_id}")
+    assert response.status == 200
+    body = response.body
+    assert body["bot"]["uuid"] == bot_id and body["bot"]["bot_name"] == "Reader"
+    assert body["bot"]["extra"] == {"ticket": 7}
+    assert body["status"]["code"] == "queued"
+    assert [h["code"] for h in body["status_history"]] == ["queued"]
+    assert body["params"]["start_time"] == FUTURE
+    assert "secret-stt-key" not in str(body)
+    api.request("DELETE", f"/bots/{bot_id}")
+    after = api.request("GET", f"/bots/{bot_id}").body
+    assert [h["code"] for h in after["status_history"]] == ["queued", "failed"]
+    assert after["status"]["reason"] == "cancelled"
+
+
+def test_get_bot_errors(api):
+    assert api.request("GET", f"/bots/{uuid.uuid4()}").status == 404
+    assert api.request("GET", "/bots/not-a-uuid").body["field"] == "uuid"
+
+
+def test_a_second_bot_to_the_same_meeting_within_5_minutes_is_refused(api, meeting_code):
+    url = f"https://meet.google.com/{meeting_code}"
+    first = api.join(meeting_url=url, bot_name="One", start_time=FUTURE)
+    assert first.status == 200
+    second = api.join(meeting_url=url + "?authuser=0", bot_name="Two", start_time=FUTURE)
+    assert second.status == 200, "a different URL (query string kept) is a different meeting"
+    again = api.join(meeting_url=url, bot_name="Three", start_time=FUTURE)
+    assert again.status == 409
+    assert again.body["code"] == "DuplicateBot"
+    assert first.body["bot_id"] in again.body["message"]
+    assert "deduplication_key" in again.body["message"]
+    override = api.join(meeting_url=url, bot_name="Four", start_time=FUTURE,
+                        deduplication_key="second-recorder")
+    assert override.status == 200
+
+
+def test_a_cancelled_bot_does_not_block_a_new_one(api, meeting_code):
+    url = f"https://meet.google.com/{meeting_code}"
+    first = api.join(meeting_url=url, bot_name="One", start_time=FUTURE)
+    api.request("DELETE", f"/bots/{first.body['bot_id']}")
+    assert api.join(meeting_url=url, bot_name="Two", start_time=FUTURE).status == 200
+
+
+def test_silence_timeout_has_its_own_range(api, meeting_code):
+    url = f"https://meet.google.com/{meeting_code}"
+    too_short = api.join(meeting_url=url, bot_name="B", automatic_leave={"silence_timeout": 200})
+    assert too_short.status == 400
+    assert too_short.body["field"] == "automatic_leave.silence_timeout"
