@@ -20,6 +20,7 @@ EVENTS_STREAM = JStream(
         "bot.failed",
         "recording.uploaded",
         "transcription.done",
+        "transcription.requested",
     ],
     duplicate_window=120.0,
     declare=True,

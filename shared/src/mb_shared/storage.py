@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from minio import Minio
@@ -88,6 +88,18 @@ class ObjectStore:
                 raise
 
         return await asyncio.to_thread(_exists)
+
+    async def list_keys(self, prefix: str) -> list[tuple[str, datetime]]:
+        """Every object under `prefix` (recursively) as (key, last modified), in key order."""
+
+        def _list() -> list[tuple[str, datetime]]:
+            return [
+                (obj.object_name, obj.last_modified)
+                for obj in self._client.list_objects(self.bucket, prefix=prefix, recursive=True)
+                if obj.object_name is not None and not obj.is_dir
+            ]
+
+        return await asyncio.to_thread(_list)
 
     def presigned_url(self, key: str, lifetime: timedelta = PRESIGNED_URL_LIFETIME) -> str:
         """Pure computation (no network): sign a GET for the public endpoint."""

@@ -9,6 +9,7 @@ from api_gateway.accounts_routes import routes as account_routes
 from api_gateway.bots import routes as bot_routes
 from api_gateway.errors import ApiError, error_middleware
 from api_gateway.keys import ACCOUNTS, BROKER, CALLER, SETTINGS, STORE
+from api_gateway.operations import routes as operation_routes
 from api_gateway.screenshots import routes as screenshot_routes
 from api_gateway.settings import GatewaySettings
 from mb_shared.database import make_engine, session_factory
@@ -65,6 +66,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(_resources)
     app.router.add_get("/health", health)
     app.router.add_routes(screenshot_routes)
+    app.router.add_routes(operation_routes)
     app.router.add_routes(bot_routes)
     app.router.add_routes(account_routes)
     return app

@@ -12,14 +12,18 @@ from mb_shared.contracts.bot import (
 )
 from mb_shared.contracts.queries import (
     CreateBot,
+    DeleteBotData,
     GetBot,
     GetTranscript,
     LeaveBot,
     ListBots,
+    PurgeDeliveries,
+    PurgeTranscripts,
     Query,
+    RetryWebhook,
 )
 from mb_shared.contracts.recording import RecordingUploaded
-from mb_shared.contracts.transcription import TranscriptionDone
+from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
 
 EVENTS: dict[str, type[Event]] = {
     cls.SUBJECT: cls
@@ -31,13 +35,25 @@ EVENTS: dict[str, type[Event]] = {
         BotLeaveRequested,
         RecordingUploaded,
         TranscriptionDone,
+        TranscriptionRequested,
         BotCompleted,
         BotFailed,
     )
 }
 
 QUERIES: dict[str, type[Query]] = {
-    cls.SUBJECT: cls for cls in (CreateBot, GetBot, LeaveBot, ListBots, GetTranscript)
+    cls.SUBJECT: cls
+    for cls in (
+        CreateBot,
+        GetBot,
+        LeaveBot,
+        ListBots,
+        GetTranscript,
+        RetryWebhook,
+        DeleteBotData,
+        PurgeTranscripts,
+        PurgeDeliveries,
+    )
 }
 
 __all__ = ["EVENTS", "QUERIES", "Event", "Message", "Query", "utcnow"]

@@ -93,6 +93,56 @@ class GetTranscript(Query):
     bot_id: UUID
 
 
+class RetryWebhook(Query):
+    """Send a bot's final event again (`POST /bots/retry_webhook`)."""
+
+    SUBJECT = "webhooks.retry"
+
+    account_id: int
+    bot_id: UUID
+    webhook_url: str | None = None
+
+
+class DeleteBotData(Query):
+    """`POST /bots/{uuid}/delete_data`: the scheduler deletes the files and asks every service."""
+
+    SUBJECT = "scheduler.bot.delete_data"
+
+    account_id: int
+    bot_id: UUID
+
+
+class PurgeTranscripts(Query):
+    SUBJECT = "transcriber.data.purge"
+
+    bot_id: UUID
+
+
+class PurgeDeliveries(Query):
+    SUBJECT = "webhooks.data.purge"
+
+    bot_id: UUID
+
+
+DeleteStatus = Literal["deleted", "partiallyDeleted", "alreadyDeleted", "noDataFound"]
+
+
+class DeleteDataReply(Message):
+    ok: Literal[True] = True
+    status: DeleteStatus
+
+
+class PurgeReply(Message):
+    """`removed`: how many records were deleted (0 when there was nothing)."""
+
+    ok: Literal[True] = True
+    removed: int
+
+
+class OkReply(Message):
+    ok: Literal[True] = True
+
+
 class QueryError(Message):
     """A refusal: `code` is machine-readable, `message` is for humans."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from mb_shared.contracts.base import Event, Message
+from mb_shared.contracts.bot import SpeechToText
+from mb_shared.contracts.recording import RecordingArtifacts
 
 
 class TranscriptWord(Message):
@@ -34,3 +36,18 @@ class TranscriptionDone(Event):
     speakers: list[str]
     word_count: int
     error: str | None = None
+    rerun: bool = False
+    webhook_url: str | None = None
+
+
+class TranscriptionRequested(Event):
+    """Transcribe a stored recording again (`POST /bots/retranscribe`); the new transcript
+    replaces the current one only once it is stored."""
+
+    SUBJECT = "transcription.requested"
+
+    bot_id: UUID
+    account_id: int
+    artifacts: RecordingArtifacts
+    speech_to_text: SpeechToText
+    webhook_url: str | None = None
