@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 from mb_shared.settings import BaseServiceSettings
@@ -100,6 +101,21 @@ class ObjectStore:
             ]
 
         return await asyncio.to_thread(_list)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix`; returns how many there were."""
+        keys = [key for key, _ in await self.list_keys(prefix)]
+
+        def _delete() -> None:
+            errors = list(
+                self._client.remove_objects(self.bucket, (DeleteObject(key) for key in keys))
+            )
+            if errors:
+                raise RuntimeError(f"could not delete {len(errors)} objects: {errors[0]}")
+
+        if keys:
+            await asyncio.to_thread(_delete)
+        return len(keys)
 
     def presigned_url(self, key: str, lifetime: timedelta = PRESIGNED_URL_LIFETIME) -> str:
         """Pure computation (no network): sign a GET for the public endpoint."""

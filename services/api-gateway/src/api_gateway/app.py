@@ -7,6 +7,8 @@ from aiohttp import web
 from api_gateway.accounts import AccountStore
 from api_gateway.accounts_routes import routes as account_routes
 from api_gateway.bots import routes as bot_routes
+from api_gateway.deletion import LIMITER, REQUESTS_PER_WINDOW, WINDOW_S, SlidingWindowLimiter
+from api_gateway.deletion import routes as deletion_routes
 from api_gateway.errors import ApiError, error_middleware
 from api_gateway.keys import ACCOUNTS, BROKER, CALLER, SETTINGS, STORE
 from api_gateway.operations import routes as operation_routes
@@ -63,10 +65,12 @@ def build_app(settings: GatewaySettings) -> web.Application:
         instrumentor.instrument()
     app = web.Application(middlewares=[error_middleware, auth_middleware])
     app[SETTINGS] = settings
+    app[LIMITER] = SlidingWindowLimiter(REQUESTS_PER_WINDOW, WINDOW_S)
     app.cleanup_ctx.append(_resources)
     app.router.add_get("/health", health)
     app.router.add_routes(screenshot_routes)
     app.router.add_routes(operation_routes)
+    app.router.add_routes(deletion_routes)
     app.router.add_routes(bot_routes)
     app.router.add_routes(account_routes)
     return app

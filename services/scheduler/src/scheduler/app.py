@@ -14,7 +14,9 @@ from opentelemetry import context, propagate
 from mb_shared.contracts import Event
 from mb_shared.database import make_engine, session_factory
 from mb_shared.messaging import make_broker, publish_event
+from mb_shared.storage import ObjectStore
 from scheduler.adapters.repository import SqlBotRepository
+from scheduler.deletion_handlers import build_deletion_router
 from scheduler.handlers import SERVICE, build_router
 from scheduler.service import BotScheduler
 from scheduler.settings import SchedulerSettings
@@ -48,14 +50,16 @@ def build_app(settings: SchedulerSettings) -> FastStream:
         raise ValueError("DATABASE_URL must be set for the scheduler")
     broker = make_broker(settings.nats_url, SERVICE)
     engine = make_engine(settings.database_url)
+    repository = SqlBotRepository(session_factory(engine))
     scheduler = BotScheduler(
-        SqlBotRepository(session_factory(engine)),
+        repository,
         event_publisher(broker),
         heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout_s),
         pickup_timeout=timedelta(seconds=settings.pickup_timeout_s),
         dedup_window=timedelta(seconds=settings.dedup_window_s),
     )
     broker.include_router(build_router(scheduler))
+    broker.include_router(build_deletion_router(broker, repository, ObjectStore(settings)))
     app = FastStream(broker)
     tasks: list[asyncio.Task] = []
 

@@ -44,6 +44,7 @@ class Bot(SchedulerModel, table=True):
     duration_s: float = 0.0
     speakers: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     recording_uploaded: bool = False
+    data_deleted_at: datetime | None = _tz(nullable=True)
     transcription_finished: bool = False
     has_transcript: bool = False
     trace_context: dict[str, str] = Field(

@@ -9,6 +9,7 @@ from mb_shared.messaging import make_broker
 from mb_shared.storage import ObjectStore
 from transcriber.adapters.repository import SqlTranscriptRepository
 from transcriber.handlers import SERVICE, build_router
+from transcriber.purge import build_purge_router
 from transcriber.service import TranscriptionService
 from transcriber.settings import TranscriberSettings
 from transcriber.speech import WhisperSpeechToText
@@ -20,13 +21,15 @@ def build_app(settings: TranscriberSettings) -> FastStream:
         raise ValueError("DATABASE_URL must be set for the transcriber")
     broker = make_broker(settings.nats_url, SERVICE)
     engine = make_engine(settings.database_url)
-    repository = SqlTranscriptRepository(session_factory(engine))
+    sessions = session_factory(engine)
+    repository = SqlTranscriptRepository(sessions)
     model_dir = ensure_whisper_model(settings.model_cache_dir)
     speech = WhisperSpeechToText(
         model_dir, cpu_threads=settings.cpu_threads, language=settings.language
     )
     service = TranscriptionService(speech, repository, ObjectStore(settings), settings.work_dir)
     broker.include_router(build_router(broker, service, repository))
+    broker.include_router(build_purge_router(sessions))
     app = FastStream(broker)
 
     @app.on_shutdown

@@ -16,6 +16,7 @@ from mb_shared.storage import ObjectStore
 from webhook_dispatcher.adapters.http_sender import AiohttpSender
 from webhook_dispatcher.adapters.repository import SqlDeliveryStore
 from webhook_dispatcher.handlers import SERVICE, build_router
+from webhook_dispatcher.purge import build_purge_router
 from webhook_dispatcher.service import Dispatcher
 from webhook_dispatcher.settings import DispatcherSettings
 
@@ -27,7 +28,8 @@ def build_app(settings: DispatcherSettings) -> FastStream:
         raise ValueError("DATABASE_URL must be set for the webhook-dispatcher")
     broker = make_broker(settings.nats_url, SERVICE)
     engine = make_engine(settings.database_url)
-    store = SqlDeliveryStore(session_factory(engine))
+    sessions = session_factory(engine)
+    store = SqlDeliveryStore(sessions)
     state: dict = {}
 
     async def transcripts(bot_id):
@@ -50,6 +52,7 @@ def build_app(settings: DispatcherSettings) -> FastStream:
         retry_after_max_s=settings.retry_after_max_s,
     )
     broker.include_router(build_router(dispatcher))
+    broker.include_router(build_purge_router(sessions))
     app = FastStream(broker)
 
     async def retry_loop() -> None:
