@@ -60,3 +60,14 @@ def test_silence_timeout_has_its_own_range(api, meeting_code):
     too_short = api.join(meeting_url=url, bot_name="B", automatic_leave={"silence_timeout": 200})
     assert too_short.status == 400
     assert too_short.body["field"] == "automatic_leave.silence_timeout"
+
+
+def test_webhook_documentation_describes_the_events_we_send(api):
+    everything = api.request("GET", "/bots/webhooks")
+    assert everything.status == 200
+    events = {e["event"] for e in everything.body["bot_events"]}
+    assert {"bot.status_change", "complete", "failed", "transcription_complete"} <= events
+    bot = api.request("GET", "/bots/webhooks/bot").body
+    assert "webhook-signature" in bot["delivery"]["headers"]
+    assert api.request("GET", "/bots/webhooks/calendar").body["events"] == []
+    assert api.request("GET", "/bots/webhooks", api_key=None).status == 401

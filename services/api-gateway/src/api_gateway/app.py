@@ -14,6 +14,7 @@ from api_gateway.keys import ACCOUNTS, BROKER, CALLER, SETTINGS, STORE
 from api_gateway.operations import routes as operation_routes
 from api_gateway.screenshots import routes as screenshot_routes
 from api_gateway.settings import GatewaySettings
+from api_gateway.webhook_docs import routes as webhook_doc_routes
 from mb_shared.database import make_engine, session_factory
 from mb_shared.messaging import make_broker
 from mb_shared.storage import ObjectStore
@@ -68,6 +69,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app[LIMITER] = SlidingWindowLimiter(REQUESTS_PER_WINDOW, WINDOW_S)
     app.cleanup_ctx.append(_resources)
     app.router.add_get("/health", health)
+    app.router.add_routes(webhook_doc_routes)
     app.router.add_routes(screenshot_routes)
     app.router.add_routes(operation_routes)
     app.router.add_routes(deletion_routes)

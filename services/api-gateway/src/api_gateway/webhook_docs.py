@@ -1,0 +1,104 @@
+"""`GET /bots/webhooks`, `/bots/webhooks/bot`, `/bots/webhooks/calendar`: what this platform sends
+to webhook URLs, how it signs and retries, as JSON."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+routes = web.RouteTableDef()
+
+BOT_ID = "6f1c2a7e-5b8d-4c1e-9a3f-2d4e6b8a0c11"
+
+DELIVERY = {
+    "method": "POST, Content-Type: application/json",
+    "target": "the bot's webhook_url if given, else the account's (POST /accounts/webhook_url)",
+    "headers": {
+        "x-meeting-baas-api-key": "the API key the bot was created with",
+        "webhook-id": "the event's id; the same on every attempt of that event",
+        "webhook-timestamp": "unix seconds of this attempt",
+        "webhook-signature": "v1,<base64 HMAC-SHA256 of '<webhook-id>.<webhook-timestamp>.<body>' "
+        "keyed with the account's whsec_ secret (GET /accounts/webhook_secret)>, per the "
+        "Standard Webhooks specification",
+    },
+    "order": "a bot's events are delivered one after the other, in the order they happened",
+    "retries": "network errors, timeouts (10 s per attempt), 5xx, 408 and 429 are retried "
+    "immediately, then after about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (±20 % jitter); "
+    "Retry-After is honoured up to one hour; redirects are not followed; 410 Gone stops "
+    "deliveries to that URL for the account",
+    "urls": "download URLs are presigned for one hour and signed afresh at every attempt",
+}
+
+BOT_EVENTS = [
+    {
+        "event": "bot.status_change",
+        "when": "as the bot goes: joining_call, in_waiting_room, in_call_not_recording, "
+        "in_call_recording, call_ended",
+        "example": {
+            "event": "bot.status_change",
+            "data": {"bot_id": BOT_ID,
+                     "status": {"code": "joining_call", "created_at": "2026-11-21T10:00:00.000Z"}},
+        },
+    },
+    {
+        "event": "complete",
+        "when": "the recording (and the transcript, if speech_to_text was asked for) is stored",
+        "example": {
+            "event": "complete",
+            "data": {
+                "bot_id": BOT_ID,
+                "event_uuid": None,
+                "mp4": "https://storage.example/bots/.../recording.mp4?X-Amz-Signature=...",
+                "audio": "https://storage.example/bots/.../audio.wav?X-Amz-Signature=...",
+                "speakers": ["Alice", "Bob"],
+                "transcript": [{"speaker": "Alice", "offset": 1.2, "start_time": 1.2,
+                                "end_time": 1.9,
+                                "words": [{"start": 1.2, "end": 1.5, "word": "Hello"},
+                                          {"start": 1.5, "end": 1.9, "word": "Bob."}]}],
+                "duration": 61.4,
+                "reason": "meeting_ended",
+                "extra": {"customer": "acme"},
+            },
+        },
+    },
+    {
+        "event": "failed",
+        "when": "the bot could not join or record; `error` is the documented error, `code` the "
+        "failed event's code, `reason` the finer cause and `message` the meeting's own words",
+        "errors": ["CannotJoinMeeting", "TimeoutWaitingToStart", "BotNotAccepted",
+                   "InternalError", "InvalidMeetingUrl"],
+        "example": {
+            "event": "failed",
+            "data": {"bot_id": BOT_ID, "event_uuid": None, "error": "BotNotAccepted",
+                     "code": "access_denied", "reason": "denied",
+                     "message": "Someone in the call denied your request to join",
+                     "extra": None},
+        },
+    },
+    {
+        "event": "transcription_complete",
+        "when": "a transcript asked for with POST /bots/retranscribe is stored",
+        "example": {
+            "event": "transcription_complete",
+            "data": {"bot_id": BOT_ID, "speakers": ["Alice"], "transcript": [], "extra": None},
+        },
+    },
+]
+
+
+@routes.get("/bots/webhooks")
+async def webhook_documentation(request: web.Request) -> web.Response:
+    return web.json_response({"delivery": DELIVERY, "bot_events": BOT_EVENTS, "calendar_events": []})
+
+
+@routes.get("/bots/webhooks/bot")
+async def bot_webhook_documentation(request: web.Request) -> web.Response:
+    return web.json_response({"delivery": DELIVERY, "events": BOT_EVENTS})
+
+
+@routes.get("/bots/webhooks/calendar")
+async def calendar_webhook_documentation(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"delivery": DELIVERY, "events": [],
+         "note": "Calendar integration is not available on this platform yet; no calendar "
+                 "events are sent."}
+    )
