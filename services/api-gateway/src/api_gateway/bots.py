@@ -177,7 +177,7 @@ def bot_with_params(bot: BotView) -> dict[str, Any]:
         "event_id": None,
         "scheduled_bot_id": None,
         "session_id": None,
-        "mp4_s3_path": bot.artifacts.mp4 or "",
+        "mp4_s3_path": bot.artifacts.recording or "",
         "deduplication_key": p.deduplication_key,
         "enter_message": p.entry_message,
         "extra": p.extra or {},
@@ -250,7 +250,7 @@ async def meeting_data(request: web.Request) -> web.Response:
         {
             "bot_data": {"bot": bot_with_params(bot), "transcripts": transcripts, "event_uuid": None},
             "duration": round(bot.duration_s),
-            "mp4": await store.presigned_url_if_exists(files.mp4),
+            "mp4": await store.presigned_url_if_exists(files.recording),
             "audio": await store.presigned_url_if_exists(files.audio),
             "speaker_diarization_file": await store.presigned_url_if_exists(files.speaker_timeline),
             "meeting_participants_file": await store.presigned_url_if_exists(files.participants),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,17 @@ FAILURES: dict[PageState, BotError] = {
     PageState.NO_RESPONSE: BotError.TIMEOUT_WAITING_TO_START,
 }
 END_STATES = {PageState.ENDED, PageState.REMOVED, PageState.NOT_JOINABLE}
+
+
+def encode_mp3(wav: Path) -> Path:
+    """The recording of an audio-only bot, as users download it."""
+    mp3 = wav.with_suffix(".mp3")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(wav), "-codec:a", "libmp3lame",
+         "-b:a", "64k", str(mp3)],
+        check=True, timeout=600,
+    )
+    return mp3
 
 
 class SessionEffects(Protocol):
@@ -174,8 +186,10 @@ class BotSession:
         if reason not in (EndReason.REMOVED, EndReason.MEETING_ENDED):
             adapter.leave()
         self.effects.status(BotStatus.CALL_ENDED, reason=reason)
+        mp3 = None if files.mp4 else encode_mp3(files.wav)
         artifacts = RecordingArtifacts(
             mp4=self.effects.upload("recording.mp4", files.mp4, "video/mp4") if files.mp4 else None,
+            mp3=self.effects.upload("recording.mp3", mp3, "audio/mpeg") if mp3 else None,
             audio=self.effects.upload("audio.wav", files.wav, "audio/wav") if files.wav else None,
             speaker_timeline=self.effects.upload_bytes(
                 "speaker_timeline.json", json.dumps(timeline.entries()).encode(), "application/json"

@@ -13,9 +13,16 @@ class RecordingArtifacts(Message):
     """Object-store keys of what the runner uploaded (None where nothing was produced)."""
 
     mp4: str | None = None
+    mp3: str | None = None
     audio: str | None = None
     speaker_timeline: str | None = None
     participants: str | None = None
+
+
+    @property
+    def recording(self) -> str | None:
+        """The recording users download: the mp4, or the mp3 of an audio-only bot."""
+        return self.mp4 or self.mp3
 
 
 class RecordingUploaded(Event):
