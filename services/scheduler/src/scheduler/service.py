@@ -218,6 +218,10 @@ class BotScheduler:
         await self._publish_all(events)
 
     async def on_transcription_done(self, event: TranscriptionDone) -> None:
+        if event.rerun:
+            # `POST /bots/retranscribe` of a finished bot: its lifecycle, speakers and
+            # `has_transcript` stay as they were; the webhook-dispatcher delivers the rerun.
+            return
         events: list[Event] = []
         async with self._bots.locked(event.bot_id) as unit:
             if unit is None or unit.bot.transcription_finished:
@@ -288,7 +292,7 @@ class BotScheduler:
             BotCompleted(
                 bot_id=bot.bot_id,
                 account_id=bot.account_id,
-                mp4_key=artifacts.mp4,
+                mp4_key=artifacts.recording,
                 audio_key=artifacts.audio,
                 speakers=bot.speakers,
                 has_transcript=bot.has_transcript,
