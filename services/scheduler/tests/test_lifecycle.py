@@ -171,6 +171,26 @@ async def test_with_transcription_the_bot_waits_for_the_transcript(scheduler, pu
     assert completed.has_transcript and completed.speakers == ["Alice", "Bob"]
 
 
+@pytest.mark.parametrize("stt", [SpeechToText(), None])
+async def test_a_rerun_transcription_changes_nothing(scheduler, published, stt):
+    """`POST /bots/retranscribe` of a completed bot, with or without a first transcript."""
+    bot = await create(scheduler, speech_to_text=stt)
+    await walk(scheduler, bot, *IN_CALL, BotStatus.CALL_ENDED)
+    await scheduler.on_recording_uploaded(uploaded(bot, stt))
+    if stt is not None:
+        await scheduler.on_transcription_done(TranscriptionDone(
+            bot_id=bot.bot_id, transcript_id=1, provider="Default", speakers=["Alice"],
+            word_count=3))
+    before = (bot.status, list(bot.speakers), bot.has_transcript, bot.transcription_finished,
+              len(published))
+    await scheduler.on_transcription_done(TranscriptionDone(
+        bot_id=bot.bot_id, transcript_id=2, provider="Default", speakers=["Zed"], word_count=9,
+        rerun=True, webhook_url="https://customer.test/rerun"))
+    assert bot.status == BotStatus.COMPLETED
+    assert (bot.status, list(bot.speakers), bot.has_transcript, bot.transcription_finished,
+            len(published)) == before
+
+
 async def test_a_silent_runner_fails_the_bot_with_a_reason(scheduler, published):
     bot = await create(scheduler)
     await walk(scheduler, bot, *IN_CALL)

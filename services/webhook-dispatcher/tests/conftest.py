@@ -79,6 +79,15 @@ class FakeStore:
         delivery.next_attempt_at = next_attempt_at
         delivery.delivered_at = started_at if state == "delivered" else None
 
+    async def final_delivery(self, bot_id: UUID) -> Delivery | None:
+        finals = [d for d in self.deliveries
+                  if d.bot_id == bot_id and d.event in ("complete", "failed")]
+        return finals[-1] if finals else None
+
+    async def restart(self, delivery: Delivery, url: str, at: datetime) -> None:
+        delivery.state, delivery.url, delivery.attempts = "pending", url, 0
+        delivery.next_attempt_at, delivery.delivered_at = at, None
+
     async def endpoint_gone(self, account_id: int, url: str) -> bool:
         return (account_id, url) in self.gone
 

@@ -1,4 +1,5 @@
-"""Thin handlers. Consumes recording.uploaded and transcriber.transcript.get; publishes transcription.done."""
+"""Thin handlers. Consumes recording.uploaded, transcription.requested and
+transcriber.transcript.get; publishes transcription.done."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from faststream.nats import NatsBroker, NatsRouter
 
 from mb_shared.contracts.queries import GetTranscript, TranscriptReply
 from mb_shared.contracts.recording import RecordingUploaded
+from mb_shared.contracts.transcription import TranscriptionRequested
 from mb_shared.messaging import answers_errors, durable_consumer, publish_event
 from transcriber.ports import TranscriptRepository
 from transcriber.service import TranscriptionService
@@ -25,6 +27,13 @@ def build_router(
         done = await service.transcribe(event)
         if done is not None:
             await publish_event(broker, done)
+
+    @router.subscriber(
+        TranscriptionRequested.SUBJECT,
+        **durable_consumer(SERVICE, "retranscription", ack_wait_s=3600.0),
+    )
+    async def on_transcription_requested(event: TranscriptionRequested) -> None:
+        await publish_event(broker, await service.retranscribe(event))
 
     @router.subscriber(GetTranscript.SUBJECT, queue=SERVICE)
     @answers_errors

@@ -7,10 +7,12 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
+from uuid import UUID
 
+from mb_shared.contracts.bot import SpeechToText as SpeechToTextParams
 from mb_shared.contracts.bot import SpeechToTextProvider
-from mb_shared.contracts.recording import RecordingUploaded
-from mb_shared.contracts.transcription import TranscriptionDone
+from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
+from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
 from transcriber.attribution import (
     attribute_words,
     group_into_segments,
@@ -41,45 +43,53 @@ class TranscriptionService:
         """None when the bot asked for no transcript."""
         if event.speech_to_text is None:
             return None
-        provider = event.speech_to_text.provider
+        return await self._run(event.bot_id, event.artifacts, event.speech_to_text,
+                               event.speakers)
+
+    async def retranscribe(self, event: TranscriptionRequested) -> TranscriptionDone:
+        """Transcribe a stored recording again (`POST /bots/retranscribe`). The new transcript
+        replaces the current one only once it is stored; on any refusal the current one stays.
+        The answer is a rerun (`rerun=True`) carrying where its webhook goes."""
+        audio = event.artifacts.audio
+        if audio and not await self._files.exists(audio):
+            done = self._refusal(event.bot_id, event.speech_to_text.provider, [],
+                                 "the recording's audio is no longer stored")
+        else:
+            done = await self._run(event.bot_id, event.artifacts, event.speech_to_text, [])
+        return done.model_copy(update={"rerun": True, "webhook_url": event.webhook_url})
+
+    @staticmethod
+    def _refusal(bot_id: UUID, provider: str, speakers: list[str], error: str) -> TranscriptionDone:
+        return TranscriptionDone(bot_id=bot_id, transcript_id=None, provider=provider,
+                                 speakers=speakers, word_count=0, error=error)
+
+    async def _run(self, bot_id: UUID, artifacts: RecordingArtifacts,
+                   speech_to_text: SpeechToTextParams, speakers: list[str]) -> TranscriptionDone:
+        provider = speech_to_text.provider
         if provider != SpeechToTextProvider.DEFAULT:
-            return TranscriptionDone(
-                bot_id=event.bot_id,
-                transcript_id=None,
-                provider=provider,
-                speakers=event.speakers,
-                word_count=0,
-                error=f"the {provider} provider is not available on this platform yet",
-            )
-        if not event.artifacts.audio:
-            return TranscriptionDone(
-                bot_id=event.bot_id,
-                transcript_id=None,
-                provider=provider,
-                speakers=event.speakers,
-                word_count=0,
-                error="the recording has no audio",
-            )
+            return self._refusal(bot_id, provider, speakers,
+                                 f"the {provider} provider is not available on this platform yet")
+        if not artifacts.audio:
+            return self._refusal(bot_id, provider, speakers, "the recording has no audio")
         self._work_dir.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f"{event.bot_id}-", dir=self._work_dir))
+        workdir = Path(tempfile.mkdtemp(prefix=f"{bot_id}-", dir=self._work_dir))
         try:
-            audio = workdir / Path(event.artifacts.audio).name
-            await self._files.download(event.artifacts.audio, audio)
+            audio = workdir / Path(artifacts.audio).name
+            await self._files.download(artifacts.audio, audio)
             timeline = []
-            if event.artifacts.speaker_timeline:
+            if artifacts.speaker_timeline:
                 timeline = parse_speaker_timeline(
-                    await self._files.get_bytes(event.artifacts.speaker_timeline)
+                    await self._files.get_bytes(artifacts.speaker_timeline)
                 )
             async with self._one_at_a_time:
                 words = await asyncio.to_thread(self._default.transcribe, audio)
             segments = group_into_segments(attribute_words(words, timeline))
-            transcript_id = await self._repository.replace(event.bot_id, provider, segments)
-            speakers = speakers_of(timeline) or event.speakers
+            transcript_id = await self._repository.replace(bot_id, provider, segments)
             return TranscriptionDone(
-                bot_id=event.bot_id,
+                bot_id=bot_id,
                 transcript_id=transcript_id,
                 provider=provider,
-                speakers=speakers,
+                speakers=speakers_of(timeline) or speakers,
                 word_count=len(words),
             )
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mb_shared.contracts.bot import BotCompleted, BotFailed, BotStatusChanged, EndReason
-from mb_shared.contracts.transcription import TranscriptSegment
+from mb_shared.contracts.transcription import TranscriptionDone, TranscriptSegment
 
 FAILED_EVENT_CODES: dict[EndReason, str] = {
     EndReason.INVALID_URL: "meeting_not_found",
@@ -34,6 +34,20 @@ def status_change(event: BotStatusChanged) -> dict[str, Any]:
     }
 
 
+def transcript(segments: list[TranscriptSegment]) -> list[dict[str, Any]]:
+    """The `transcript` of `complete` and `transcription_complete`."""
+    return [
+        {
+            "speaker": s.speaker,
+            "offset": s.start_time,
+            "start_time": s.start_time,
+            "end_time": s.end_time,
+            "words": [{"start": w.start, "end": w.end, "word": w.word} for w in s.words],
+        }
+        for s in segments
+    ]
+
+
 def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str, Any]:
     """`mp4` and `audio` are filled with freshly signed URLs at each attempt."""
     return {
@@ -44,16 +58,7 @@ def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str
             "mp4": "",
             "audio": "",
             "speakers": event.speakers,
-            "transcript": [
-                {
-                    "speaker": s.speaker,
-                    "offset": s.start_time,
-                    "start_time": s.start_time,
-                    "end_time": s.end_time,
-                    "words": [{"start": w.start, "end": w.end, "word": w.word} for w in s.words],
-                }
-                for s in segments
-            ],
+            "transcript": transcript(segments),
             "duration": event.duration_s,
             "reason": event.reason.value if event.reason else None,
             "extra": event.extra,
@@ -72,5 +77,22 @@ def failed(event: BotFailed) -> dict[str, Any]:
             "reason": event.reason.value,
             "message": event.message,
             "extra": event.extra,
+        },
+    }
+
+
+def transcription_complete(event: TranscriptionDone, segments: list[TranscriptSegment],
+                           extra: dict[str, Any] | None) -> dict[str, Any]:
+    """A transcript made again (`POST /bots/retranscribe`). `error` is null when it was stored;
+    otherwise it says why not, `transcript` is empty and the bot's current transcript is kept."""
+    speakers = event.speakers or list(dict.fromkeys(s.speaker for s in segments))
+    return {
+        "event": "transcription_complete",
+        "data": {
+            "bot_id": str(event.bot_id),
+            "transcript": transcript(segments),
+            "speakers": speakers,
+            "extra": extra,
+            "error": event.error,
         },
     }

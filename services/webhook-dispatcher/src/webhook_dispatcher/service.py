@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -18,6 +19,8 @@ from mb_shared.contracts.bot import (
     BotRequested,
     BotStatusChanged,
 )
+from mb_shared.contracts.queries import OkReply, QueryError, RetryWebhook
+from mb_shared.contracts.transcription import TranscriptionDone
 from webhook_dispatcher import payloads
 from webhook_dispatcher.models import BotTarget, Delivery
 from webhook_dispatcher.ports import (
@@ -73,6 +76,7 @@ class Dispatcher:
         self._clock = clock
         self._rng = rng or random.Random()
         self._bot_locks: dict[UUID, asyncio.Lock] = {}
+        self._background: set[asyncio.Task] = set()
 
     async def on_bot_requested(self, event: BotRequested) -> None:
         secret = event.webhook.signing_secret
@@ -122,12 +126,84 @@ class Dispatcher:
         await self._store.mark_final_sent(event.bot_id)
         await self._enqueue(target, event.event_id, "failed", payloads.failed(event))
 
+    async def on_transcription_done(self, event: TranscriptionDone) -> None:
+        """A rerun (`POST /bots/retranscribe`) is delivered as `transcription_complete` to the
+        URL it names, else to the bot's; first transcripts are part of `complete`."""
+        if not event.rerun:
+            return
+        target = await self._store.target(event.bot_id)
+        if target is None:
+            return
+        segments = await self._transcripts(event.bot_id) if event.error is None else []
+        await self._enqueue(
+            target,
+            event.event_id,
+            "transcription_complete",
+            payloads.transcription_complete(event, segments, target.extra),
+            url=event.webhook_url or target.url,
+        )
+
+    async def retry(self, query: RetryWebhook) -> OkReply | QueryError:
+        """Send the bot's final event (`complete` or `failed`) again: the same delivery, so the
+        same `webhook-id`, set back to pending for a new run of attempts (numbered from 1 again;
+        the earlier runs' attempt rows are kept), to `query.webhook_url` if given, else to the
+        bot's webhook URL. Its stored body is sent again, with download URLs presigned afresh."""
+        target = await self._store.target(query.bot_id)
+        if target is None or target.account_id != query.account_id:
+            return QueryError(status=404, code="BotNotFound",
+                              message=f"bot_uuid: no bot {query.bot_id} for this account",
+                              field="bot_uuid")
+        final = await self._store.final_delivery(query.bot_id)
+        if final is None:
+            return QueryError(
+                status=409, code="NoFinalEvent",
+                message="bot_uuid: the bot has no final event (complete or failed) to send "
+                        "again yet; retry once it has ended",
+                field="bot_uuid")
+        url = query.webhook_url or target.url
+        if not url:
+            return QueryError(status=409, code="NoWebhookUrl",
+                              message="webhook_url: the bot has no webhook URL; give one",
+                              field="webhook_url")
+        if await self._store.endpoint_gone(target.account_id, url):
+            return QueryError(
+                status=409, code="EndpointGone",
+                message=f"webhook_url: {url} answered 410 Gone before, so nothing more is sent "
+                        "there for this account; give another URL",
+                field="webhook_url")
+        async with self._bot_lock(query.bot_id):
+            await self._store.restart(final, url, self._clock())
+        log.info("webhook %s of the bot sent again on request", final.event,
+                 extra={"bot_id": query.bot_id})
+        self._in_background(self.deliver_bot(query.bot_id))
+        return OkReply()
+
+    def _in_background(self, work) -> None:
+        """Attempt at once without making the asker wait (the retry loop would pick it up too)."""
+
+        async def logged() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("delivering in the background failed; the retry loop will retry")
+
+        task = asyncio.create_task(logged())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle(self) -> None:
+        """Wait for the attempts started in the background (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
     async def _enqueue(self, target: BotTarget, webhook_id: UUID, kind: str, payload: dict,
-                       file_keys: dict | None = None) -> None:
+                       file_keys: dict | None = None, *, url: str | None = None) -> None:
+        """`url` overrides the bot's webhook URL for this delivery."""
         now = self._clock()
-        if not target.url:
+        url = url or target.url
+        if not url:
             state = NO_URL
-        elif await self._store.endpoint_gone(target.account_id, target.url):
+        elif await self._store.endpoint_gone(target.account_id, url):
             state = ENDPOINT_GONE
         else:
             state = PENDING
@@ -136,7 +212,7 @@ class Dispatcher:
             bot_id=target.bot_id,
             account_id=target.account_id,
             event=kind,
-            url=target.url,
+            url=url,
             payload=payload,
             file_keys=file_keys or {},
             state=state,
@@ -150,10 +226,20 @@ class Dispatcher:
         for bot_id in await self._store.bots_due(self._clock()):
             await self.deliver_bot(bot_id)
 
+    @contextlib.asynccontextmanager
+    async def _bot_lock(self, bot_id: UUID) -> AsyncIterator[None]:
+        """One at a time per bot in this process: attempts, and resetting a delivery."""
+        lock = self._bot_locks.setdefault(bot_id, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and not lock._waiters:
+                self._bot_locks.pop(bot_id, None)
+
     async def deliver_bot(self, bot_id: UUID) -> None:
         """Attempt the bot's oldest pending deliveries in order, stopping at the first one not due."""
-        lock = self._bot_locks.setdefault(bot_id, asyncio.Lock())
-        async with lock:
+        async with self._bot_lock(bot_id):
             target = await self._store.target(bot_id)
             while True:
                 delivery = await self._store.next_pending(bot_id)
@@ -161,8 +247,6 @@ class Dispatcher:
                     break
                 if not await self._attempt(delivery, target):
                     break
-        if not lock.locked() and not lock._waiters:
-            self._bot_locks.pop(bot_id, None)
 
     def _body(self, delivery: Delivery) -> bytes:
         """The body of one attempt, with download URLs presigned afresh."""

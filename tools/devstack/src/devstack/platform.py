@@ -43,10 +43,12 @@ DURABLE_CONSUMERS = {
         "scheduler-recording",
         "scheduler-transcription",
         "transcriber-recording",
+        "transcriber-retranscription",
         "webhook-dispatcher-requested",
         "webhook-dispatcher-status",
         "webhook-dispatcher-completed",
         "webhook-dispatcher-failed",
+        "webhook-dispatcher-transcription",
     )
 }
 

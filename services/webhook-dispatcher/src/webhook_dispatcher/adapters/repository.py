@@ -92,6 +92,27 @@ class SqlDeliveryStore:
                 )
             )
 
+    async def final_delivery(self, bot_id: UUID) -> Delivery | None:
+        async with self._sessions() as session:
+            return (
+                await session.exec(
+                    select(Delivery)
+                    .where(Delivery.bot_id == bot_id,
+                           col(Delivery.event).in_(("complete", "failed")))
+                    .order_by(col(Delivery.id).desc())
+                    .limit(1)
+                )
+            ).first()
+
+    async def restart(self, delivery: Delivery, url: str, at: datetime) -> None:
+        async with session_scope(self._sessions) as session:
+            await session.exec(
+                update(Delivery)
+                .where(col(Delivery.id) == delivery.id)
+                .values(state="pending", url=url, attempts=0, next_attempt_at=at,
+                        delivered_at=None)
+            )
+
     async def endpoint_gone(self, account_id: int, url: str) -> bool:
         async with self._sessions() as session:
             return await session.get(GoneEndpoint, (account_id, url)) is not None
