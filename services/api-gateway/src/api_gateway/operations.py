@@ -1,5 +1,135 @@
-"""`POST /bots/retranscribe` and `POST /bots/retry_webhook` (being written)."""
+"""`POST /bots/retranscribe` and `POST /bots/retry_webhook`: operations on a finished bot.
+
+`POST /bots/retranscribe` (body: the reference's `RetranscribeBody`) transcribes a completed bot's
+stored audio again, with its stored speaker timeline. It only checks and hands the work over: the
+answer is `202 {"ok": true}` once `transcription.requested` is published. The transcriber stores
+the new transcript (the current one stays until the new one is stored) and the webhook-dispatcher
+delivers a `transcription_complete` event to `webhook_url`, or else to the bot's webhook URL.
+
+`POST /bots/retry_webhook` (query: the reference's `RetryWebhookQuery`, `bot_uuid` and an optional
+`webhook_url`) has the webhook-dispatcher send the bot's final event (`complete` or `failed`) again,
+as the same delivery (same `webhook-id`) with a fresh run of attempts, to `webhook_url` if given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
+from nats.errors import NoRespondersError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from api_gateway.accounts import Caller
+from api_gateway.bots import _ask, _bot_uuid
+from api_gateway.errors import ApiError, from_validation_error, read_json
+from api_gateway.keys import BROKER, CALLER
+from api_gateway.schemas import SpeechToTextApiParameter
+from mb_shared.contracts.bot import BotStatus, SpeechToText, SpeechToTextProvider
+from mb_shared.contracts.queries import BotView, GetBot, OkReply, RetryWebhook
+from mb_shared.contracts.transcription import TranscriptionRequested
+from mb_shared.messaging import publish_event
 
 routes = web.RouteTableDef()
+
+
+class RetranscribeBody(BaseModel):
+    """The reference's `RetranscribeBody`. `bot_uuid` is a string here so that a malformed one is
+    a 400 naming it, like every other bot id of this API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bot_uuid: str
+    speech_to_text: SpeechToTextApiParameter | SpeechToTextProvider | None = None
+    webhook_url: str | None = None
+
+
+def _webhook_url(raw: Any) -> str | None:
+    """An optional absolute http(s) URL; anything else is a 400 naming `webhook_url`."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            parts = urlsplit(raw)
+            if parts.scheme in ("http", "https") and parts.hostname:
+                return raw
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            pass
+    raise ApiError(400, "InvalidWebhookUrl",
+                   f"webhook_url: {raw!r} is not an absolute http(s) URL", field="webhook_url")
+
+
+def _speech_to_text(raw: SpeechToTextApiParameter | SpeechToTextProvider | None) -> SpeechToText:
+    if raw is None:
+        return SpeechToText(provider=SpeechToTextProvider.DEFAULT)
+    if isinstance(raw, SpeechToTextApiParameter):
+        return SpeechToText(provider=raw.provider, api_key=raw.api_key)
+    return SpeechToText(provider=raw)
+
+
+@routes.post("/bots/retranscribe")
+async def retranscribe(request: web.Request) -> web.Response:
+    caller: Caller = request[CALLER]
+    try:
+        body = RetranscribeBody.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+    bot_id = _bot_uuid(body.bot_uuid, "bot_uuid")
+    webhook_url = _webhook_url(body.webhook_url)
+    bot: BotView = await _ask(request, GetBot(account_id=caller.account_id, bot_id=bot_id), BotView)
+    if bot.status != BotStatus.COMPLETED:
+        raise ApiError(
+            409, "BotNotCompleted",
+            f"bot_uuid: the bot is {bot.status.value}; only a completed bot's recording can be "
+            "transcribed again",
+            field="bot_uuid",
+        )
+    if not bot.artifacts.audio:
+        raise ApiError(409, "NoAudio",
+                       "bot_uuid: the bot's recording has no audio (none was recorded, or its "
+                       "data was deleted), so there is nothing to transcribe",
+                       field="bot_uuid")
+    event = TranscriptionRequested(
+        bot_id=bot.bot_id,
+        account_id=caller.account_id,
+        artifacts=bot.artifacts,
+        speech_to_text=_speech_to_text(body.speech_to_text),
+        webhook_url=webhook_url,
+    )
+    try:
+        await publish_event(request.app[BROKER], event)
+    except (TimeoutError, NoRespondersError):
+        raise ApiError(503, "ServiceUnavailable",
+                       "The platform could not take the request right now; retry in a few "
+                       "seconds.", retry_after_s=5) from None
+    return web.json_response({"ok": True}, status=202)
+
+
+async def _retry_parameters(request: web.Request) -> tuple[str | None, Any]:
+    """`bot_uuid` and `webhook_url` from the query string (the reference), or else from a JSON
+    object body, which some clients send."""
+    query = request.query
+    if "bot_uuid" in query or not request.can_read_body:
+        return query.get("bot_uuid"), query.get("webhook_url")
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, "InvalidRequest", "body: expected a JSON object", field="body")
+    bot_uuid = body.get("bot_uuid")
+    if bot_uuid is not None and not isinstance(bot_uuid, str):
+        raise ApiError(400, "InvalidBotId", f"bot_uuid: {bot_uuid!r} is not a UUID",
+                       field="bot_uuid")
+    return bot_uuid, body.get("webhook_url", query.get("webhook_url"))
+
+
+@routes.post("/bots/retry_webhook")
+async def retry_webhook(request: web.Request) -> web.Response:
+    caller: Caller = request[CALLER]
+    raw_bot, raw_url = await _retry_parameters(request)
+    if not raw_bot:
+        raise ApiError(400, "MissingParameter", "bot_uuid: this query parameter is required",
+                       field="bot_uuid")
+    bot_id = _bot_uuid(raw_bot, "bot_uuid")
+    webhook_url = _webhook_url(raw_url)
+    await _ask(request, RetryWebhook(account_id=caller.account_id, bot_id=bot_id,
+                                     webhook_url=webhook_url), OkReply)
+    return web.json_response({"ok": True})
