@@ -7,26 +7,44 @@ listed by prefix afterwards; more than one can be active so that rotation has no
 
 from __future__ import annotations
 
+import re
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api_gateway.accounts import Caller, LastKeyError
 from api_gateway.errors import ApiError, from_validation_error, read_json
 from api_gateway.keys import ACCOUNTS, CALLER
+from api_gateway.responses import (
+    ApiKeyList,
+    ApiKeyResponse,
+    ApiKeyView,
+    GetWebhookUrlResponse,
+    OkResponse,
+    WebhookSecretResponse,
+    json_response,
+)
+from api_gateway.schemas import WEBHOOK_URL_PATTERN
 
 routes = web.RouteTableDef()
 
 
 class PostWebhookUrlRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    webhook_url: str
+    webhook_url: Annotated[str, Field(json_schema_extra={"pattern": WEBHOOK_URL_PATTERN})]
 
 
 def _valid_webhook_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """An absolute http(s) URL, exactly as `WEBHOOK_URL_PATTERN` documents it."""
+    try:
+        parts = urlsplit(url.strip())
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        hostname = None
+    shape = re.fullmatch(WEBHOOK_URL_PATTERN, url.strip())
+    if not shape or not hostname or parts.scheme not in ("http", "https"):
         raise ApiError(400, "InvalidWebhookUrl", "webhook_url: must be an http or https URL",
                        field="webhook_url")
     return url.strip()
@@ -35,7 +53,7 @@ def _valid_webhook_url(url: str) -> str:
 @routes.get("/accounts/webhook_url")
 async def get_webhook_url(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
-    return web.json_response({"webhook_url": caller.webhook_url})
+    return json_response(GetWebhookUrlResponse(webhook_url=caller.webhook_url))
 
 
 @routes.post("/accounts/webhook_url")
@@ -47,43 +65,43 @@ async def post_webhook_url(request: web.Request) -> web.Response:
         raise from_validation_error(exc) from None
     url = _valid_webhook_url(body.webhook_url)
     await request.app[ACCOUNTS].set_webhook_url(caller.account_id, url)
-    return web.json_response({"webhook_url": url})
+    return json_response(GetWebhookUrlResponse(webhook_url=url))
 
 
 @routes.get("/accounts/webhook_secret")
 async def get_webhook_secret(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
-    return web.json_response({"secret": caller.webhook_secret})
+    return json_response(WebhookSecretResponse(secret=caller.webhook_secret))
 
 
 @routes.post("/accounts/webhook_secret/rotate")
 async def rotate_webhook_secret(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
     secret = await request.app[ACCOUNTS].rotate_webhook_secret(caller.account_id)
-    return web.json_response({"secret": secret})
+    return json_response(WebhookSecretResponse(secret=secret))
 
 
-def _key_view(key) -> dict:
-    return {
-        "prefix": key.prefix,
-        "created_at": key.created_at.isoformat(),
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-        "active": key.revoked_at is None,
-    }
+def _key_view(key) -> ApiKeyView:
+    return ApiKeyView(
+        prefix=key.prefix,
+        created_at=key.created_at.isoformat(),
+        revoked_at=key.revoked_at.isoformat() if key.revoked_at else None,
+        active=key.revoked_at is None,
+    )
 
 
 @routes.get("/accounts/api_keys")
 async def list_api_keys(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
     keys = await request.app[ACCOUNTS].keys(caller.account_id)
-    return web.json_response({"api_keys": [_key_view(k) for k in keys]})
+    return json_response(ApiKeyList(api_keys=[_key_view(k) for k in keys]))
 
 
 @routes.post("/accounts/api_keys")
 async def create_api_key(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
     key, row = await request.app[ACCOUNTS].create_key(caller.account_id)
-    return web.json_response({"api_key": key, **_key_view(row)}, status=201)
+    return json_response(ApiKeyResponse(api_key=key, **_key_view(row).model_dump()), status=201)
 
 
 @routes.delete("/accounts/api_keys/{prefix}")
@@ -98,4 +116,4 @@ async def revoke_api_key(request: web.Request) -> web.Response:
     if not revoked:
         raise ApiError(404, "ApiKeyNotFound", f"No active API key with prefix {prefix!r}",
                        field="prefix")
-    return web.json_response({"ok": True})
+    return json_response(OkResponse(ok=True))

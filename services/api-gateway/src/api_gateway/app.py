@@ -11,6 +11,8 @@ from api_gateway.deletion import LIMITER, REQUESTS_PER_WINDOW, WINDOW_S, Sliding
 from api_gateway.deletion import routes as deletion_routes
 from api_gateway.errors import ApiError, error_middleware
 from api_gateway.keys import ACCOUNTS, BROKER, CALLER, SETTINGS, STORE
+from api_gateway.openapi import DOCS_PATH, OPENAPI_PATH
+from api_gateway.openapi import install as install_openapi
 from api_gateway.operations import routes as operation_routes
 from api_gateway.screenshots import routes as screenshot_routes
 from api_gateway.settings import GatewaySettings
@@ -20,7 +22,7 @@ from mb_shared.messaging import make_broker
 from mb_shared.storage import ObjectStore
 
 API_KEY_HEADER = "x-meeting-baas-api-key"
-PUBLIC_PATHS = {"/health"}
+PUBLIC_PATHS = {"/health", OPENAPI_PATH, DOCS_PATH}
 
 
 @web.middleware
@@ -75,4 +77,5 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.router.add_routes(deletion_routes)
     app.router.add_routes(bot_routes)
     app.router.add_routes(account_routes)
+    install_openapi(app, settings)
     return app

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from aiohttp import web
@@ -17,7 +17,27 @@ from pydantic import ValidationError
 from api_gateway.accounts import Caller
 from api_gateway.errors import ApiError, from_validation_error, read_json
 from api_gateway.keys import BROKER, CALLER, SETTINGS, STORE
-from api_gateway.schemas import JoinRequest, SpeechToTextApiParameter
+from api_gateway.responses import (
+    BotData,
+    BotDetails,
+    BotWithParams,
+    JoinResponse,
+    ListRecentBotsResponse,
+    Metadata,
+    OkResponse,
+    RecentBotEntry,
+    StatusEntry,
+    Transcript,
+    Word,
+    json_response,
+)
+from api_gateway.schemas import (
+    BLANKS,
+    MEETING_URL_PATTERN,
+    NOT_BLANK_PATTERN,
+    JoinRequest,
+    SpeechToTextApiParameter,
+)
 from mb_shared.contracts.bot import (
     AutomaticLeave,
     BotParams,
@@ -46,13 +66,28 @@ from mb_shared.messaging import ask
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
+FIXED_BOT_PATHS = ("meeting_data", "bots_with_metadata", "retranscribe", "retry_webhook", "webhooks")
+"""The fixed `/bots/<name>` paths. `/bots/{uuid}` does not match them, so that another method on
+them is a 405 (with `Allow`) rather than a 400 about a malformed bot id."""
+
+BOT = "/bots/{uuid:(?!(?:" + "|".join(FIXED_BOT_PATHS) + ")$)[^/]+}"
+"""The path of one bot: any segment but the fixed names (a malformed id is a 400 naming `uuid`)."""
+
 
 def _params(body: JoinRequest, settings) -> BotParams:
     try:
         meeting = parse_meeting_url(body.meeting_url)
     except InvalidMeetingUrl as exc:
         raise ApiError(400, "InvalidMeetingUrl", f"meeting_url: {exc}", field="meeting_url") from None
-    if not body.bot_name.strip():
+    except ValueError as exc:  # urlsplit refuses some strings, e.g. an unclosed IPv6 bracket
+        raise ApiError(400, "InvalidMeetingUrl", f"meeting_url: not a URL ({exc})",
+                       field="meeting_url") from None
+    if not re.search(MEETING_URL_PATTERN, body.meeting_url):
+        raise ApiError(400, "InvalidMeetingUrl",
+                       "meeting_url: not a Google Meet, Microsoft Teams or Zoom meeting URL in a "
+                       "form this API takes (see the pattern in /openapi.json)",
+                       field="meeting_url")
+    if not re.search(NOT_BLANK_PATTERN, body.bot_name):
         raise ApiError(400, "InvalidBotName", "bot_name: must not be empty", field="bot_name")
     leave = AutomaticLeave()
     if body.automatic_leave is not None:
@@ -134,33 +169,35 @@ async def join(request: web.Request) -> web.Response:
     reply: CreateBotReply = await _ask(
         request, CreateBot(account_id=caller.account_id, params=params, webhook=webhook), CreateBotReply
     )
-    return web.json_response({"bot_id": str(reply.bot_id)})
+    return json_response(JoinResponse(bot_id=reply.bot_id))
 
 
-@routes.delete("/bots/{uuid}")
+@routes.delete(BOT)
 async def leave(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
     bot_id = _bot_uuid(request.match_info["uuid"], "uuid")
     await _ask(request, LeaveBot(account_id=caller.account_id, bot_id=bot_id), LeaveBotReply)
-    return web.json_response({"ok": True})
+    return json_response(OkResponse(ok=True))
 
 
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def bot_with_params(bot: BotView) -> dict[str, Any]:
+def bot_with_params(bot: BotView) -> BotWithParams:
     """A bot in the reference's `BotWithParams` shape."""
     p = bot.params
     stt = p.speech_to_text
     streaming = p.streaming or {}
     zoom = p.zoom or {}
+    custom = p.transcription_custom_parameters  # an object in the reference's answer
+    frequency = streaming.get("audio_frequency")
     errors = None
     if bot.status == BotStatus.FAILED:
         errors = f"{bot.error}: {bot.message}" if bot.message else str(bot.error)
-    return {
+    return BotWithParams(**{
         "id": bot.id,
-        "uuid": str(bot.bot_id),
+        "uuid": bot.bot_id,
         "account_id": bot.account_id,
         "bot_param_id": bot.id,
         "bot_name": p.bot_name,
@@ -186,8 +223,8 @@ def bot_with_params(bot: BotView) -> dict[str, Any]:
         "speech_to_text_api_key": None,
         "streaming_input": streaming.get("input"),
         "streaming_output": streaming.get("output"),
-        "streaming_audio_frequency": streaming.get("audio_frequency"),
-        "transcription_custom_parameters": p.transcription_custom_parameters or {},
+        "streaming_audio_frequency": frequency if frequency in ("16khz", "24khz") else None,
+        "transcription_custom_parameters": custom if isinstance(custom, dict) else {},
         "waiting_room_timeout": p.automatic_leave.waiting_room_timeout,
         "noone_joined_timeout": p.automatic_leave.noone_joined_timeout,
         "silence_timeout": p.automatic_leave.silence_timeout,
@@ -198,32 +235,32 @@ def bot_with_params(bot: BotView) -> dict[str, Any]:
         "zoom_obf_token_user_id": zoom.get("zoom_obf_token_user_id"),
         "zoom_sdk_id": zoom.get("zoom_sdk_id"),
         "zoom_sdk_pwd": None,
-    }
+    })
 
 
-def reference_transcripts(bot: BotView, reply: TranscriptReply) -> list[dict[str, Any]]:
+def reference_transcripts(bot: BotView, reply: TranscriptReply) -> list[Transcript]:
     """Transcript segments in the reference's `Transcript` shape."""
     return [
-        {
-            "id": segment.id,
-            "bot_id": bot.id,
-            "speaker": segment.speaker,
-            "start_time": segment.start_time,
-            "end_time": segment.end_time,
-            "lang": segment.lang,
-            "user_id": None,
-            "words": [
-                {
-                    "id": word.id,
-                    "bot_id": bot.id,
-                    "start_time": word.start,
-                    "end_time": word.end,
-                    "text": word.word,
-                    "user_id": None,
-                }
+        Transcript(
+            id=segment.id,
+            bot_id=bot.id,
+            speaker=segment.speaker,
+            start_time=segment.start_time,
+            end_time=segment.end_time,
+            lang=segment.lang,
+            user_id=None,
+            words=[
+                Word(
+                    id=word.id,
+                    bot_id=bot.id,
+                    start_time=word.start,
+                    end_time=word.end,
+                    text=word.word,
+                    user_id=None,
+                )
                 for word in segment.words
             ],
-        }
+        )
         for segment in reply.segments
     ]
 
@@ -235,53 +272,61 @@ async def meeting_data(request: web.Request) -> web.Response:
     if not raw:
         raise ApiError(400, "MissingParameter", "bot_id: this query parameter is required", field="bot_id")
     bot_id = _bot_uuid(raw, "bot_id")
-    include = request.query.get("include_transcripts", "true").lower()
+    include = request.query.get("include_transcripts", "true")
     if include not in ("true", "false"):
         raise ApiError(400, "InvalidParameter", "include_transcripts: must be true or false",
                        field="include_transcripts")
     bot: BotView = await _ask(request, GetBot(account_id=caller.account_id, bot_id=bot_id), BotView)
-    transcripts: list[dict[str, Any]] = []
+    transcripts: list[Transcript] = []
     if include == "true":
         reply: TranscriptReply = await _ask(request, GetTranscript(bot_id=bot_id), TranscriptReply)
         transcripts = reference_transcripts(bot, reply)
     store = request.app[STORE]
     files = bot.artifacts
-    return web.json_response(
-        {
-            "bot_data": {"bot": bot_with_params(bot), "transcripts": transcripts, "event_uuid": None},
-            "duration": round(bot.duration_s),
-            "mp4": await store.presigned_url_if_exists(files.recording),
-            "audio": await store.presigned_url_if_exists(files.audio),
-            "speaker_diarization_file": await store.presigned_url_if_exists(files.speaker_timeline),
-            "meeting_participants_file": await store.presigned_url_if_exists(files.participants),
-            "speaker_diarization_file_network": "",
-        }
+    return json_response(
+        Metadata(
+            bot_data=BotData(bot=bot_with_params(bot), transcripts=transcripts, event_uuid=None),
+            duration=round(bot.duration_s),
+            mp4=await store.presigned_url_if_exists(files.recording),
+            audio=await store.presigned_url_if_exists(files.audio),
+            speaker_diarization_file=await store.presigned_url_if_exists(files.speaker_timeline),
+            meeting_participants_file=await store.presigned_url_if_exists(files.participants),
+            speaker_diarization_file_network="",
+        )
     )
 
 
 def _query_datetime(request: web.Request, name: str) -> datetime | None:
     raw = request.query.get(name)
-    if not raw:
+    if raw is None:
         return None
+    text = raw.strip().upper().replace("Z", "+00:00")
+    # RFC 3339 allows a leap second, which Python's datetime does not hold: take :59
+    text = re.sub(r"^(\d{4}-\d\d-\d\d.\d\d:\d\d):60", r"\1:59", text)
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text)
     except ValueError:
         raise ApiError(400, "InvalidParameter",
                        f"{name}: {raw!r} is not an ISO-8601 date-time", field=name) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # within a day of year 1 or 9999 with an offset: the nearest end
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def _filters(raw: str | None) -> dict[str, str]:
     filters: dict[str, str] = {}
     for condition in (raw or "").split(","):
-        if not condition.strip():
+        if not condition.strip(BLANKS):
             continue
         field, sep, value = condition.partition(":")
-        if not sep or not field.strip():
+        if not sep or not field.strip(BLANKS):
             raise ApiError(400, "InvalidParameter",
                            f"filter_by_extra: {condition!r} is not field:value",
                            field="filter_by_extra")
-        filters[field.strip()] = value
+        filters[field.strip(BLANKS)] = value
     return filters
 
 
@@ -289,11 +334,12 @@ def _sort(raw: str | None) -> ExtraSort | None:
     if not raw:
         return None
     field, _, direction = raw.partition(":")
-    if not field.strip() or direction.lower() not in ("", "asc", "desc"):
+    direction = direction.strip(BLANKS)
+    if not field.strip(BLANKS) or direction.lower() not in ("", "asc", "desc"):
         raise ApiError(400, "InvalidParameter",
                        f"sort_by_extra: {raw!r} is not field, field:asc or field:desc",
                        field="sort_by_extra")
-    return ExtraSort(field=field.strip(), descending=direction.lower() == "desc")
+    return ExtraSort(field=field.strip(BLANKS), descending=direction.lower() == "desc")
 
 
 def encode_cursor(after: list | None) -> str | None:
@@ -302,15 +348,32 @@ def encode_cursor(after: list | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(after).encode()).decode()
 
 
+def _cursor_shape_ok(after: object) -> bool:
+    """A cursor this API issues: `[created_at, id]`, or `[missing, extra value, created_at, id]`
+    when sorting by a field of `extra` (see the scheduler's listing)."""
+    if not isinstance(after, list) or len(after) not in (2, 4):
+        return False
+    *head, created_at, bot_id = after
+    if head and not (type(head[0]) is int and head[0] in (0, 1) and isinstance(head[1], str)):
+        return False
+    if type(bot_id) is not int or not 0 <= bot_id < 2**63 or not isinstance(created_at, str):
+        return False
+    try:
+        moment = datetime.fromisoformat(created_at)
+        moment.astimezone(UTC)  # within a day of year 1 or 9999, an offset overflows
+    except (ValueError, OverflowError):
+        return False
+    return moment.tzinfo is not None
+
+
 def decode_cursor(raw: str | None) -> list | None:
     if not raw:
         return None
     try:
         after = json.loads(base64.urlsafe_b64decode(raw.encode()))
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "InvalidCursor", "cursor: not a cursor this API returned",
-                       field="cursor") from None
-    if not isinstance(after, list):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        after = None
+    if not _cursor_shape_ok(after):
         raise ApiError(400, "InvalidCursor", "cursor: not a cursor this API returned",
                        field="cursor")
     return after
@@ -321,12 +384,13 @@ async def bots_with_metadata(request: web.Request) -> web.Response:
     """Newest first; filters of the reference, `speaker_name` included; keyset cursor."""
     caller: Caller = request[CALLER]
     raw_limit = request.query.get("limit", "10")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 50:
+    limit = int(raw_limit) if re.fullmatch(r"-?[0-9]{1,9}", raw_limit) else 0
+    if not 1 <= limit <= 50:
         raise ApiError(400, "InvalidParameter", "limit: must be an integer from 1 to 50",
                        field="limit")
     query = ListBots(
         account_id=caller.account_id,
-        limit=int(raw_limit),
+        limit=limit,
         bot_name=request.query.get("bot_name") or None,
         meeting_url=request.query.get("meeting_url") or None,
         speaker_name=request.query.get("speaker_name") or None,
@@ -339,33 +403,33 @@ async def bots_with_metadata(request: web.Request) -> web.Response:
     )
     page: BotList = await _ask(request, query, BotList)
     bots = [
-        {
-            "id": b.id,
-            "uuid": str(b.bot_id),
-            "bot_name": b.bot_name,
-            "meeting_url": b.meeting_url,
-            "created_at": b.created_at.isoformat(),
-            "ended_at": _iso(b.ended_at),
-            "duration": round(b.duration_s) if b.ended_at else None,
-            "speakers": b.speakers,
-            "extra": b.extra or {},
-            "session_id": None,
-            "access_count": None,
-            "last_accessed_at": None,
-        }
+        RecentBotEntry(
+            id=b.id,
+            uuid=b.bot_id,
+            bot_name=b.bot_name,
+            meeting_url=b.meeting_url,
+            created_at=b.created_at.isoformat(),
+            ended_at=_iso(b.ended_at),
+            duration=round(b.duration_s) if b.ended_at else None,
+            speakers=b.speakers,
+            extra=b.extra or {},
+            session_id=None,
+            access_count=None,
+            last_accessed_at=None,
+        )
         for b in page.bots
     ]
-    return web.json_response(
-        {
-            "bots": bots,
-            "recent_bots": bots,
-            "next_cursor": encode_cursor(page.next_after),
-            "last_updated": datetime.now(UTC).isoformat(),
-        }
+    return json_response(
+        ListRecentBotsResponse(
+            bots=bots,
+            recent_bots=bots,
+            next_cursor=encode_cursor(page.next_after),
+            last_updated=datetime.now(UTC).isoformat(),
+        )
     )
 
 
-@routes.get("/bots/{uuid}")
+@routes.get(BOT)
 async def get_bot(request: web.Request) -> web.Response:
     """The bot, its parameters, its current status and its status history (registered last so
     that `/bots/meeting_data` and the other fixed paths win)."""
@@ -373,16 +437,20 @@ async def get_bot(request: web.Request) -> web.Response:
     bot_id = _bot_uuid(request.match_info["uuid"], "uuid")
     bot: BotView = await _ask(request, GetBot(account_id=caller.account_id, bot_id=bot_id), BotView)
     history = [
-        {"code": h.status, "created_at": h.at, "error": h.error, "reason": h.reason,
-         "message": h.message}
+        StatusEntry(code=h.status, created_at=h.at, error=h.error, reason=h.reason,
+                    message=h.message)
         for h in bot.history
     ]
-    return web.json_response(
-        {
-            "bot": bot_with_params(bot),
-            "duration": round(bot.duration_s),
-            "status": history[-1] if history else None,
-            "status_history": history,
-            "params": bot.params.model_dump(mode="json", exclude={"speech_to_text": {"api_key"}}),
-        }
+    params = bot.params
+    if params.speech_to_text is not None:  # the caller's provider key is never shown again
+        params = params.model_copy(
+            update={"speech_to_text": params.speech_to_text.model_copy(update={"api_key": None})})
+    return json_response(
+        BotDetails(
+            bot=bot_with_params(bot),
+            duration=round(bot.duration_s),
+            status=history[-1] if history else None,
+            status_history=history,
+            params=params,
+        )
     )

@@ -12,6 +12,7 @@ from api_gateway.accounts import Caller
 from api_gateway.bots import _ask, _bot_uuid
 from api_gateway.errors import ApiError
 from api_gateway.keys import CALLER
+from api_gateway.responses import DeleteResponse, json_response
 from mb_shared.contracts.queries import DeleteBotData, DeleteDataReply
 
 routes = web.RouteTableDef()
@@ -46,13 +47,13 @@ LIMITER = web.AppKey("delete_data_limiter", SlidingWindowLimiter)
 @routes.post("/bots/{uuid}/delete_data")
 async def delete_data(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
+    bot_id = _bot_uuid(request.match_info["uuid"], "uuid")  # a malformed request costs no quota
     wait = request.app[LIMITER].retry_after(caller.api_key)
     if wait:
         raise ApiError(429, "TooManyRequests",
                        f"delete_data is limited to {REQUESTS_PER_WINDOW} requests per minute per "
                        "API key; retry later.", retry_after_s=max(1, round(wait + 0.5)))
-    bot_id = _bot_uuid(request.match_info["uuid"], "uuid")
     reply: DeleteDataReply = await _ask(
         request, DeleteBotData(account_id=caller.account_id, bot_id=bot_id), DeleteDataReply
     )
-    return web.json_response({"ok": True, "status": reply.status})
+    return json_response(DeleteResponse(ok=True, status=reply.status))

@@ -13,6 +13,7 @@ as the same delivery (same `webhook-id`) with a fresh run of attempts, to `webho
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,7 @@ from api_gateway.accounts import Caller
 from api_gateway.bots import _ask, _bot_uuid
 from api_gateway.errors import ApiError, from_validation_error, read_json
 from api_gateway.keys import BROKER, CALLER
-from api_gateway.schemas import SpeechToTextApiParameter
+from api_gateway.schemas import WEBHOOK_URL_PATTERN, SpeechToTextApiParameter
 from mb_shared.contracts.bot import BotStatus, SpeechToText, SpeechToTextProvider
 from mb_shared.contracts.queries import BotView, GetBot, OkReply, RetryWebhook
 from mb_shared.contracts.transcription import TranscriptionRequested
@@ -48,7 +49,7 @@ def _webhook_url(raw: Any) -> str | None:
     """An optional absolute http(s) URL; anything else is a 400 naming `webhook_url`."""
     if raw is None or raw == "":
         return None
-    if isinstance(raw, str):
+    if isinstance(raw, str) and re.fullmatch(WEBHOOK_URL_PATTERN, raw.strip()):
         try:
             parts = urlsplit(raw)
             if parts.scheme in ("http", "https") and parts.hostname:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyUrl, BaseModel, BeforeValidator, ConfigDict, Field
 
 from mb_shared.contracts.bot import RecordingMode, SpeechToTextProvider
 
@@ -13,10 +13,70 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+BLANKS = " \t\n\r\f\v"
+r"""What counts as white space where the API trims or wants something not blank. Patterns spell
+it out (`[ \t\n\r\f\v]`) rather than `\s`, which differs between Python and ECMAScript."""
+_WS = r"[ \t\n\r\f\v]"
+_TEXT = r"[^ \t\n\r\f\v]"
+_MEET_CODE = r"[a-z]{3}-[a-z]{4}-[a-z]{3}"
+_SCHEME = r"[hH][tT][tT][pP][sS]?://"
+
+
+def _meeting_urls(scheme: str, excluded: str) -> list[str]:
+    """The meeting URL forms after `scheme`, the rest without the `excluded` characters (without
+    a scheme no `:` either, or the parser would see a scheme of its own)."""
+    text = f"[^{excluded}]"
+    tail = rf"/?(\?[^#{excluded}]*)?(#{text}*)?"  # a slash, a query string, a fragment
+    return [
+        rf"{scheme}meet\.google\.com/{_MEET_CODE}{tail}",
+        rf"{scheme}([A-Za-z0-9-]+\.)*zoom\.us/(j|s|wc)/[0-9]{{9,11}}(/join)?{tail}",
+        rf"{scheme}teams\.(microsoft|live)\.com/meet/[0-9]{{10,15}}{tail}",
+        rf"{scheme}teams\.(microsoft|live)\.com/{text}*meetup-join{text}*",
+    ]
+
+
+_MEETING_URLS = (
+    *_meeting_urls(_SCHEME, r" \t\n\r\f\v"),
+    *_meeting_urls("", r": \t\n\r\f\v"),
+    # a Google redirect link to a Meet meeting, the meeting as the first `q`
+    _SCHEME + r"(www\.)?google\.com/url\?q=[hH][tT][tT][pP][sS]?(://|%3[aA]%2[fF]%2[fF])"
+    r"meet\.google\.com(/|%2[fF])" + _MEET_CODE + r"(&[^# \t\n\r\f\v]*)?(#" + _TEXT + "*)?",
+)
+MEETING_URL_PATTERN = "^" + _WS + "*(" + "|".join(_MEETING_URLS) + ")" + _WS + "*$"
+"""The meeting URLs `POST /bots/` accepts (Google Meet, Microsoft Teams, Zoom), as the OpenAPI
+document says: the handler checks `meeting_url` against it and with
+`mb_shared.meeting_urls.parse_meeting_url` (a 400 `InvalidMeetingUrl` naming it, not a 422).
+Every URL matching it is one the parser takes (tested)."""
+
+WEBHOOK_URL_PATTERN = (
+    r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+)
+"""Webhook URLs as the OpenAPI document gives them: absolute http(s) URLs. `POST
+/accounts/webhook_url` takes exactly these (else a 400 `InvalidWebhookUrl`); the `webhook_url` of
+`POST /bots/retranscribe` and `POST /bots/retry_webhook` takes these and a few more spellings."""
+
+NOT_BLANK_PATTERN = _TEXT
+"""At least one character that is not white space (checked by the handler: a 400)."""
+
+LATEST_START_TIME = 253402300799
+"""9999-12-31T23:59:59Z, the last second a date can express."""
+
+
+def _integral(value: Any) -> Any:
+    """JSON's integers include 1.0; a bool or a string is not one."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# JSON integers: no `true` for 1, no "5"
+Seconds = Annotated[int, Field(strict=True, ge=0), BeforeValidator(_integral)]
+UnixTime = Annotated[int, Field(strict=True, ge=0, le=LATEST_START_TIME),
+                     BeforeValidator(_integral)]
+
+
 class AutomaticLeaveRequest(_Strict):
-    waiting_room_timeout: Annotated[int, Field(ge=0)] | None = None
-    noone_joined_timeout: Annotated[int, Field(ge=0)] | None = None
-    silence_timeout: Annotated[int, Field(ge=0)] | None = None
+    waiting_room_timeout: Seconds | None = None
+    noone_joined_timeout: Seconds | None = None
+    silence_timeout: Seconds | None = None
 
 
 class SpeechToTextApiParameter(_Strict):
@@ -27,21 +87,26 @@ class SpeechToTextApiParameter(_Strict):
 class StreamingApiParameter(_Strict):
     input: str | None = None
     output: str | None = None
-    audio_frequency: str | None = None
+    audio_frequency: Literal["16khz", "24khz"] | None = None
 
 
 class JoinRequest(_Strict):
-    meeting_url: str
-    bot_name: str
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "meeting_url": "https://meet.google.com/abc-defg-hij", "bot_name": "Notetaker",
+        "speech_to_text": {"provider": "Default"}, "webhook_url": "https://example.org/hook",
+    }]})
+
+    meeting_url: Annotated[str, Field(json_schema_extra={"pattern": MEETING_URL_PATTERN})]
+    bot_name: Annotated[str, Field(json_schema_extra={"pattern": NOT_BLANK_PATTERN})]
     automatic_leave: AutomaticLeaveRequest | None = None
     bot_image: AnyUrl | None = None
     deduplication_key: str | None = None
     entry_message: str | None = None
     extra: dict[str, Any] | None = None
     recording_mode: RecordingMode | None = None
-    reserved: bool = False
+    reserved: Annotated[bool, Field(strict=True)] = False
     speech_to_text: SpeechToTextApiParameter | SpeechToTextProvider | None = None
-    start_time: Annotated[int, Field(ge=0)] | None = None
+    start_time: UnixTime | None = None
     streaming: StreamingApiParameter | None = None
     transcription_custom_parameters: Any = None
     webhook_url: str | None = None

@@ -30,6 +30,7 @@ from aiohttp import web
 from api_gateway.accounts import Caller
 from api_gateway.bots import _ask, _bot_uuid
 from api_gateway.keys import CALLER, STORE
+from api_gateway.responses import ScreenshotsList, ScreenshotWrapper, json_response
 from mb_shared.contracts.queries import BotView, GetBot
 from mb_shared.storage import ObjectStore
 
@@ -57,7 +58,7 @@ def captured_at(key: str, last_modified: datetime | None) -> datetime | None:
     return last_modified.astimezone(UTC)
 
 
-async def list_screenshots(store: ObjectStore, bot_id: object) -> list[dict[str, str]]:
+async def list_screenshots(store: ObjectStore, bot_id: object) -> list[ScreenshotWrapper]:
     """The bot's screenshots in the reference's `ScreenshotsList` shape, oldest first."""
     found = []
     for key, last_modified in await store.list_keys(screenshots_prefix(bot_id)):
@@ -67,7 +68,8 @@ async def list_screenshots(store: ObjectStore, bot_id: object) -> list[dict[str,
         if date is not None:
             found.append((date, key))
     found.sort()
-    return [{"date": date.isoformat(), "url": store.presigned_url(key)} for date, key in found]
+    return [ScreenshotWrapper(date=date.isoformat(), url=store.presigned_url(key))
+            for date, key in found]
 
 
 @routes.get("/bots/{uuid}/screenshots")
@@ -75,4 +77,4 @@ async def screenshots(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
     bot_id = _bot_uuid(request.match_info["uuid"], "uuid")
     bot: BotView = await _ask(request, GetBot(account_id=caller.account_id, bot_id=bot_id), BotView)
-    return web.json_response(await list_screenshots(request.app[STORE], bot.bot_id))
+    return json_response(ScreenshotsList(await list_screenshots(request.app[STORE], bot.bot_id)))

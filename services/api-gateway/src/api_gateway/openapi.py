@@ -1,0 +1,552 @@
+"""The gateway's OpenAPI 3.1 document (`GET /openapi.json`) and its HTML rendering (`GET /docs`).
+
+The document is generated from the code: request bodies from the pydantic models the handlers
+validate with, response bodies from the models in `api_gateway.responses` the handlers build their
+answers with, and the query and path parameters, statuses and links from `OPERATIONS` below, one
+entry per route of the application keyed by (method, path) (a test checks that every route has
+an entry and every entry a route). Settings that bound what a request may carry (the
+`automatic_leave` ranges) are read from the running gateway's settings.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from api_gateway import responses as r
+from api_gateway.accounts_routes import PostWebhookUrlRequest
+from api_gateway.operations import RetranscribeBody
+from api_gateway.schemas import WEBHOOK_URL_PATTERN, JoinRequest
+from api_gateway.settings import GatewaySettings
+
+API_KEY_HEADER = "x-meeting-baas-api-key"
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
+
+# --- the registry -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: Literal["query", "path"]
+    schema: dict[str, Any]
+    required: bool = False
+    description: str = ""
+
+    def document(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "in": self.where,
+                               "required": self.required or self.where == "path",
+                               "schema": self.schema}
+        if self.description:
+            out["description"] = self.description
+        return out
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    summary: str
+    tag: str
+    response: type[BaseModel] | dict[str, Any] | None
+    """The success body: a model of `api_gateway.responses`, or a plain schema."""
+    description: str = ""
+    status: int = 200
+    params: tuple[Param, ...] = ()
+    body: type[BaseModel] | None = None
+    body_refinements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """JSON-schema keywords added to body properties, for checks the handler makes itself (a 400
+    rather than the model's 422) on a model this module does not own."""
+    errors: tuple[int, ...] = ()
+    public: bool = False
+    media_type: str = "application/json"
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alias_of: str | None = None
+    """Another path serving the same operation, left out of the document (`/bots` for `/bots/`)."""
+
+
+UUID_SCHEMA = {"type": "string", "format": "uuid"}
+BOT_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The bot's UUID (`bot_id` of `POST /bots/`)")
+DATE_TIME = {"type": "string", "format": "date-time"}
+NATS = (500, 503)  # routes that ask the services over NATS may find them failing or away
+_WS = r"[ \t\n\r\f\v]"  # not `\s`, which differs between Python and ECMAScript
+_CONDITION = rf"({_WS}*|[^,:]*[^ \t\n\r\f\v,:][^,:]*:[^,]*)"
+FILTER_BY_EXTRA_PATTERN = rf"^{_CONDITION}(,{_CONDITION})*$"
+SORT_BY_EXTRA_PATTERN = (rf"^([^:]*[^ \t\n\r\f\v:][^:]*(:{_WS}*([aA][sS][cC]|[dD][eE][sS][cC])?"
+                         rf"{_WS}*)?)?$")
+
+
+def _bot_link(operation_id: str, where: str, name: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "parameters": {f"{where}.{name}": "$response.body#/bot_id"}}
+
+
+JOIN_LINKS = {
+    "GetBot": _bot_link("get_bot", "path", "uuid"),
+    "GetMeetingData": _bot_link("get_meeting_data", "query", "bot_id"),
+    "GetScreenshots": _bot_link("get_screenshots", "path", "uuid"),
+    "Leave": _bot_link("leave", "path", "uuid"),
+    "DeleteData": _bot_link("delete_data", "path", "uuid"),
+    "RetryWebhook": _bot_link("retry_webhook", "query", "bot_uuid"),
+}
+NEXT_PAGE = {"operationId": "bots_with_metadata",
+             "description": "The next page: `next_cursor` as `cursor`, with the same ordering.",
+             "parameters": {"query.cursor": "$response.body#/next_cursor"}}
+
+BOTS = "Bots"
+WEBHOOKS = "Webhooks"
+ACCOUNTS = "Accounts"
+PLATFORM = "Platform"
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("POST", "/bots/"): Operation(
+        "join", "Join", BOTS, r.JoinResponse, body=JoinRequest,
+        description="Have a bot join a meeting, now or at `start_time`. `webhook_url` overrides "
+        "the account's webhook URL for this bot. A second bot of the account to the same meeting "
+        "within 5 minutes is refused (409) unless its `deduplication_key` differs. The meeting "
+        "URL is checked (400 `InvalidMeetingUrl`), and so are `bot_name` (not blank) and the "
+        "`automatic_leave` ranges (400); a body that does not fit the schema is a 422.",
+        errors=(400, 401, 409, 422, *NATS), links=JOIN_LINKS),
+    ("POST", "/bots"): Operation("join", "Join", BOTS, r.JoinResponse, alias_of="/bots/"),
+    ("DELETE", "/bots/{uuid}"): Operation(
+        "leave", "Leave", BOTS, r.OkResponse, params=(BOT_UUID,),
+        description="Make the bot leave the meeting (a bot still queued is cancelled); it "
+        "delivers what it recorded. The bot and its data stay readable.",
+        errors=(400, 401, 404, *NATS)),
+    ("GET", "/bots/{uuid}"): Operation(
+        "get_bot", "Get Bot", BOTS, r.BotDetails, params=(BOT_UUID,),
+        description="The bot, its parameters (without secrets), its current status and its "
+        "status history.", errors=(400, 401, 404, *NATS)),
+    ("GET", "/bots/meeting_data"): Operation(
+        "get_meeting_data", "Get Meeting Data", BOTS, r.Metadata,
+        params=(
+            Param("bot_id", "query", UUID_SCHEMA, True, "The bot's UUID"),
+            Param("include_transcripts", "query", {"type": "boolean", "default": True},
+                  description="Whether to include the transcript; true when not given."),
+        ),
+        description="The recording, its files (URLs presigned for one hour, `\"\"` where there "
+        "is no file), the bot and its transcript.", errors=(400, 401, 404, *NATS)),
+    ("POST", "/bots/{uuid}/delete_data"): Operation(
+        "delete_data", "Delete Data", BOTS, r.DeleteResponse, params=(BOT_UUID,),
+        description="Delete the bot's recording, audio, transcripts, screenshots and logs "
+        "everywhere; its metadata stays. 5 requests per minute per API key, then 429 with "
+        "`Retry-After`. A bot still in its meeting is a 409.",
+        errors=(400, 401, 404, 409, 429, *NATS)),
+    ("GET", "/bots/bots_with_metadata"): Operation(
+        "bots_with_metadata", "List Bots with Metadata", BOTS, r.ListRecentBotsResponse,
+        params=(
+            Param("bot_name", "query", {"type": "string"},
+                  description="Bots whose name contains this (case-insensitive)."),
+            Param("created_after", "query", DATE_TIME,
+                  description="Bots created at or after this ISO-8601 date-time."),
+            Param("created_before", "query", DATE_TIME,
+                  description="Bots created at or before this ISO-8601 date-time."),
+            Param("cursor", "query", {"type": "string"},
+                  description="`next_cursor` of the previous page."),
+            Param("ended_after", "query", DATE_TIME,
+                  description="Bots that ended at or after this ISO-8601 date-time."),
+            Param("filter_by_extra", "query",
+                  {"type": "string", "pattern": FILTER_BY_EXTRA_PATTERN},
+                  description="`field:value[,field:value...]`: bots whose `extra` has all of "
+                  "these values (exact, case-sensitive)."),
+            Param("limit", "query",
+                  {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+                  description="Bots per page, 1 to 50."),
+            Param("meeting_url", "query", {"type": "string"},
+                  description="Bots whose meeting URL contains this (case-insensitive)."),
+            Param("sort_by_extra", "query", {"type": "string", "pattern": SORT_BY_EXTRA_PATTERN},
+                  description="`field`, `field:asc` or `field:desc`: order by a field of `extra` "
+                  "(bots with the field first)."),
+            Param("speaker_name", "query", {"type": "string"},
+                  description="Bots with a speaker whose name contains this "
+                  "(case-insensitive)."),
+        ),
+        description="The account's bots, newest first, a page at a time.",
+        errors=(400, 401, *NATS),
+        links={"NextPage": NEXT_PAGE}),
+    ("POST", "/bots/retranscribe"): Operation(
+        "retranscribe_bot", "Retranscribe Bot", BOTS, r.OkResponse, status=202,
+        body=RetranscribeBody,
+        body_refinements={"bot_uuid": {"format": "uuid"},
+                          "webhook_url": {"pattern": WEBHOOK_URL_PATTERN}},
+        description="Transcribe a completed bot's audio again; a `transcription_complete` "
+        "webhook follows. 409 when the bot is not completed or has no audio.",
+        errors=(400, 401, 404, 409, 422, *NATS)),
+    ("POST", "/bots/retry_webhook"): Operation(
+        "retry_webhook", "Retry Webhook", BOTS, r.OkResponse,
+        params=(
+            Param("bot_uuid", "query", UUID_SCHEMA, True, "The bot's UUID"),
+            Param("webhook_url", "query", {"type": "string", "pattern": WEBHOOK_URL_PATTERN},
+                  description="Send there instead of the bot's webhook URL."),
+        ),
+        description="Send the bot's final webhook event (`complete` or `failed`) again. 409 "
+        "when it has none yet, or no webhook URL.", errors=(400, 401, 404, 409, *NATS)),
+    ("GET", "/bots/{uuid}/screenshots"): Operation(
+        "get_screenshots", "Get Screenshots", BOTS, r.ScreenshotsList, params=(BOT_UUID,),
+        description="The screenshots the bot took, oldest first (URLs presigned for one hour).",
+        errors=(400, 401, 404, *NATS)),
+    ("GET", "/bots/webhooks"): Operation(
+        "webhook_documentation", "Webhook Events Documentation", WEBHOOKS, {"type": "object"},
+        description="What this platform sends to webhook URLs, how it signs and retries.",
+        errors=(401, 500)),
+    ("GET", "/bots/webhooks/bot"): Operation(
+        "bot_webhook_documentation", "Bot Webhook Events Documentation", WEBHOOKS,
+        {"type": "object"}, errors=(401, 500)),
+    ("GET", "/bots/webhooks/calendar"): Operation(
+        "calendar_webhook_documentation", "Calendar Webhook Events Documentation", WEBHOOKS,
+        {"type": "object"}, errors=(401, 500)),
+    ("GET", "/accounts/webhook_url"): Operation(
+        "get_webhook_url", "Get Webhook URL", ACCOUNTS, r.GetWebhookUrlResponse,
+        description="The account's default webhook URL.", errors=(401, 500)),
+    ("POST", "/accounts/webhook_url"): Operation(
+        "post_webhook_url", "Set Webhook URL", ACCOUNTS, r.GetWebhookUrlResponse,
+        body=PostWebhookUrlRequest,
+        description="Set the account's default webhook URL (an http or https URL).",
+        errors=(400, 401, 422, 500)),
+    ("GET", "/accounts/webhook_secret"): Operation(
+        "get_webhook_secret", "Get Webhook Signing Secret", ACCOUNTS, r.WebhookSecretResponse,
+        description="The secret that signs webhooks (Standard Webhooks).", errors=(401, 500)),
+    ("POST", "/accounts/webhook_secret/rotate"): Operation(
+        "rotate_webhook_secret", "Rotate Webhook Signing Secret", ACCOUNTS,
+        r.WebhookSecretResponse, errors=(401, 500)),
+    ("GET", "/accounts/api_keys"): Operation(
+        "list_api_keys", "List API Keys", ACCOUNTS, r.ApiKeyList,
+        description="The account's API keys, by prefix (a key itself is shown only once).",
+        errors=(401, 500)),
+    ("POST", "/accounts/api_keys"): Operation(
+        "create_api_key", "Create API Key", ACCOUNTS, r.ApiKeyResponse, status=201,
+        description="A new key, shown this once; the others stay active, so that keys rotate "
+        "without downtime.", errors=(401, 500),
+        links={"Revoke": {"operationId": "revoke_api_key",
+                          "parameters": {"path.prefix": "$response.body#/prefix"}}}),
+    ("DELETE", "/accounts/api_keys/{prefix}"): Operation(
+        "revoke_api_key", "Revoke API Key", ACCOUNTS, r.OkResponse,
+        params=(Param("prefix", "path", {"type": "string"}, True, "The key's prefix"),),
+        description="Revoke a key. The account's last active key cannot be revoked (409).",
+        errors=(400, 401, 404, 409, 500)),
+    ("GET", "/health"): Operation(
+        "health", "Health", PLATFORM, r.Health, public=True,
+        description="The gateway is up."),
+    ("GET", OPENAPI_PATH): Operation(
+        "openapi", "OpenAPI Document", PLATFORM, {"type": "object"}, public=True,
+        description="This document."),
+    ("GET", DOCS_PATH): Operation(
+        "docs", "API Documentation", PLATFORM, {"type": "string"}, public=True,
+        media_type="text/html", description="This document as a web page."),
+}
+
+ERROR_DESCRIPTIONS = {
+    400: "The request is malformed or a value is not acceptable; `field` names it",
+    401: "The `x-meeting-baas-api-key` header is missing, or the key unknown or revoked",
+    404: "No such resource for this account",
+    409: "The request conflicts with the resource's state",
+    422: "The body does not fit the schema; `errors` lists every problem",
+    429: "Too many requests; retry after `Retry-After` seconds",
+    500: "The platform failed; retry later",
+    503: "The platform could not answer in time; retry after `Retry-After` seconds",
+}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
+                               "schema": {"type": "integer", "minimum": 0}}}
+
+
+# --- the document -------------------------------------------------------------------------------
+
+INFO_DESCRIPTION = """\
+A self-hosted, drop-in implementation of the Meeting BaaS API v1: send a bot into a meeting,
+receive its recording, transcript and events by webhook and by API.
+
+Authenticate with the `x-meeting-baas-api-key` header. Every error is JSON:
+`{"code": "InvalidMeetingUrl", "message": "meeting_url: ...", "field": "meeting_url"}`; a body
+that does not fit its schema is a 422 listing every problem in `errors`. Text may not contain the
+NUL character (U+0000): a request carrying one is a 400 `InvalidCharacter`.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("mb-api-gateway")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+def documented() -> dict[tuple[str, str], Operation]:
+    return {key: op for key, op in OPERATIONS.items() if op.alias_of is None}
+
+
+def _model_schemas() -> tuple[dict[tuple[type[BaseModel], str], dict[str, Any]], dict[str, Any]]:
+    models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        (r.ErrorBody, "serialization")]
+    for op in documented().values():
+        if op.body is not None:
+            models.append((op.body, "validation"))
+        if isinstance(op.response, type):
+            models.append((op.response, "serialization"))
+    refs, defs = models_json_schema(list(dict.fromkeys(models)),
+                                    ref_template="#/components/schemas/{model}")
+    return refs, defs.get("$defs", {})
+
+
+def _body_schema_name(ref: dict[str, Any]) -> str:
+    return ref["$ref"].rsplit("/", 1)[-1]
+
+
+def _bound_integers(schema: dict[str, Any], minimum: int, maximum: int) -> None:
+    """Set the bounds on the integer branch of an `int | None` property."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "integer":
+            branch["minimum"], branch["maximum"] = minimum, maximum
+
+
+def _apply_settings(schemas: dict[str, Any], settings: GatewaySettings) -> None:
+    leave = schemas.get("AutomaticLeaveRequest", {}).get("properties", {})
+    for name, minimum in (("waiting_room_timeout", settings.min_waiting_room_timeout_s),
+                          ("noone_joined_timeout", settings.min_waiting_room_timeout_s),
+                          ("silence_timeout", settings.min_silence_timeout_s)):
+        if name in leave:
+            _bound_integers(leave[name], minimum, settings.max_automatic_leave_s)
+            leave[name]["description"] = (
+                f"Seconds, from {minimum} to {settings.max_automatic_leave_s} (checked: a 400); "
+                "600 when not given.")
+
+
+def _refine(schema: dict[str, Any], keywords: dict[str, Any]) -> None:
+    """Add keywords to the string branch of a property (`str` or `str | None`)."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch.update(keywords)
+
+
+def _error(status: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "description": ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    if status in (429, 500, 503):
+        out["headers"] = RETRY_AFTER
+    return out
+
+
+def build_document(settings: GatewaySettings) -> dict[str, Any]:
+    refs, schemas = _model_schemas()
+    _apply_settings(schemas, settings)
+    paths: dict[str, dict[str, Any]] = {}
+    for (method, path), op in documented().items():
+        entry: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
+                                 "tags": [op.tag]}
+        if op.description:
+            entry["description"] = op.description
+        if op.params:
+            entry["parameters"] = [p.document() for p in op.params]
+        if op.body is not None:
+            ref = refs[(op.body, "validation")]
+            if op.body_refinements:
+                properties = schemas[_body_schema_name(ref)]["properties"]
+                for name, keywords in op.body_refinements.items():
+                    _refine(properties[name], keywords)
+            entry["requestBody"] = {"required": True,
+                                    "content": {"application/json": {"schema": ref}}}
+        schema = (refs[(op.response, "serialization")] if isinstance(op.response, type)
+                  else op.response)
+        success: dict[str, Any] = {"description": "Success",
+                                   "content": {op.media_type: {"schema": schema}}}
+        if op.links:
+            success["links"] = op.links
+        entry["responses"] = {str(op.status): success}
+        for status in op.errors:
+            entry["responses"][str(status)] = _error(status)
+        entry["security"] = [] if op.public else [{"ApiKeyAuth": []}]
+        paths.setdefault(path, {})[method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Meeting BaaS API (self-hosted)", "version": _version(),
+                 "description": INFO_DESCRIPTION},
+        "tags": [{"name": BOTS}, {"name": WEBHOOKS}, {"name": ACCOUNTS}, {"name": PLATFORM}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header",
+                                               "name": API_KEY_HEADER,
+                                               "description": "API key for authentication"}},
+        },
+        "security": [{"ApiKeyAuth": []}],
+    }
+
+
+# --- the routes ---------------------------------------------------------------------------------
+
+DOCUMENT = web.AppKey("openapi_document", dict)
+DOCS_HTML = web.AppKey("openapi_docs_html", str)
+routes = web.RouteTableDef()
+
+
+def install(app: web.Application, settings: GatewaySettings) -> None:
+    document = build_document(settings)
+    app[DOCUMENT] = document
+    app[DOCS_HTML] = render_html(document)
+    app.router.add_routes(routes)
+
+
+@routes.get(OPENAPI_PATH)
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(request.app[DOCUMENT])
+
+
+@routes.get(DOCS_PATH)
+async def docs(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[DOCS_HTML], content_type="text/html")
+
+
+# --- the HTML page ------------------------------------------------------------------------------
+
+_e = html.escape
+
+
+def _md(text: str) -> str:
+    """Escaped text with `code` spans, the only markup the descriptions use."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", _e(text))
+
+STYLE = """
+body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1d2330;background:#fafbfc}
+main{max-width:1000px;margin:0 auto;padding:24px}
+h1{margin-bottom:0}h2{border-bottom:1px solid #d8dde6;padding-bottom:4px;margin-top:40px}
+nav a{display:block;text-decoration:none;color:#1d2330;font-family:ui-monospace,monospace;font-size:13px}
+.op{background:#fff;border:1px solid #d8dde6;border-radius:6px;margin:16px 0;padding:12px 16px}
+.op h3{margin:0;font-family:ui-monospace,monospace;font-size:15px}
+.m{display:inline-block;min-width:64px;text-align:center;border-radius:4px;color:#fff;
+   font-size:12px;padding:2px 6px;margin-right:8px}
+.get{background:#2b6cb0}.post{background:#2f855a}.delete{background:#c53030}
+table{border-collapse:collapse;width:100%;margin:8px 0;font-size:14px}
+td,th{border-bottom:1px solid #eceff4;padding:4px 8px;text-align:left;vertical-align:top}
+code,.t{font-family:ui-monospace,monospace;font-size:13px}.req{color:#c53030}
+.schema{background:#fff;border:1px solid #d8dde6;border-radius:6px;margin:12px 0;padding:8px 16px}
+"""
+
+
+def _ref_name(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1]
+
+
+def _type(schema: Any) -> str:
+    """A short, linked description of a schema's type."""
+    if schema is True or schema == {}:
+        return "any"
+    if not isinstance(schema, dict):
+        return "never"
+    if "$ref" in schema:
+        name = _ref_name(schema["$ref"])
+        return f'<a href="#schema-{_e(name)}">{_e(name)}</a>'
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return " | ".join(_type(s) for s in schema[key])
+    if "allOf" in schema:
+        return " &amp; ".join(_type(s) for s in schema["allOf"])
+    if "enum" in schema:
+        return " | ".join(f"<code>{_e(json.dumps(v))}</code>" for v in schema["enum"])
+    if "const" in schema:
+        return f"<code>{_e(json.dumps(schema['const']))}</code>"
+    kind = schema.get("type", "any")
+    if isinstance(kind, list):
+        kind = " | ".join(kind)
+    if kind == "array":
+        return f"array of {_type(schema.get('items', {}))}"
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return f"object of {_type(schema['additionalProperties'])}"
+    text = _e(kind)
+    details = [f"format {schema['format']}"] if "format" in schema else []
+    for key, sign in (("minimum", "≥"), ("maximum", "≤"), ("minLength", "length ≥"),
+                      ("maxLength", "length ≤")):
+        if key in schema:
+            details.append(f"{sign} {schema[key]}")
+    if "pattern" in schema:
+        details.append(f"pattern <code>{_e(schema['pattern'])}</code>")
+    if "default" in schema:
+        details.append(f"default <code>{_e(json.dumps(schema['default']))}</code>")
+    return text + (f" ({', '.join(details)})" if details else "")
+
+
+def _properties(schema: dict[str, Any]) -> str:
+    props = schema.get("properties")
+    if not props:
+        return f"<p class=t>{_type(schema)}</p>"
+    required = set(schema.get("required", []))
+    rows = "".join(
+        f"<tr><td><code>{_e(name)}</code>{' <span class=req>*</span>' if name in required else ''}"
+        f"</td><td class=t>{_type(prop)}</td>"
+        f"<td>{_md(prop.get('description', '') if isinstance(prop, dict) else '')}</td></tr>"
+        for name, prop in props.items()
+    )
+    extra = ""
+    if schema.get("additionalProperties") is False:
+        extra = "<p>No other property is accepted.</p>"
+    return f"<table><tr><th>property</th><th>type</th><th></th></tr>{rows}</table>{extra}"
+
+
+def _operation_html(method: str, path: str, op: dict[str, Any],
+                    schemas: dict[str, Any]) -> str:
+    anchor = f"op-{op['operationId']}"
+    parts = [f'<section class=op id="{_e(anchor)}"><h3><span class="m {method}">{method.upper()}'
+             f"</span>{_e(path)}</h3><p><b>{_e(op.get('summary', ''))}</b>. "
+             f"{_md(op.get('description', ''))}</p>"]
+    if op.get("security") == []:
+        parts.append("<p>No API key needed.</p>")
+    if op.get("parameters"):
+        rows = "".join(
+            f"<tr><td><code>{_e(p['name'])}</code>"
+            f"{' <span class=req>*</span>' if p.get('required') else ''}</td><td>{p['in']}</td>"
+            f"<td class=t>{_type(p['schema'])}</td><td>{_md(p.get('description', ''))}</td></tr>"
+            for p in op["parameters"]
+        )
+        parts.append("<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>type</th>"
+                     f"<th></th></tr>{rows}</table>")
+    if "requestBody" in op:
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+        parts.append(f"<h4>Body</h4><p class=t>application/json: {_type(schema)}</p>")
+        if "$ref" in schema:
+            parts.append(_properties(schemas[_ref_name(schema["$ref"])]))
+    rows = ""
+    for status, response in op["responses"].items():
+        content = response.get("content", {})
+        kinds = "; ".join(f"{_e(mt)}: {_type(c.get('schema', {}))}" for mt, c in content.items())
+        rows += (f"<tr><td>{status}</td><td class=t>{kinds}</td>"
+                 f"<td>{_md(response.get('description', ''))}</td></tr>")
+    parts.append(f"<h4>Responses</h4><table><tr><th>status</th><th>body</th><th></th></tr>"
+                 f"{rows}</table></section>")
+    return "".join(parts)
+
+
+def render_html(document: dict[str, Any]) -> str:
+    """The document as one self-contained page (no script, no external resource)."""
+    info = document["info"]
+    ops = [(method, path, op) for path, item in document["paths"].items()
+           for method, op in item.items()]
+    by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    for method, path, op in ops:
+        by_tag.setdefault(op["tags"][0], []).append((method, path, op))
+    nav = "".join(f'<a href="#op-{_e(op["operationId"])}">{method.upper()} {_e(path)}</a>'
+                  for method, path, op in ops)
+    body = []
+    for tag in [t["name"] for t in document.get("tags", [])]:
+        if tag in by_tag:
+            body.append(f"<h2>{_e(tag)}</h2>")
+            body.extend(_operation_html(m, p, op, document["components"]["schemas"])
+                        for m, p, op in by_tag[tag])
+    body.append("<h2>Schemas</h2>")
+    for name, schema in document["components"]["schemas"].items():
+        description = schema.get("description", "")
+        body.append(f'<div class=schema id="schema-{_e(name)}"><h3>{_e(name)}</h3>'
+                    f"<p>{_md(description)}</p>{_properties(schema)}</div>")
+    description = "".join(f"<p>{_md(p)}</p>" for p in info.get("description", "").split("\n\n"))
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{_e(info['title'])}</title><style>{STYLE}</style></head><body><main>"
+        f"<h1>{_e(info['title'])}</h1><p>Version {_e(info['version'])} · "
+        f'<a href="{OPENAPI_PATH}">OpenAPI document</a></p>{description}'
+        f"<nav>{nav}</nav>{''.join(body)}</main></body></html>"
+    )

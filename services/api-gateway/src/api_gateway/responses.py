@@ -1,0 +1,266 @@
+"""Response bodies of the REST surface, as pydantic models.
+
+The handlers build their bodies through these models (`json_response`), and the OpenAPI document
+served at `/openapi.json` takes its response schemas from the same models, so the two cannot drift.
+Names follow the reference OpenAPI document (Meeting BaaS API v1) where it has one.
+
+Dates are strings (`format: date-time`) produced by `datetime.isoformat()` on aware datetimes,
+as every date this gateway answers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from mb_shared.contracts.bot import (
+    BotError,
+    BotParams,
+    BotStatus,
+    EndReason,
+    RecordingMode,
+    SpeechToTextProvider,
+)
+
+DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Extra = Annotated[dict[str, Any], Field(description="Custom data object")]
+
+
+class Body(BaseModel):
+    """A response body: every field is always present (nullable ones as `null`), no other key."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+
+def json_response(body: BaseModel, *, status: int = 200,
+                  headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body.model_dump(mode="json"), status=status, headers=headers)
+
+
+# Errors ------------------------------------------------------------------------------------------
+
+
+class FieldError(Body):
+    field: str = Field(description="Dotted path of the offending field, or `body`")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error: a machine-readable `code`, a `message` for humans naming the field, the
+    `field` when one is at fault, and for validation errors (422) every problem in `errors`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(examples=["InvalidMeetingUrl"])
+    message: str
+    field: str | None = Field(default=None, description="Absent when no single field is at fault")
+    errors: list[FieldError] | None = Field(default=None,
+                                            description="Every validation problem (422 only)")
+
+    def response(self, status: int, headers: dict[str, str] | None = None) -> web.Response:
+        return web.json_response(self.model_dump(mode="json", exclude_none=True), status=status,
+                                 headers=headers)
+
+
+# Simple answers ----------------------------------------------------------------------------------
+
+
+class OkResponse(Body):
+    """The reference's `LeaveResponse`."""
+
+    ok: bool
+
+
+class Health(Body):
+    ok: bool
+
+
+class JoinResponse(Body):
+    bot_id: UUID
+
+
+DeleteStatus = Literal["deleted", "partiallyDeleted", "alreadyDeleted", "noDataFound"]
+
+
+class DeleteResponse(Body):
+    ok: bool = Field(description="Whether the request was processed successfully")
+    status: DeleteStatus = Field(description="The detailed status of the deletion operation")
+
+
+# Meeting data ------------------------------------------------------------------------------------
+
+
+class Word(Body):
+    id: int
+    bot_id: int
+    start_time: float
+    end_time: float
+    text: str
+    user_id: int | None
+
+
+class Transcript(Body):
+    id: int
+    bot_id: int
+    speaker: str
+    start_time: float
+    end_time: float | None
+    lang: str | None
+    user_id: int | None
+    words: list[Word]
+
+
+class BotWithParams(Body):
+    """A bot in the reference's `BotWithParams` shape."""
+
+    id: int
+    uuid: UUID
+    account_id: int
+    bot_param_id: int
+    bot_name: str
+    bot_image: str | None
+    meeting_url: str
+    created_at: DateTime
+    bot_joined_at: DateTime | None
+    bot_exited_at: DateTime | None
+    ended_at: DateTime | None
+    is_stopped: bool
+    errors: str | None
+    diarization_v2: bool
+    reserved: bool
+    event_id: int | None
+    scheduled_bot_id: int | None
+    session_id: str | None
+    mp4_s3_path: str
+    deduplication_key: str | None
+    enter_message: str | None
+    extra: Extra
+    recording_mode: RecordingMode | None
+    speech_to_text_provider: SpeechToTextProvider | None
+    speech_to_text_api_key: None = Field(description="Never returned")
+    streaming_input: str | None
+    streaming_output: str | None
+    streaming_audio_frequency: Literal["16khz", "24khz"] | None
+    transcription_custom_parameters: Extra
+    waiting_room_timeout: int | None
+    noone_joined_timeout: int | None
+    silence_timeout: int | None
+    webhook_url: str
+    zoom_access_token_url: str | None
+    zoom_obf_token: None = Field(description="Never returned")
+    zoom_obf_token_url: str | None
+    zoom_obf_token_user_id: str | None
+    zoom_sdk_id: str | None
+    zoom_sdk_pwd: None = Field(description="Never returned")
+
+
+class BotData(Body):
+    bot: BotWithParams
+    transcripts: list[Transcript]
+    event_uuid: UUID | None = Field(
+        description="UUID of the calendar event (if this bot was created from an event)")
+
+
+class Metadata(Body):
+    """`GET /bots/meeting_data`. File URLs are presigned for one hour, `""` where there is no
+    file."""
+
+    bot_data: BotData
+    duration: int = Field(description="Duration of the recording in seconds")
+    mp4: str
+    audio: str
+    speaker_diarization_file: str
+    meeting_participants_file: str
+    speaker_diarization_file_network: str
+
+
+# GET /bots/{uuid} --------------------------------------------------------------------------------
+
+
+class StatusEntry(Body):
+    code: BotStatus
+    created_at: DateTime
+    error: BotError | None
+    reason: EndReason | None
+    message: str | None
+
+
+class BotDetails(Body):
+    """`GET /bots/{uuid}`: the bot, its parameters (without secrets), its status and history."""
+
+    bot: BotWithParams
+    duration: int
+    status: StatusEntry | None
+    status_history: list[StatusEntry]
+    params: BotParams
+
+
+# Listing -----------------------------------------------------------------------------------------
+
+
+class RecentBotEntry(Body):
+    id: int
+    uuid: UUID
+    bot_name: str
+    meeting_url: str
+    created_at: DateTime
+    ended_at: DateTime | None
+    duration: int | None
+    speakers: list[str]
+    extra: Extra
+    session_id: str | None
+    access_count: int | None
+    last_accessed_at: DateTime | None
+
+
+class ListRecentBotsResponse(Body):
+    """Newest first. `recent_bots` repeats `bots` for older clients; pass `next_cursor` as
+    `cursor` for the next page (null on the last one)."""
+
+    bots: list[RecentBotEntry]
+    recent_bots: list[RecentBotEntry]
+    next_cursor: str | None
+    last_updated: DateTime
+
+
+# Screenshots -------------------------------------------------------------------------------------
+
+
+class ScreenshotWrapper(Body):
+    date: DateTime
+    url: str
+
+
+class ScreenshotsList(RootModel[list[ScreenshotWrapper]]):
+    pass
+
+
+# Accounts ----------------------------------------------------------------------------------------
+
+
+class GetWebhookUrlResponse(Body):
+    webhook_url: str | None
+
+
+class WebhookSecretResponse(Body):
+    secret: str = Field(description="A Standard Webhooks secret (`whsec_` and base64)")
+
+
+class ApiKeyView(Body):
+    prefix: str
+    created_at: DateTime
+    revoked_at: DateTime | None
+    active: bool
+
+
+class ApiKeyList(Body):
+    api_keys: list[ApiKeyView]
+
+
+class ApiKeyResponse(ApiKeyView):
+    """A new key: `api_key` is shown this once."""
+
+    api_key: str

@@ -1,0 +1,91 @@
+"""Schemathesis hooks for tests/test_schemathesis.py (loaded through SCHEMATHESIS_HOOKS).
+
+They keep generated requests from reaching outside this machine, starting real bots or locking
+the run out, and send only what the document calls valid as valid, without changing whether a
+request is valid:
+
+- every bot created by `POST /bots/` gets the test's local webhook receiver as `webhook_url` (the
+  gateway takes any string there) and a `start_time` in 2100, so that the scheduler keeps it
+  queued and no browser starts, unless the generated `start_time` is already later or is not a
+  number (then the gateway's answer is the thing under test);
+- `POST /bots/retry_webhook` (query) and `POST /bots/retranscribe` (body) send to the local
+  receiver instead of any `webhook_url` the gateway would take: a bot cancelled by the run has a
+  final event that a retry delivers;
+- `DELETE /accounts/api_keys/{prefix}` never names the key the run authenticates with (its
+  prefix can be read from `GET /accounts/api_keys`); such a case names an unknown key instead;
+- `cursor` of `GET /bots/bots_with_metadata` is opaque: only a `next_cursor` the API returned is
+  valid (with the same ordering), which no JSON Schema can say. A schema-valid case keeps such a
+  cursor (it comes through the document's `NextPage` link) and drops any other; a
+  schema-violating case goes as generated.
+"""
+
+from __future__ import annotations
+
+import os
+
+import schemathesis
+
+FAR_FUTURE = 4102444800  # 2100-01-01T00:00:00Z
+JOIN_PATHS = ("/bots/", "/bots")
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    method = case.method.upper()
+    if method == "POST" and case.path in JOIN_PATHS and isinstance(case.body, dict):
+        _queued_with_local_webhook(case.body)
+    elif method == "POST" and case.path == "/bots/retry_webhook" and case.query:
+        if "webhook_url" in case.query:
+            case.query["webhook_url"] = _local_if_taken(case.query["webhook_url"])
+    elif method == "POST" and case.path == "/bots/retranscribe" and isinstance(case.body, dict):
+        if "webhook_url" in case.body:
+            case.body["webhook_url"] = _local_if_taken(case.body["webhook_url"])
+    elif method == "DELETE" and case.path == "/accounts/api_keys/{prefix}":
+        _not_the_runs_key(case)
+    elif method == "GET" and case.path == "/bots/bots_with_metadata":
+        _only_issued_cursors(case)
+
+
+def _queued_with_local_webhook(body: dict) -> None:
+    if body.get("webhook_url") is None or isinstance(body["webhook_url"], str):
+        body["webhook_url"] = os.environ["MB_SCHEMATHESIS_WEBHOOK_URL"]
+    start = body.get("start_time")
+    if start is None or (type(start) in (int, float) and start < FAR_FUTURE):
+        body["start_time"] = FAR_FUTURE
+
+
+def _local_if_taken(url):
+    """The local receiver for a URL the gateway would send to; anything else as it is."""
+    from api_gateway.errors import ApiError
+    from api_gateway.operations import _webhook_url
+
+    try:
+        taken = _webhook_url(url)
+    except (ApiError, ValueError):  # refused (or failing): the gateway's answer is under test
+        return url
+    return os.environ["MB_SCHEMATHESIS_WEBHOOK_URL"] if taken else url
+
+
+def _not_the_runs_key(case) -> None:
+    prefix = (case.path_parameters or {}).get("prefix")
+    if prefix == os.environ["MB_SCHEMATHESIS_KEY_PREFIX"]:
+        case.path_parameters["prefix"] = "mb_not-this-runs-key"
+
+
+def _only_issued_cursors(case) -> None:
+    from api_gateway.bots import decode_cursor
+    from api_gateway.errors import ApiError
+
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or not case.query:
+        return
+    cursor = case.query.get("cursor")
+    if not isinstance(cursor, str) or not cursor:
+        return
+    try:
+        after = decode_cursor(cursor)
+    except ApiError:
+        del case.query["cursor"]
+        return
+    if (len(after) == 4) != bool(case.query.get("sort_by_extra")):  # issued for another order
+        del case.query["cursor"]
