@@ -59,6 +59,11 @@ class ApiResponse:
     headers: dict[str, str]
 
 
+def account_api(platform, name: str) -> Api:
+    """The REST surface as a new account of its own sees it."""
+    return Api(platform.endpoints.gateway_url, platform.create_account(name)["api_key"])
+
+
 class Api:
     """The REST surface as a client sees it."""
 

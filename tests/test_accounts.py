@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
-from devstack.platform import _bin
-from support import Api
+from support import Api, account_api
 
 
 @pytest.fixture
 def fresh_account(api, platform) -> Api:
-    env = platform._service_env(platform.endpoints.env, "api-gateway")
-    out = subprocess.run([_bin("mb-api-gateway"), "create-account", "accounts-test"], env=env,
-                         capture_output=True, text=True, check=True).stdout
-    return Api(api.base_url, json.loads(out)["api_key"])
+    return account_api(platform, "accounts-test")
 
 
 def test_the_default_webhook_url_can_be_set_and_read(fresh_account):

@@ -7,7 +7,7 @@ import uuid
 import psycopg
 import pytest
 
-from support import Api
+from support import account_api
 
 MEET = "https://meet.google.com/abc-defg-hij"
 
@@ -111,15 +111,9 @@ def test_a_malformed_bot_id_is_a_400_naming_it(api):
 
 
 def test_another_accounts_bot_is_invisible(api, platform):
-    import json
-    import subprocess
 
-    from devstack.platform import _bin
 
-    env = platform._service_env(platform.endpoints.env, "api-gateway")
-    out = subprocess.run([_bin("mb-api-gateway"), "create-account", "other"], env=env,
-                         capture_output=True, text=True, check=True).stdout
-    other = Api(api.base_url, json.loads(out)["api_key"])
+    other = account_api(platform, "other")
     created = api.join(meeting_url="https://meet.google.com/zzz-zzzz-zzz", bot_name="Mine",
                        start_time=4102444800)
     assert created.status == 200

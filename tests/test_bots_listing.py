@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import psycopg
 import pytest
 
-from devstack.platform import _bin
 from meeting_simulator.client import new_meet_code
-from support import Api
+from support import Api, account_api
 
 FUTURE = 4102444800
 BOTS = [  # name, extra
@@ -24,10 +22,7 @@ BOTS = [  # name, extra
 
 @pytest.fixture(scope="module")
 def account(platform) -> Api:
-    env = platform._service_env(platform.endpoints.env, "api-gateway")
-    out = subprocess.run([_bin("mb-api-gateway"), "create-account", "listing"], env=env,
-                         capture_output=True, text=True, check=True).stdout
-    return Api(platform.endpoints.gateway_url, json.loads(out)["api_key"])
+    return account_api(platform, "listing")
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import uuid
 
 import psycopg
 from minio import Minio
 
-from devstack.platform import _bin
-from support import Api
+from support import account_api
 
 
 def stored_objects(platform, bot_id: str) -> list[str]:
@@ -82,10 +79,7 @@ def test_a_bot_without_data_answers_no_data_found(api, meeting_code):
 
 
 def test_delete_data_is_limited_to_5_per_minute_per_key(api, platform):
-    env = platform._service_env(platform.endpoints.env, "api-gateway")
-    out = subprocess.run([_bin("mb-api-gateway"), "create-account", "deleter"], env=env,
-                         capture_output=True, text=True, check=True).stdout
-    deleter = Api(api.base_url, json.loads(out)["api_key"])
+    deleter = account_api(platform, "deleter")
     for _ in range(5):
         assert deleter.request("POST", f"/bots/{uuid.uuid4()}/delete_data").status == 404
     limited = deleter.request("POST", f"/bots/{uuid.uuid4()}/delete_data")
@@ -99,8 +93,5 @@ def test_delete_data_is_limited_to_5_per_minute_per_key(api, platform):
 def test_another_accounts_bot_is_not_found(api, platform, meeting_code):
     bot_id = api.join(meeting_url=f"https://meet.google.com/{meeting_code}", bot_name="Mine",
                       start_time=4102444800).body["bot_id"]
-    env = platform._service_env(platform.endpoints.env, "api-gateway")
-    out = subprocess.run([_bin("mb-api-gateway"), "create-account", "stranger"], env=env,
-                         capture_output=True, text=True, check=True).stdout
-    stranger = Api(api.base_url, json.loads(out)["api_key"])
+    stranger = account_api(platform, "stranger")
     assert stranger.request("POST", f"/bots/{bot_id}/delete_data").status == 404

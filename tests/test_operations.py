@@ -6,9 +6,7 @@ transcribed again and its final webhook sent again. The error cases use a bot qu
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import time
 import uuid
 from urllib.parse import quote
@@ -16,7 +14,7 @@ from urllib.parse import quote
 import jiwer
 import pytest
 
-from support import Api
+from support import Api, account_api
 
 SENTENCE = "The quarterly budget review starts with marketing expenses."
 FAR_FUTURE = 4102444800  # 2100-01-01
@@ -76,12 +74,8 @@ def queued(api):
 
 @pytest.fixture(scope="module")
 def other_api(api, platform) -> Api:
-    from devstack.platform import _bin
 
-    env = platform._service_env(platform.endpoints.env, "api-gateway")
-    out = subprocess.run([_bin("mb-api-gateway"), "create-account", "operations-other"], env=env,
-                         capture_output=True, text=True, check=True).stdout
-    return Api(api.base_url, json.loads(out)["api_key"])
+    return account_api(platform, "operations-other")
 
 
 # --- retranscribe ----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ starts and nothing leaves this machine.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from devstack.platform import _bin
-from support import Api
+from support import Api, account_api
 
 TESTS = Path(__file__).resolve().parent
 CONFIG = TESTS / "schemathesis.toml"
@@ -29,10 +28,7 @@ MEET = "https://meet.google.com/abc-defg-hij"
 
 @pytest.fixture(scope="module")
 def schemathesis_account(api, platform) -> Api:
-    env = platform._service_env(platform.endpoints.env, "api-gateway")
-    out = subprocess.run([_bin("mb-api-gateway"), "create-account", "schemathesis"], env=env,
-                         capture_output=True, text=True, check=True).stdout
-    return Api(api.base_url, json.loads(out)["api_key"])
+    return account_api(platform, "schemathesis")
 
 
 def test_the_document_and_its_page_are_served_without_a_key(api):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import urllib.request
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -11,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from support import Api
+from support import Api, account_api
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -52,12 +50,8 @@ def assert_dated_pngs(items: list[dict]) -> None:
 
 @pytest.fixture(scope="module")
 def other_api(api, platform) -> Api:
-    from devstack.platform import _bin
 
-    env = platform._service_env(platform.endpoints.env, "api-gateway")
-    out = subprocess.run([_bin("mb-api-gateway"), "create-account", "screenshots-other"], env=env,
-                         capture_output=True, text=True, check=True).stdout
-    return Api(api.base_url, json.loads(out)["api_key"])
+    return account_api(platform, "screenshots-other")
 
 
 def test_a_denied_bot_shows_joining_and_failure(api, other_api, simulator, webhooks, meeting_code):

@@ -117,10 +117,7 @@ class PlatformStack:
         }
         for service in DATABASES:
             self._run([_bin(f"mb-{service}"), "migrate"], self._service_env(env, service), service)
-        account = json.loads(
-            self._run([_bin("mb-api-gateway"), "create-account", "local"],
-                      self._service_env(env, "api-gateway"), "create-account")
-        )
+        account = self._create_account("local", env)
         for service in SERVICES:
             self.processes.start(service, [_bin(f"mb-{service}")],
                                  env=self._service_env(env, service), cwd=self.base_dir)
@@ -221,6 +218,17 @@ class PlatformStack:
                 raise PlatformStartError(f"not consuming after {timeout} s: {sorted(pending)}")
         finally:
             await client.close()
+
+    def _create_account(self, name: str, env: dict[str, str]) -> dict:
+        return json.loads(
+            self._run([_bin("mb-api-gateway"), "create-account", name],
+                      self._service_env(env, "api-gateway"), "create-account")
+        )
+
+    def create_account(self, name: str) -> dict:
+        """A new account: `{"account_id": ..., "api_key": ...}`."""
+        assert self.endpoints is not None
+        return self._create_account(name, self.endpoints.env)
 
     def restart(self, service: str) -> ManagedProcess:
         """Start a service again after a test stopped or killed it."""
