@@ -6,7 +6,6 @@ Runs in a worker thread (Selenium is blocking). Everything it tells the platform
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import threading
@@ -192,7 +191,7 @@ class BotSession:
             mp3=self.effects.upload("recording.mp3", mp3, "audio/mpeg") if mp3 else None,
             audio=self.effects.upload("audio.wav", files.wav, "audio/wav") if files.wav else None,
             speaker_timeline=self.effects.upload_bytes(
-                "speaker_timeline.json", json.dumps(timeline.entries()).encode(), "application/json"
+                "speaker_timeline.json", timeline.to_json(), "application/json"
             ),
         )
         self.effects.recording_uploaded(artifacts, started_at, files.duration_s, reason,
@@ -229,7 +228,7 @@ class BotSession:
                 last_shot = time.monotonic()
                 self._screenshot(browser, "in-call")
                 self.effects.upload_bytes(
-                    "speaker_timeline.json", json.dumps(timeline.entries()).encode(),
+                    "speaker_timeline.json", timeline.to_json(),
                     "application/json",
                 )
             time.sleep(self.config.poll_s)

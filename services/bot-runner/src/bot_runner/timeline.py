@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from mb_shared.contracts.bot import Platform
+from mb_shared.contracts.timeline import (
+    SpeakerTimelineEntry,
+    TimelineParticipant,
+    TimelineTimestamp,
+    dump_speaker_timeline,
+)
 
 
-def _stamp(unix: float, relative: float) -> dict:
-    absolute = datetime.fromtimestamp(unix, UTC).isoformat(timespec="milliseconds")
-    return {"absolute": absolute.replace("+00:00", "Z"), "relative": round(relative, 3)}
+def _stamp(unix: float, relative: float) -> TimelineTimestamp:
+    return TimelineTimestamp(absolute=datetime.fromtimestamp(unix, UTC), relative=round(relative, 3))
 
 
 class SpeakerTimelineBuilder:
@@ -46,19 +51,18 @@ class SpeakerTimelineBuilder:
     def speakers(self) -> list[str]:
         return list(self._ids)
 
-    def entries(self) -> list[dict]:
-        """The Speaker Timeline download schema; open intervals end 'now'."""
+    def entries(self) -> list[SpeakerTimelineEntry]:
+        """The closed speaking intervals, in order of start."""
         return [
-            {
-                "participant": {
-                    "id": self._ids[name],
-                    "name": name,
-                    "is_host": None,
-                    "platform": self._platform.value,
-                    "extra_data": None,
-                },
-                "start_timestamp": _stamp(self._zero_unix + start, start),
-                "end_timestamp": _stamp(self._zero_unix + end, end),
-            }
+            SpeakerTimelineEntry(
+                participant=TimelineParticipant(id=self._ids[name], name=name,
+                                                platform=self._platform.value),
+                start_timestamp=_stamp(self._zero_unix + start, start),
+                end_timestamp=_stamp(self._zero_unix + end, end),
+            )
             for name, start, end in sorted(self._closed, key=lambda c: c[1])
         ]
+
+    def to_json(self) -> bytes:
+        """The speaker timeline file."""
+        return dump_speaker_timeline(self.entries()).encode()

@@ -22,16 +22,29 @@ the one who already had the floor.
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, model_validator
-
+from mb_shared.contracts.timeline import (
+    SpeakerTimeline,
+    SpeakerTimelineEntry,
+    TimelineParticipant,
+    TimelineTimestamp,
+    dump_speaker_timeline,
+    load_speaker_timeline,
+    parse_speaker_timeline,
+)
 from transcriber.speech import RecognizedWord
+
+__all__ = [
+    "SpeakerTimeline",
+    "SpeakerTimelineEntry",
+    "TimelineParticipant",
+    "TimelineTimestamp",
+    "dump_speaker_timeline",
+    "load_speaker_timeline",
+    "parse_speaker_timeline",
+]
 
 #: Speaker name given to speech that no timeline entry accounts for (no one was shown speaking
 #: within the tolerance, or the timeline is empty).
@@ -39,78 +52,6 @@ UNKNOWN_SPEAKER = "Unknown"
 
 #: Default distance (seconds) within which a word outside every entry still goes to the nearest.
 DEFAULT_TOLERANCE = 1.0
-
-
-# --------------------------------------------------------------------------------------------
-# Speaker timeline schema
-# --------------------------------------------------------------------------------------------
-
-
-class _TimelineModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
-
-
-class TimelineParticipant(_TimelineModel):
-    id: int
-    name: str | None = None
-    is_host: bool | None = None
-    platform: str | None = None
-    extra_data: Any = None
-
-
-class TimelineTimestamp(_TimelineModel):
-    absolute: datetime | None = None
-    relative: float
-
-
-class SpeakerTimelineEntry(_TimelineModel):
-    participant: TimelineParticipant
-    start_timestamp: TimelineTimestamp
-    end_timestamp: TimelineTimestamp
-
-    @model_validator(mode="after")
-    def _end_not_before_start(self) -> SpeakerTimelineEntry:
-        if self.end_timestamp.relative < self.start_timestamp.relative:
-            raise ValueError(
-                f"end_timestamp.relative ({self.end_timestamp.relative}) is before "
-                f"start_timestamp.relative ({self.start_timestamp.relative})"
-            )
-        return self
-
-    @property
-    def start(self) -> float:
-        return self.start_timestamp.relative
-
-    @property
-    def end(self) -> float:
-        return self.end_timestamp.relative
-
-    @property
-    def speaker(self) -> str:
-        """The participant's display name (``"Participant <id>"`` when the name is blank)."""
-        name = (self.participant.name or "").strip()
-        return name or f"Participant {self.participant.id}"
-
-
-SpeakerTimeline = list[SpeakerTimelineEntry]
-_TIMELINE_ADAPTER: TypeAdapter[list[SpeakerTimelineEntry]] = TypeAdapter(list[SpeakerTimelineEntry])
-
-
-def parse_speaker_timeline(data: str | bytes | Any) -> list[SpeakerTimelineEntry]:
-    """Validate a speaker timeline given as JSON text/bytes or as already-decoded JSON."""
-    if isinstance(data, str | bytes | bytearray):
-        return _TIMELINE_ADAPTER.validate_json(data)
-    return _TIMELINE_ADAPTER.validate_python(data)
-
-
-def load_speaker_timeline(path: Path) -> list[SpeakerTimelineEntry]:
-    """Read and validate the speaker timeline JSON file at ``path``."""
-    return parse_speaker_timeline(Path(path).read_bytes())
-
-
-def dump_speaker_timeline(timeline: Sequence[SpeakerTimelineEntry]) -> str:
-    """Serialise a timeline back to the download schema (JSON text)."""
-    return json.dumps(_TIMELINE_ADAPTER.dump_python(list(timeline), mode="json"))
 
 
 # --------------------------------------------------------------------------------------------
