@@ -1,8 +1,8 @@
 """The speaker timeline file the runner writes, read back with the shared contract."""
 
+from bot_runner.timeline import SpeakerTimelineBuilder
 from mb_shared.contracts.bot import Platform
 from mb_shared.contracts.timeline import parse_speaker_timeline
-from bot_runner.timeline import SpeakerTimelineBuilder
 
 
 def test_speaking_events_become_timeline_entries_on_the_media_clock():

@@ -14,27 +14,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from bot_runner.browser import BASE_FLAGS
 from bot_runner.media import recorder_chromium_flags
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 PAGE = Path(__file__).with_name("meeting_page.html")
 
-# What the bot runner passes itself (see the recorder's brief).
-BASE_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--window-size=1280,720",
-]
 
 SPEECH_TEXT = (
     "Good morning everyone. This is the weekly planning meeting. "
