@@ -245,7 +245,7 @@ def test_every_meeting_url_the_document_allows_is_accepted(url):
 @pytest.mark.parametrize("url", [
     "https://meet.google.com/abc-defg-hij",
     "meet.google.com/abc-defg-hij?authuser=0&hs=122",
-    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NjQ@thread.v2/0?context=%7b%22Tid%22%7d",
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NjQ@thread.v2/0?context=%7b%22Tid%22%3a%2272f988bf-86f1-41af-91ab-2d7cd011db47%22%7d",
     "https://teams.live.com/meet/9876543210123",
     "https://us02web.zoom.us/j/12345678901?pwd=abcDEF.1",
     "https://www.google.com/url?q=https%3A%2F%2Fmeet.google.com%2Fabc-defg-hij&sa=D",

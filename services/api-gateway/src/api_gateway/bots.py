@@ -33,7 +33,6 @@ from api_gateway.responses import (
 )
 from api_gateway.schemas import (
     BLANKS,
-    MEETING_URL_PATTERN,
     NOT_BLANK_PATTERN,
     JoinRequest,
     SpeechToTextApiParameter,
@@ -82,11 +81,6 @@ def _params(body: JoinRequest, settings) -> BotParams:
     except ValueError as exc:  # urlsplit refuses some strings, e.g. an unclosed IPv6 bracket
         raise ApiError(400, "InvalidMeetingUrl", f"meeting_url: not a URL ({exc})",
                        field="meeting_url") from None
-    if not re.search(MEETING_URL_PATTERN, body.meeting_url):
-        raise ApiError(400, "InvalidMeetingUrl",
-                       "meeting_url: not a Google Meet, Microsoft Teams or Zoom meeting URL in a "
-                       "form this API takes (see the pattern in /openapi.json)",
-                       field="meeting_url")
     if not re.search(NOT_BLANK_PATTERN, body.bot_name):
         raise ApiError(400, "InvalidBotName", "bot_name: must not be empty", field="bot_name")
     leave = AutomaticLeave()

@@ -18,35 +18,42 @@ r"""What counts as white space where the API trims or wants something not blank.
 it out (`[ \t\n\r\f\v]`) rather than `\s`, which differs between Python and ECMAScript."""
 _WS = r"[ \t\n\r\f\v]"
 _TEXT = r"[^ \t\n\r\f\v]"
-_MEET_CODE = r"[a-z]{3}-[a-z]{4}-[a-z]{3}"
+_MEET_CODE = r"[A-Za-z]{3}-[A-Za-z]{4}-[A-Za-z]{3}"
 _SCHEME = r"[hH][tT][tT][pP][sS]?://"
+_Q = r'(%22|")'
+_TEAMS_THREAD = r"19(%3[aA]|:)[A-Za-z0-9_=+.-]+(%40|@)thread\.[A-Za-z0-9]+"
+_TEAMS_CONTEXT = (
+    rf"(%7[bB]|\{{){_Q}Tid{_Q}(%3[aA]|:){_Q}[0-9A-Fa-f-]+{_Q}"
+    rf"((%2[cC]|,){_Q}Oid{_Q}(%3[aA]|:){_Q}[0-9A-Fa-f-]+{_Q})?(%7[dD]|\}})"
+)
 
 
 def _meeting_urls(scheme: str, excluded: str) -> list[str]:
-    """The meeting URL forms after `scheme`, the rest without the `excluded` characters (without
-    a scheme no `:` either, or the parser would see a scheme of its own)."""
+    """The meeting URL forms after `scheme`, the rest without the `excluded` characters."""
     text = f"[^{excluded}]"
-    tail = rf"/?(\?[^#{excluded}]*)?(#{text}*)?"  # a slash, a query string, a fragment
+    tail = rf"/?(\?[^#{excluded}]*)?(#{text}*)?"
     return [
         rf"{scheme}meet\.google\.com/{_MEET_CODE}{tail}",
-        rf"{scheme}([A-Za-z0-9-]+\.)*zoom\.us/(j|s|wc)/[0-9]{{9,11}}(/join)?{tail}",
+        rf"{scheme}([A-Za-z0-9-]+\.)*zoom\.us/([jsw]/[0-9]{{9,11}}(/join)?|wc/[0-9]{{9,11}}(/join)?"
+        rf"|wc/join/[0-9]{{9,11}}){tail}",
+        rf"{scheme}events\.zoom\.us/[A-Za-z0-9_.~%-]+(/[^?#{excluded}]*)?{tail}",
         rf"{scheme}teams\.(microsoft|live)\.com/meet/[0-9]{{10,15}}{tail}",
-        rf"{scheme}teams\.(microsoft|live)\.com/{text}*meetup-join{text}*",
+        rf"{scheme}teams\.(microsoft|live)\.com/(_#/|v2/?\?meetingjoin=true#/)?l/meetup-join/"
+        rf"{_TEAMS_THREAD}/[0-9]+/?\?context={_TEAMS_CONTEXT}(&[^#{excluded}]*)?(#{text}*)?",
     ]
 
 
 _MEETING_URLS = (
     *_meeting_urls(_SCHEME, r" \t\n\r\f\v"),
-    *_meeting_urls("", r": \t\n\r\f\v"),
-    # a Google redirect link to a Meet meeting, the meeting as the first `q`
+    *_meeting_urls("", r" \t\n\r\f\v"),
     _SCHEME + r"(www\.)?google\.com/url\?q=[hH][tT][tT][pP][sS]?(://|%3[aA]%2[fF]%2[fF])"
     r"meet\.google\.com(/|%2[fF])" + _MEET_CODE + r"(&[^# \t\n\r\f\v]*)?(#" + _TEXT + "*)?",
 )
 MEETING_URL_PATTERN = "^" + _WS + "*(" + "|".join(_MEETING_URLS) + ")" + _WS + "*$"
-"""The meeting URLs `POST /bots/` accepts (Google Meet, Microsoft Teams, Zoom), as the OpenAPI
-document says: the handler checks `meeting_url` against it and with
-`mb_shared.meeting_urls.parse_meeting_url` (a 400 `InvalidMeetingUrl` naming it, not a 422).
-Every URL matching it is one the parser takes (tested)."""
+"""The usual meeting URLs of Google Meet, Microsoft Teams and Zoom, as the OpenAPI document gives
+them. Every URL matching it is one `mb_shared.meeting_urls.parse_meeting_url` takes (tested); the
+parser, which decides (a 400 `InvalidMeetingUrl` naming `meeting_url`), also takes the rarer forms
+the pattern leaves out: Teams launcher and light-meetings links, redirect wrappers."""
 
 WEBHOOK_URL_PATTERN = (
     r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
