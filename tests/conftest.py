@@ -1,5 +1,6 @@
 """One real platform per test session: NATS, PostgreSQL, the object store, every service, the
-meeting simulator; a webhook receiver and a trace collector on loopback."""
+meeting simulator; a webhook receiver, a trace collector and the Gladia and Runpod emulators on
+loopback."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 
 from devstack.platform import PlatformStack
 from meeting_simulator.client import SimulatorClient, new_meet_code
-from support import Api, BackgroundServer, TraceCollector, WebhookReceiver
+from provider_emulators import BackgroundEmulator, GladiaEmulator, RunpodEmulator
+from support import Api, BackgroundServer, SpeechProviders, TraceCollector, WebhookReceiver
+from transcriber.whisper_model import ensure_whisper_model
 
 TEST_SETTINGS = {
     "SCHEDULER_HEARTBEAT_TIMEOUT_S": "12",
@@ -44,10 +47,34 @@ def traces():
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory, traces):
-    base = Path(tmp_path_factory.mktemp("platform"))
+def platform_dir(tmp_path_factory) -> Path:
+    return Path(tmp_path_factory.mktemp("platform"))
+
+
+@pytest.fixture(scope="session")
+def speech_providers(platform_dir):
+    """Gladia and Runpod as their public docs describe them, transcribing with the platform's
+    own model files (assembled here once; the transcriber then finds them ready)."""
+    model_dir = ensure_whisper_model(platform_dir / "models")
+    providers = SpeechProviders()
+    gladia = GladiaEmulator(model_dir, api_keys=[providers.gladia_key])
+    runpod = RunpodEmulator(model_dir, api_keys=[providers.runpod_key],
+                            endpoint_ids=[providers.runpod_endpoint])
+    with BackgroundEmulator(gladia) as gladia_server, BackgroundEmulator(runpod) as runpod_server:
+        providers.gladia, providers.gladia_url = gladia, gladia_server.base_url
+        providers.runpod, providers.runpod_url = runpod, runpod_server.base_url
+        yield providers
+
+
+@pytest.fixture(scope="session")
+def platform(platform_dir, traces, speech_providers):
+    base = platform_dir
     settings = {**TEST_SETTINGS, "OTEL_EXPORTER_OTLP_ENDPOINT": traces.url,
-                "OTEL_BSP_SCHEDULE_DELAY": "500"}
+                "OTEL_BSP_SCHEDULE_DELAY": "500",
+                "TRANSCRIBER_GLADIA_URL": speech_providers.gladia_url,
+                "TRANSCRIBER_RUNPOD_URL": speech_providers.runpod_url,
+                "TRANSCRIBER_RUNPOD_ENDPOINT_ID": speech_providers.runpod_endpoint,
+                "TRANSCRIBER_PROVIDER_POLL_S": "0.5"}
     stack = PlatformStack(base, settings=settings)
     stack.start()
     yield stack

@@ -9,6 +9,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from aiohttp import web
 
 from devstack.receivers import BackgroundServer, ReceivedWebhook, WebhookReceiver
@@ -98,6 +99,39 @@ def ffprobe(url_or_path: str) -> dict[str, Any]:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+@dataclass
+class SpeechProviders:
+    """The Gladia and Runpod emulators of a test session, and the keys they accept."""
+
+    gladia_key: str = "gladia-test-key"
+    runpod_key: str = "runpod-test-key"
+    runpod_endpoint: str = "faster-whisper-test"
+    gladia: Any = None
+    gladia_url: str = ""
+    runpod: Any = None
+    runpod_url: str = ""
+
+
+def video_frames(url_or_path: str, fps: float = 2.0) -> np.ndarray:
+    """The video's frames at `fps`, as an (n, height, width, 3) array of RGB bytes."""
+    stream = next(s for s in ffprobe(url_or_path)["streams"] if s["codec_type"] == "video")
+    width, height = int(stream["width"]), int(stream["height"])
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", url_or_path, "-vf", f"fps={fps}", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "-"],
+        capture_output=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return np.frombuffer(result.stdout, dtype=np.uint8).reshape(-1, height, width, 3)
+
+
+def color_area(frame: np.ndarray, hex_color: str, tolerance: int = 40) -> int:
+    """How many pixels of `frame` are within `tolerance` of `hex_color` on every channel."""
+    target = np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.int16)
+    close = np.abs(frame.astype(np.int16) - target) <= tolerance
+    return int(close.all(axis=-1).sum())
 
 
 def decodes(url_or_path: str) -> bool:

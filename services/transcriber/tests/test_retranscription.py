@@ -11,6 +11,7 @@ import pytest
 from mb_shared.contracts.bot import SpeechToText, SpeechToTextProvider
 from mb_shared.contracts.recording import RecordingArtifacts
 from mb_shared.contracts.transcription import TranscriptionRequested
+from transcriber.providers import AudioSource, ProviderError
 from transcriber.service import TranscriptionService
 from transcriber.speech import RecognizedWord
 
@@ -24,11 +25,16 @@ TIMELINE = json.dumps([
 
 class FakeSpeech:
     def __init__(self) -> None:
-        self.heard: list[bytes] = []
+        self.heard: list[tuple[bytes, str | None]] = []
 
-    def transcribe(self, audio_path: Path) -> list[RecognizedWord]:
-        self.heard.append(Path(audio_path).read_bytes())
+    async def recognize(self, audio: AudioSource, api_key: str | None) -> list[RecognizedWord]:
+        self.heard.append((audio.path.read_bytes(), api_key))
         return [RecognizedWord(1.0, 1.5, "Hello"), RecognizedWord(1.6, 2.0, "again.")]
+
+
+class RefusingProvider:
+    async def recognize(self, audio: AudioSource, api_key: str | None) -> list[RecognizedWord]:
+        raise ProviderError("Gladia refused the API key (HTTP 401)")
 
 
 class FakeRepository:
@@ -56,12 +62,18 @@ class FakeFiles:
     async def exists(self, key: str) -> bool:
         return key in self.objects
 
+    def presigned_url(self, key: str) -> str:
+        return f"http://127.0.0.1:1/{key}"
+
 
 @pytest.fixture
 def parts(tmp_path):
     files = FakeFiles({"bots/x/audio.wav": b"RIFF-audio", "bots/x/speaker_timeline.json": TIMELINE})
     speech, repository = FakeSpeech(), FakeRepository()
-    return speech, repository, files, TranscriptionService(speech, repository, files, tmp_path)
+    recognizers = {SpeechToTextProvider.DEFAULT: speech,
+                   SpeechToTextProvider.GLADIA: RefusingProvider()}
+    return speech, repository, files, TranscriptionService(recognizers, repository, files,
+                                                           tmp_path)
 
 
 def request(**kw) -> TranscriptionRequested:
@@ -76,7 +88,7 @@ async def test_the_stored_audio_is_transcribed_with_the_stored_timeline(parts):
     speech, repository, _, service = parts
     event = request(webhook_url="https://customer.test/rerun")
     done = await service.retranscribe(event)
-    assert speech.heard == [b"RIFF-audio"]
+    assert speech.heard == [(b"RIFF-audio", None)]
     ((bot_id, provider, segments),) = repository.stored
     assert bot_id == event.bot_id and provider == SpeechToTextProvider.DEFAULT
     assert [(s.speaker, [w.text for w in s.words]) for s in segments] == [
@@ -86,11 +98,20 @@ async def test_the_stored_audio_is_transcribed_with_the_stored_timeline(parts):
     assert done.speakers == ["Alice"] and done.word_count == 2
 
 
-async def test_another_provider_is_a_rerun_error_and_keeps_the_transcript(parts):
+async def test_a_provider_refusal_is_a_rerun_error_and_keeps_the_transcript(parts):
     _, repository, _, service = parts
     done = await service.retranscribe(
         request(speech_to_text=SpeechToText(provider=SpeechToTextProvider.GLADIA, api_key="k")))
-    assert done.rerun and done.transcript_id is None and "Gladia" in done.error
+    assert done.rerun and done.transcript_id is None
+    assert done.error == "Gladia refused the API key (HTTP 401)"
+    assert repository.stored == []
+
+
+async def test_a_provider_not_configured_is_a_rerun_error(parts):
+    _, repository, _, service = parts
+    done = await service.retranscribe(
+        request(speech_to_text=SpeechToText(provider=SpeechToTextProvider.RUNPOD, api_key="k")))
+    assert done.error == "the Runpod provider is not available on this platform"
     assert repository.stored == []
 
 

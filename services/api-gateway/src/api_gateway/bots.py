@@ -43,6 +43,7 @@ from mb_shared.contracts.bot import (
     BotStatus,
     RecordingMode,
     SpeechToText,
+    SpeechToTextProvider,
     WebhookTarget,
 )
 from mb_shared.contracts.queries import (
@@ -71,6 +72,18 @@ them is a 405 (with `Allow`) rather than a 400 about a malformed bot id."""
 
 BOT = "/bots/{uuid:(?!(?:" + "|".join(FIXED_BOT_PATHS) + ")$)[^/]+}"
 """The path of one bot: any segment but the fixed names (a malformed id is a 400 naming `uuid`)."""
+
+
+def speech_to_text_params(
+    raw: SpeechToTextApiParameter | SpeechToTextProvider | None,
+) -> SpeechToText | None:
+    """The provider and key a transcript is made with (a blank key is no key: the transcriber then
+    uses the operator's key for that provider, if one is configured)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, SpeechToTextApiParameter):
+        raw = SpeechToTextApiParameter(provider=raw)
+    return SpeechToText(provider=raw.provider, api_key=(raw.api_key or "").strip() or None)
 
 
 def _params(body: JoinRequest, settings) -> BotParams:
@@ -102,9 +115,6 @@ def _params(body: JoinRequest, settings) -> BotParams:
                     field=f"automatic_leave.{name}",
                 )
             setattr(leave, name, value)
-    stt = body.speech_to_text
-    if stt is not None and not isinstance(stt, SpeechToTextApiParameter):
-        stt = SpeechToTextApiParameter(provider=stt)
     return BotParams(
         meeting_url=meeting.url,
         platform=meeting.platform,
@@ -112,7 +122,7 @@ def _params(body: JoinRequest, settings) -> BotParams:
         bot_image=str(body.bot_image) if body.bot_image else None,
         entry_message=body.entry_message,
         recording_mode=body.recording_mode or RecordingMode.SPEAKER_VIEW,
-        speech_to_text=SpeechToText(provider=stt.provider, api_key=stt.api_key) if stt else None,
+        speech_to_text=speech_to_text_params(body.speech_to_text),
         automatic_leave=leave,
         start_time=body.start_time,
         deduplication_key=body.deduplication_key,
@@ -446,5 +456,6 @@ async def get_bot(request: web.Request) -> web.Response:
             status=history[-1] if history else None,
             status_history=history,
             params=params,
+            transcription_error=bot.transcription_error,
         )
     )

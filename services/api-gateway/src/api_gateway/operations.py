@@ -22,7 +22,7 @@ from nats.errors import NoRespondersError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from api_gateway.accounts import Caller
-from api_gateway.bots import _ask, _bot_uuid
+from api_gateway.bots import _ask, _bot_uuid, speech_to_text_params
 from api_gateway.errors import ApiError, from_validation_error, read_json
 from api_gateway.keys import BROKER, CALLER
 from api_gateway.schemas import WEBHOOK_URL_PATTERN, SpeechToTextApiParameter
@@ -60,14 +60,6 @@ def _webhook_url(raw: Any) -> str | None:
                    f"webhook_url: {raw!r} is not an absolute http(s) URL", field="webhook_url")
 
 
-def _speech_to_text(raw: SpeechToTextApiParameter | SpeechToTextProvider | None) -> SpeechToText:
-    if raw is None:
-        return SpeechToText(provider=SpeechToTextProvider.DEFAULT)
-    if isinstance(raw, SpeechToTextApiParameter):
-        return SpeechToText(provider=raw.provider, api_key=raw.api_key)
-    return SpeechToText(provider=raw)
-
-
 @routes.post("/bots/retranscribe")
 async def retranscribe(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
@@ -77,6 +69,8 @@ async def retranscribe(request: web.Request) -> web.Response:
         raise from_validation_error(exc) from None
     bot_id = _bot_uuid(body.bot_uuid, "bot_uuid")
     webhook_url = _webhook_url(body.webhook_url)
+    speech_to_text = (speech_to_text_params(body.speech_to_text)
+                      or SpeechToText(provider=SpeechToTextProvider.DEFAULT))
     bot: BotView = await _ask(request, GetBot(account_id=caller.account_id, bot_id=bot_id), BotView)
     if bot.status != BotStatus.COMPLETED:
         raise ApiError(
@@ -94,7 +88,7 @@ async def retranscribe(request: web.Request) -> web.Response:
         bot_id=bot.bot_id,
         account_id=caller.account_id,
         artifacts=bot.artifacts,
-        speech_to_text=_speech_to_text(body.speech_to_text),
+        speech_to_text=speech_to_text,
         webhook_url=webhook_url,
     )
     try:

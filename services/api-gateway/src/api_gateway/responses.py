@@ -196,6 +196,9 @@ class BotDetails(Body):
     status: StatusEntry | None
     status_history: list[StatusEntry]
     params: BotParams
+    transcription_error: str | None = Field(
+        description="Why the transcript asked for could not be made (null when it was, or when "
+        "none was asked for)")
 
 
 # Listing -----------------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ BOT_EVENTS = [
     },
     {
         "event": "complete",
-        "when": "the recording (and the transcript, if speech_to_text was asked for) is stored",
+        "when": "the recording (and the transcript, if speech_to_text was asked for) is stored; "
+        "`transcription_error` says why a transcript asked for could not be made",
         "example": {
             "event": "complete",
             "data": {
@@ -57,6 +58,7 @@ BOT_EVENTS = [
                 "duration": 61.4,
                 "reason": "meeting_ended",
                 "extra": {"customer": "acme"},
+                "transcription_error": None,
             },
         },
     },

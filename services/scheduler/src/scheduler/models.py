@@ -47,6 +47,7 @@ class Bot(SchedulerModel, table=True):
     data_deleted_at: datetime | None = _tz(nullable=True)
     transcription_finished: bool = False
     has_transcript: bool = False
+    transcription_error: str | None = None
     trace_context: dict[str, str] = Field(
         default_factory=dict, sa_column=Column(JSONB, nullable=False)
     )

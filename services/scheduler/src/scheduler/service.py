@@ -125,6 +125,7 @@ class BotScheduler:
                 for s, at, e, r, m in history
             ],
             extra=bot.params.get("extra"),
+            transcription_error=bot.transcription_error,
         )
 
     async def list(self, query: ListBots) -> BotList:
@@ -233,6 +234,7 @@ class BotScheduler:
                 log.error("transcription failed: %s", event.error, extra={"bot_id": bot.bot_id})
             bot.transcription_finished = True
             bot.has_transcript = event.error is None
+            bot.transcription_error = event.error
             events.extend(self._complete_if_ready(unit))
         await self._publish_all(events)
 
@@ -296,6 +298,7 @@ class BotScheduler:
                 audio_key=artifacts.audio,
                 speakers=bot.speakers,
                 has_transcript=bot.has_transcript,
+                transcription_error=bot.transcription_error,
                 duration_s=bot.duration_s,
                 reason=bot.reason,
                 extra=bot.params.get("extra"),

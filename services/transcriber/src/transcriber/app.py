@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from mb_shared.contracts.bot import SpeechToTextProvider
 from mb_shared.database import make_engine, session_factory
 from mb_shared.messaging import make_broker
 from mb_shared.storage import ObjectStore
 from transcriber.adapters.repository import SqlTranscriptRepository
 from transcriber.handlers import SERVICE, build_router
+from transcriber.providers import GladiaRecognizer, HttpPolicy, LocalRecognizer, RunpodRecognizer
 from transcriber.purge import build_purge_router
 from transcriber.service import TranscriptionService
 from transcriber.settings import TranscriberSettings
@@ -27,7 +29,17 @@ def build_app(settings: TranscriberSettings) -> FastStream:
     speech = WhisperSpeechToText(
         model_dir, cpu_threads=settings.cpu_threads, language=settings.language
     )
-    service = TranscriptionService(speech, repository, ObjectStore(settings), settings.work_dir)
+    policy = HttpPolicy(timeout_s=settings.provider_timeout_s, poll_s=settings.provider_poll_s)
+    recognizers = {
+        SpeechToTextProvider.DEFAULT: LocalRecognizer(speech),
+        SpeechToTextProvider.GLADIA: GladiaRecognizer(
+            settings.gladia_url, policy, settings.gladia_api_key, settings.language),
+        SpeechToTextProvider.RUNPOD: RunpodRecognizer(
+            settings.runpod_url, policy, settings.runpod_api_key, settings.runpod_endpoint_id,
+            settings.runpod_model, settings.language),
+    }
+    service = TranscriptionService(recognizers, repository, ObjectStore(settings),
+                                   settings.work_dir)
     broker.include_router(build_router(broker, service, repository))
     broker.include_router(build_purge_router(sessions))
     app = FastStream(broker)

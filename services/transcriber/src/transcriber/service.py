@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import tempfile
@@ -20,7 +19,7 @@ from transcriber.attribution import (
     speakers_of,
 )
 from transcriber.ports import Files, TranscriptRepository
-from transcriber.speech import SpeechToText
+from transcriber.providers import AudioSource, ProviderError, Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +27,15 @@ log = logging.getLogger(__name__)
 class TranscriptionService:
     def __init__(
         self,
-        default_provider: SpeechToText,
+        recognizers: dict[SpeechToTextProvider, Recognizer],
         repository: TranscriptRepository,
         files: Files,
         work_dir: Path,
     ) -> None:
-        self._default = default_provider
+        self._recognizers = recognizers
         self._repository = repository
         self._files = files
         self._work_dir = work_dir
-        self._one_at_a_time = asyncio.Lock()
 
     async def transcribe(self, event: RecordingUploaded) -> TranscriptionDone | None:
         """None when the bot asked for no transcript."""
@@ -66,9 +64,10 @@ class TranscriptionService:
     async def _run(self, bot_id: UUID, artifacts: RecordingArtifacts,
                    speech_to_text: SpeechToTextParams, speakers: list[str]) -> TranscriptionDone:
         provider = speech_to_text.provider
-        if provider != SpeechToTextProvider.DEFAULT:
+        recognizer = self._recognizers.get(provider)
+        if recognizer is None:
             return self._refusal(bot_id, provider, speakers,
-                                 f"the {provider} provider is not available on this platform yet")
+                                 f"the {provider} provider is not available on this platform")
         if not artifacts.audio:
             return self._refusal(bot_id, provider, speakers, "the recording has no audio")
         self._work_dir.mkdir(parents=True, exist_ok=True)
@@ -81,8 +80,12 @@ class TranscriptionService:
                 timeline = parse_speaker_timeline(
                     await self._files.get_bytes(artifacts.speaker_timeline)
                 )
-            async with self._one_at_a_time:
-                words = await asyncio.to_thread(self._default.transcribe, audio)
+            source = AudioSource(audio, lambda: self._files.presigned_url(artifacts.audio))
+            try:
+                words = await recognizer.recognize(source, speech_to_text.api_key)
+            except ProviderError as exc:
+                log.warning("%s could not transcribe bot %s: %s", provider, bot_id, exc)
+                return self._refusal(bot_id, provider, speakers, str(exc))
             segments = group_into_segments(attribute_words(words, timeline))
             transcript_id = await self._repository.replace(bot_id, provider, segments)
             return TranscriptionDone(

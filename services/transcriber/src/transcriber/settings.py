@@ -12,3 +12,12 @@ class TranscriberSettings(BaseServiceSettings):
     cpu_threads: int = Field(default=2, alias="TRANSCRIBER_CPU_THREADS")
     language: str | None = Field(default="en", alias="TRANSCRIBER_LANGUAGE")
     work_dir: Path = Field(default=Path("var/transcriber"), alias="TRANSCRIBER_WORK_DIR")
+    gladia_url: str = Field(default="https://api.gladia.io", alias="TRANSCRIBER_GLADIA_URL")
+    gladia_api_key: str | None = Field(default=None, alias="TRANSCRIBER_GLADIA_API_KEY")
+    runpod_api_key: str | None = Field(default=None, alias="TRANSCRIBER_RUNPOD_API_KEY")
+    runpod_url: str = Field(default="https://api.runpod.ai", alias="TRANSCRIBER_RUNPOD_URL")
+    runpod_endpoint_id: str = Field(default="faster-whisper",
+                                    alias="TRANSCRIBER_RUNPOD_ENDPOINT_ID")
+    runpod_model: str = Field(default="base", alias="TRANSCRIBER_RUNPOD_MODEL")
+    provider_timeout_s: float = Field(default=1800.0, alias="TRANSCRIBER_PROVIDER_TIMEOUT_S")
+    provider_poll_s: float = Field(default=2.0, alias="TRANSCRIBER_PROVIDER_POLL_S")

@@ -62,6 +62,7 @@ def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str
             "duration": event.duration_s,
             "reason": event.reason.value if event.reason else None,
             "extra": event.extra,
+            "transcription_error": event.transcription_error,
         },
     }
 

@@ -233,6 +233,8 @@ class BotCompleted(Event):
     duration_s: float
     reason: EndReason | None = None
     extra: dict[str, Any] | None = None
+    transcription_error: str | None = None
+    """Why the transcript asked for could not be made (e.g. the provider refused the key)."""
 
 
 class BotFailed(Event):

@@ -181,6 +181,7 @@ class BotView(Message):
     speakers: list[str]
     history: list[StatusRecord]
     extra: dict[str, Any] | None = None
+    transcription_error: str | None = None
 
 
 class TranscriptReply(Message):

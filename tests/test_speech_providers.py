@@ -1,0 +1,154 @@
+"""`speech_to_text` with Gladia and Runpod, through their HTTP APIs, on the real stack.
+
+The transcriber talks to local emulators that follow the providers' public documentation and
+transcribe for real. One meeting with two speakers is recorded by two bots at once: one with a
+valid Gladia key, one with a key Gladia refuses. The first bot's recording is then transcribed
+again with Runpod, with a Runpod job that fails, and with a refused key.
+"""
+
+from __future__ import annotations
+
+import re
+
+import jiwer
+import pytest
+
+from support import Api, SpeechProviders
+
+ALICE = "Good morning everyone, welcome to the weekly project meeting."
+BOB = "The new release is ready for testing on Monday morning."
+
+
+def normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def words_by_speaker(transcript: list[dict]) -> dict[str, str]:
+    spoken: dict[str, list[str]] = {}
+    for segment in transcript:
+        spoken.setdefault(segment["speaker"], []).extend(w["word"] for w in segment["words"])
+    return {speaker: normalize(" ".join(words)) for speaker, words in spoken.items()}
+
+
+def assert_heard_both(transcript: list[dict]) -> None:
+    """Each speaker's words, as the provider heard them (the emulators run the small base model
+    on the whole file, so the bound is looser than for the platform's own transcriber)."""
+    heard = words_by_speaker(transcript)
+    assert set(heard) == {"Alice", "Bob"}, heard
+    assert jiwer.wer(normalize(ALICE), heard["Alice"]) <= 0.45, heard
+    assert jiwer.wer(normalize(BOB), heard["Bob"]) <= 0.45, heard
+
+
+@pytest.fixture(scope="module")
+def recorded(api: Api, simulator, webhooks, speech_providers: SpeechProviders):
+    """(bot with the valid key, its `complete`), (bot with a refused key, its `complete`)."""
+    from meeting_simulator.client import new_meet_code
+
+    code = new_meet_code()
+    simulator.create_meeting(
+        code, participants=[{"name": "Alice"}, {"name": "Bob"}],
+        script=[{"speaker": "Alice", "text": ALICE, "at": 2.5},
+                {"speaker": "Bob", "text": BOB, "at": 7.0}],
+        admission={"action": "admit", "after": 1.0}, end_after=14.0,
+    )
+    bots = []
+    for name, key in (("Gladia", speech_providers.gladia_key), ("Refused", "not-a-gladia-key")):
+        response = api.join(meeting_url=f"https://meet.google.com/{code}", bot_name=name,
+                            deduplication_key=name, webhook_url=webhooks.url + "/providers",
+                            speech_to_text={"provider": "Gladia", "api_key": key})
+        assert response.status == 200, response.body
+        bots.append(response.body["bot_id"])
+    return [(bot_id, webhooks.wait_final(bot_id, timeout=240)) for bot_id in bots]
+
+
+def rerun(api: Api, webhooks, bot_id: str, speech_to_text) -> dict:
+    """Ask for a new transcript; the data of the `transcription_complete` that answers it."""
+
+    def reruns() -> list:
+        return [w for w in webhooks.for_bot(bot_id) if w.body["event"] == "transcription_complete"]
+
+    before = len(reruns())
+    response = api.request("POST", "/bots/retranscribe", {
+        "bot_uuid": bot_id, "speech_to_text": speech_to_text,
+        "webhook_url": webhooks.url + "/providers-rerun"})
+    assert response.status == 202, response.body
+    webhooks.wait_for(bot_id, lambda _: len(reruns()) > before, timeout=180)
+    return reruns()[before].body["data"]
+
+
+def test_gladia_transcribes_the_meeting_and_keeps_nothing(recorded, speech_providers):
+    (bot_id, final), _ = recorded
+    assert final.body["event"] == "complete", final.body
+    data = final.body["data"]
+    assert data["transcription_error"] is None
+    assert_heard_both(data["transcript"])
+    gladia = speech_providers.gladia
+    uploads = gladia.requests.matching("POST", "/v2/upload")
+    jobs = gladia.requests.matching("POST", "/v2/pre-recorded")
+    assert uploads and jobs
+    assert {r.api_key for r in uploads + jobs} >= {speech_providers.gladia_key}
+    # every job Gladia ran for us was deleted once its result was read
+    assert set(gladia.jobs) <= set(gladia.deleted_jobs)
+
+
+def test_a_key_gladia_refuses_is_reported_with_the_recording(api, recorded):
+    _, (bot_id, final) = recorded
+    assert final.body["event"] == "complete", final.body
+    data = final.body["data"]
+    assert data["transcript"] == []
+    assert data["transcription_error"] == "Gladia refused the API key (HTTP 401)"
+    assert data["mp4"]  # the recording is delivered all the same
+    bot = api.request("GET", f"/bots/{bot_id}").body
+    assert bot["transcription_error"] == data["transcription_error"]
+    assert bot["params"]["speech_to_text"] == {"provider": "Gladia", "api_key": None}
+
+
+def test_runpod_transcribes_the_recording_again(api, webhooks, recorded, speech_providers):
+    (bot_id, _), _ = recorded
+    runpod = speech_providers.runpod
+    data = rerun(api, webhooks, bot_id, {"provider": "Runpod",
+                                         "api_key": speech_providers.runpod_key})
+    assert data["error"] is None, data
+    assert_heard_both(data["transcript"])
+    (run,) = runpod.requests.matching(
+        "POST", f"/v2/{speech_providers.runpod_endpoint}/run")
+    assert run.api_key == speech_providers.runpod_key
+    assert run.json["input"]["word_timestamps"] is True
+    assert run.json["input"]["audio"].startswith("http://127.0.0.1:")
+    meeting = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body
+    assert [w["text"] for s in meeting["bot_data"]["transcripts"] for w in s["words"]] == [
+        w["word"] for s in data["transcript"] for w in s["words"]]
+
+
+RUNPOD_KEY = object()
+
+
+@pytest.mark.parametrize(("speech_to_text", "fail", "error"), [
+    ({"provider": "Runpod", "api_key": RUNPOD_KEY}, True, "the Runpod job ended FAILED"),
+    ({"provider": "Runpod", "api_key": "not-a-runpod-key"}, False,
+     "Runpod refused the API key (HTTP 401)"),
+    ({"provider": "Gladia", "api_key": "not-a-gladia-key"}, False,
+     "Gladia refused the API key (HTTP 401)"),
+    ("Runpod", False, "the Runpod provider needs an API key: pass speech_to_text.api_key"),
+])
+def test_a_provider_failure_keeps_the_current_transcript(
+        api, webhooks, recorded, speech_providers, speech_to_text, fail, error):
+    (bot_id, _), _ = recorded
+    before = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body["bot_data"]
+    if fail:
+        speech_providers.runpod.fail_next = 1
+    if isinstance(speech_to_text, dict) and speech_to_text["api_key"] is RUNPOD_KEY:
+        speech_to_text = {**speech_to_text, "api_key": speech_providers.runpod_key}
+    data = rerun(api, webhooks, bot_id, speech_to_text)
+    assert data["error"].startswith(error), data
+    assert data["transcript"] == []
+    after = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body["bot_data"]
+    assert after["transcripts"] == before["transcripts"]
+    assert after["transcripts"]
+
+
+def test_provider_keys_never_reach_the_logs(platform, recorded, speech_providers):
+    logs = "".join(p.read_text(errors="replace") for p in (platform.base_dir / "logs").glob("*.log"))
+    assert "transcrib" in logs.lower()
+    for key in (speech_providers.gladia_key, speech_providers.runpod_key, "not-a-gladia-key"):
+        assert key not in logs
