@@ -116,6 +116,7 @@ async def test_host_header_dispatch_and_certificate(simulator, http):
         "meet.google.com",
         "teams.microsoft.com",
         "teams.live.com",
+        "login.microsoftonline.com",
         "zoom.us",
         "app.zoom.us",
         "*.zoom.us",
@@ -150,7 +151,11 @@ async def test_host_header_dispatch_and_certificate(simulator, http):
     assert status == 200 and "Check your meeting code" in text
     status, text = await fetch("meet.google.com", "/")
     assert status == 200 and "Video calls and meetings for everyone" in text
-    status, _ = await fetch("app.zoom.us", "/wc/123456789/join")
+    status, text = await fetch("app.zoom.us", "/wc/123456789/join")
+    assert status == 200 and "This meeting link is invalid (3,001)" in text
+    status, text = await fetch("us02web.zoom.us", "/j/123456789")
+    assert status == 200 and "This meeting link is invalid (3,001)" in text
+    status, _ = await fetch(f"127.0.0.1:{simulator.https_port}", "/")
     assert status == 421
 
 

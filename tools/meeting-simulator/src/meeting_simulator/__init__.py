@@ -1,7 +1,14 @@
 """Meeting simulator (test tooling): a local stand-in for the meeting platforms' guest pages."""
 
 from .background import SimulatorThread
-from .client import SimulatorClient, SimulatorError, new_meet_code
+from .client import (
+    SimulatorClient,
+    SimulatorError,
+    new_meet_code,
+    new_teams_meeting_id,
+    new_teams_numeric_id,
+    new_zoom_meeting_id,
+)
 from .server import MeetingSimulator
 
 __all__ = [
@@ -10,4 +17,7 @@ __all__ = [
     "SimulatorError",
     "SimulatorThread",
     "new_meet_code",
+    "new_teams_meeting_id",
+    "new_teams_numeric_id",
+    "new_zoom_meeting_id",
 ]

@@ -19,6 +19,7 @@ SIMULATED_HOSTNAMES: tuple[str, ...] = (
     "meet.google.com",
     "teams.microsoft.com",
     "teams.live.com",
+    "login.microsoftonline.com",
     "zoom.us",
     "app.zoom.us",
     "*.zoom.us",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -41,32 +42,34 @@ class SimulatorClient:
             raise SimulatorError(exc.code, detail) from None
         return json.loads(payload) if payload else None
 
-    def create_meeting(self, code: str, **fields: Any) -> dict[str, Any]:
-        return self._request("POST", "/meetings", {"code": code, **fields})
+    def create_meeting(self, code: str, *, platform: str = "meet", **fields: Any) -> dict[str, Any]:
+        return self._request("POST", "/meetings", {"code": code, "platform": platform, **fields})
 
     def meeting(self, code: str) -> dict[str, Any]:
-        return self._request("GET", f"/meetings/{code}")
+        return self._request("GET", f"/meetings/{_quoted(code)}")
 
     def meetings(self) -> list[dict[str, Any]]:
         return self._request("GET", "/meetings")
 
     def end(self, code: str) -> dict[str, Any]:
-        return self._request("POST", f"/meetings/{code}/end", {})
+        return self._request("POST", f"/meetings/{_quoted(code)}/end", {})
 
     def remove(self, code: str, name: str | None = None) -> dict[str, Any]:
-        return self._request("POST", f"/meetings/{code}/remove", {"name": name})
+        return self._request("POST", f"/meetings/{_quoted(code)}/remove", {"name": name})
 
     def admit(self, code: str, name: str | None = None) -> dict[str, Any]:
-        return self._request("POST", f"/meetings/{code}/admit", {"name": name})
+        return self._request("POST", f"/meetings/{_quoted(code)}/admit", {"name": name})
 
     def deny(self, code: str, name: str | None = None) -> dict[str, Any]:
-        return self._request("POST", f"/meetings/{code}/deny", {"name": name})
+        return self._request("POST", f"/meetings/{_quoted(code)}/deny", {"name": name})
 
     def chat(self, code: str, sender: str, text: str) -> dict[str, Any]:
-        return self._request("POST", f"/meetings/{code}/chat", {"sender": sender, "text": text})
+        return self._request(
+            "POST", f"/meetings/{_quoted(code)}/chat", {"sender": sender, "text": text}
+        )
 
     def delete(self, code: str) -> None:
-        self._request("DELETE", f"/meetings/{code}")
+        self._request("DELETE", f"/meetings/{_quoted(code)}")
 
     def wait_for(
         self,
@@ -86,6 +89,11 @@ class SimulatorClient:
             time.sleep(interval)
 
 
+def _quoted(code: str) -> str:
+    """A meeting code as one path segment (Teams ids carry `:` and `@`)."""
+    return urllib.parse.quote(code, safe="")
+
+
 def new_meet_code() -> str:
     """A fresh, random Google Meet code (three letters, four, three)."""
     import secrets
@@ -95,3 +103,32 @@ def new_meet_code() -> str:
         return "".join(secrets.choice(string.ascii_lowercase) for _ in range(n))
 
     return f"{part(3)}-{part(4)}-{part(3)}"
+
+
+def new_zoom_meeting_id() -> str:
+    """A fresh, random 11-digit Zoom meeting number (the form `zoom.us/j/<id>` links carry)."""
+    import secrets
+
+    return str(secrets.choice(range(1, 10))) + "".join(
+        str(secrets.randbelow(10)) for _ in range(10)
+    )
+
+
+def new_teams_meeting_id() -> str:
+    """A fresh Teams thread id, `19:meeting_<base64 of a GUID>@thread.v2`, as in meetup-join links."""
+    import base64
+    import uuid
+
+    while True:
+        token = base64.b64encode(str(uuid.uuid4()).encode()).decode().rstrip("=")
+        if token.isalnum():
+            return f"19:meeting_{token}@thread.v2"
+
+
+def new_teams_numeric_id() -> str:
+    """A fresh 13-digit Teams meeting id, as `/meet/<id>?p=<passcode>` links carry."""
+    import secrets
+
+    return str(secrets.choice(range(1, 10))) + "".join(
+        str(secrets.randbelow(10)) for _ in range(12)
+    )

@@ -16,7 +16,14 @@ from typing import Any, Literal
 
 from .speech import DEFAULT_VOICES, Clip, SpeechSynthesizer, Voice
 
+AVATAR_COLORS = ("#e8710a", "#1a73e8", "#d93025", "#188038", "#9334e6", "#f9ab00")
+"""Avatar backgrounds given to participants in turn, as the platforms colour initials."""
+
 MEET_CODE = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
+TEAMS_THREAD_ID = re.compile(r"^19:meeting_[A-Za-z0-9_=+/-]{8,200}@thread\.v2$")
+TEAMS_NUMERIC_ID = re.compile(r"^[0-9]{10,15}$")
+TEAMS_PREJOIN_MODALS = ("before", "after", "none", "random")
+ZOOM_MEETING_ID = re.compile(r"^[0-9]{9,11}$")
 
 GuestStatus = Literal[
     "asking", "admitted", "denied", "no_response", "cancelled", "left", "removed", "ended"
@@ -45,6 +52,64 @@ def normalize_meet_code(raw: str) -> str | None:
     return code if MEET_CODE.fullmatch(code) else None
 
 
+def normalize_teams_id(raw: str) -> str | None:
+    """Return a Teams meeting id (a `19:meeting_…@thread.v2` thread or 10-15 digits), or None."""
+    code = raw.strip().replace(" ", "")
+    if TEAMS_NUMERIC_ID.fullmatch(code) or TEAMS_THREAD_ID.fullmatch(code):
+        return code
+    return None
+
+
+def _teams_options(body: dict[str, Any]) -> dict[str, Any]:
+    """The Teams-only definition fields, validated; `prejoin_modal: random` is drawn here."""
+    passcode = body.get("passcode")
+    if passcode is not None and (
+        not isinstance(passcode, str) or not re.fullmatch(r"[A-Za-z0-9]{1,20}", passcode)
+    ):
+        raise ConfigError("passcode must be 1-20 letters or digits")
+    modal = body.get("prejoin_modal", "random")
+    if modal not in TEAMS_PREJOIN_MODALS:
+        raise ConfigError(f"prejoin_modal must be one of {', '.join(TEAMS_PREJOIN_MODALS)}")
+    if modal == "random":
+        modal = secrets.choice(("before", "after"))
+    return {
+        "passcode": passcode,
+        "guest_chat": bool(body.get("guest_chat", False)),
+        "captcha": bool(body.get("captcha", False)),
+        "prejoin_modal": modal,
+        "toasts": bool(body.get("toasts", True)),
+    }
+
+
+def normalize_zoom_id(raw: str) -> str | None:
+    """Return a Zoom meeting number (9-11 digits; spaces and hyphens dropped), or None."""
+    code = re.sub(r"[\s-]", "", raw)
+    return code if ZOOM_MEETING_ID.fullmatch(code) else None
+
+
+def _zoom_options(body: dict[str, Any]) -> dict[str, Any]:
+    """The Zoom-only definition fields, validated, plus the page loads and refused joins seen so far."""
+    passcode = body.get("passcode")
+    if passcode is not None and (
+        not isinstance(passcode, str) or not re.fullmatch(r"[A-Za-z0-9.@_-]{1,32}", passcode)
+    ):
+        raise ConfigError("passcode must be 1-32 letters, digits or . @ _ -")
+    tokens = body.get("accepted_tokens", [])
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+        raise ConfigError("accepted_tokens must be a list of non-empty strings")
+    return {
+        "passcode": passcode,
+        "host_starts_after": _number(body.get("host_starts_after", 0), "host_starts_after"),
+        "bot_wall": bool(body.get("bot_wall", False)),
+        "captcha": bool(body.get("captcha", False)),
+        "invalid": bool(body.get("invalid", False)),
+        "guest_chat": bool(body.get("guest_chat", True)),
+        "accepted_tokens": list(tokens),
+        "page_loads": {},
+        "refused_joins": [],
+    }
+
+
 def _number(value: Any, what: str, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
@@ -68,6 +133,7 @@ class Participant:
     leaves_at: float | None = None
     joined_at: float | None = None
     left_at: float | None = None
+    color: str = AVATAR_COLORS[0]
 
     @property
     def present(self) -> bool:
@@ -82,6 +148,7 @@ class Participant:
             "present": self.present,
             "joined_at": self.joined_at,
             "left_at": self.left_at,
+            "color": self.color,
         }
 
 
@@ -152,6 +219,7 @@ class Guest:
     ended_at: float | None = None
     dialog_accepted_at: float | None = None
     last_seen_at: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
     timers: list[asyncio.TimerHandle] = field(default_factory=list, repr=False)
 
     @property
@@ -174,6 +242,7 @@ class Guest:
             "ended_at": self.ended_at,
             "dialog_accepted_at": self.dialog_accepted_at,
             "last_seen_at": self.last_seen_at,
+            **self.extra,
         }
 
     def cancel_timers(self) -> None:
@@ -216,6 +285,7 @@ class Meeting:
         self.no_response_after = no_response_after
         self.recording_notice = recording_notice
         self.reject_synthetic_input = reject_synthetic_input
+        self.options: dict[str, Any] = {}
         self.guests: dict[str, Guest] = {}
         self.chat: list[ChatMessage] = []
         self.started_at: float | None = None
@@ -486,6 +556,7 @@ class Meeting:
                 {"kind": e.kind, "name": e.name, "at": e.at, "text": e.text} for e in self.timeline
             ],
             "version": self.version,
+            **self.options,
         }
 
     def page_view(self, guest: Guest | None, audio_url: str) -> dict[str, Any]:
@@ -511,7 +582,8 @@ class Meeting:
             return view
         view["started_at"] = self.started_at
         view["participants"] = [
-            {"id": p.id, "name": p.name} for p in self.participants if p.present
+            {"id": p.id, "name": p.name, "color": p.color}
+            for p in self.participants if p.present
         ] + [
             {"id": g.participant_id, "name": g.name}
             for g in self.guests.values()
@@ -576,11 +648,25 @@ class MeetingStore:
         if not isinstance(body, dict):
             raise ConfigError("the meeting must be a JSON object")
         platform = body.get("platform", "meet")
-        if platform != "meet":
-            raise ConfigError(f"unsupported platform {platform!r}; supported: 'meet'")
-        code = normalize_meet_code(str(body.get("code", "")))
-        if code is None:
-            raise ConfigError("code must look like abc-defg-hij")
+        options: dict[str, Any] = {}
+        if platform == "meet":
+            code = normalize_meet_code(str(body.get("code", "")))
+            if code is None:
+                raise ConfigError("code must look like abc-defg-hij")
+        elif platform == "teams":
+            code = normalize_teams_id(str(body.get("code", "")))
+            if code is None:
+                raise ConfigError("code must be 19:meeting_…@thread.v2 or 10-15 digits for teams")
+            options = _teams_options(body)
+        elif platform == "zoom":
+            code = normalize_zoom_id(str(body.get("code", "")))
+            if code is None:
+                raise ConfigError("code must be a 9-11 digit meeting number for zoom")
+            options = _zoom_options(body)
+        else:
+            raise ConfigError(
+                f"unsupported platform {platform!r}; supported: 'meet', 'teams', 'zoom'"
+            )
         if code in self._meetings:
             raise MeetingExists(code)
 
@@ -616,6 +702,7 @@ class MeetingStore:
             recording_notice=bool(body.get("recording_notice", True)),
             reject_synthetic_input=bool(body.get("reject_synthetic_input", False)),
         )
+        meeting.options = options
         self._meetings[code] = meeting
         return meeting
 
@@ -648,6 +735,7 @@ class MeetingStore:
                     id=f"spaces/{space}/devices/{i + 1}",
                     name=name,
                     voice=Voice(voice_name, pitch, speed),
+                    color=AVATAR_COLORS[i % len(AVATAR_COLORS)],
                 )
             )
         return participants

@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import meet
+from . import meet, teams, zoom
 
-PLATFORMS: tuple[ModuleType, ...] = (meet,)
+PLATFORMS: tuple[ModuleType, ...] = (meet, teams, zoom)

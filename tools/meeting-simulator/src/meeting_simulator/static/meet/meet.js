@@ -461,7 +461,7 @@
     for (const p of view.participants) {
       if (call.tiles.has(p.id)) continue;
       const tile = el('div', { class: 'tile', 'data-participant-id': p.id, 'data-audio-level': '0' },
-        el('div', { class: 'avatar', 'aria-hidden': 'true', text: p.name.slice(0, 1).toUpperCase() }),
+        el('div', { class: 'avatar', 'aria-hidden': 'true', style: `background: ${p.color || '#5f6368'}`, text: p.name.slice(0, 1).toUpperCase() }),
         el('div', { class: 'name-tag' }, el('span', { class: 'notranslate', text: p.name })));
       call.tiles.set(p.id, tile);
       call.grid.append(tile);
