@@ -57,9 +57,12 @@ def test_a_cancelled_bot_does_not_block_a_new_one(api, meeting_code):
 
 def test_silence_timeout_has_its_own_range(api, meeting_code):
     url = f"https://meet.google.com/{meeting_code}"
-    too_short = api.join(meeting_url=url, bot_name="B", automatic_leave={"silence_timeout": 200})
+    too_short = api.join(meeting_url=url, bot_name="B", automatic_leave={"silence_timeout": 7})
     assert too_short.status == 400
     assert too_short.body["field"] == "automatic_leave.silence_timeout"
+    fine = api.join(meeting_url=url, bot_name="B", start_time=FUTURE,
+                    automatic_leave={"waiting_room_timeout": 7, "noone_joined_timeout": 7})
+    assert fine.status == 200, fine.body
 
 
 def test_webhook_documentation_describes_the_events_we_send(api):

@@ -66,6 +66,7 @@ class SessionConfig:
     extra_chromium_args: list[str]
     work_dir: Path
     screenshot_interval_s: float = 30.0
+    dismiss_interval_s: float = 1.0
     everyone_left_grace_s: float = 15.0
     poll_s: float = 0.5
 
@@ -101,7 +102,7 @@ class BotSession:
             recorder = TabRecorder(browser.driver, workdir, video=video)
             recorder.install()
             adapter = adapter_for(params.platform)(browser.driver, InputDriver(browser.driver))
-            browser.driver.get(params.meeting_url)
+            browser.driver.get(adapter.join_url(params))
             self._screenshot(browser, "joining")
             if not self._wait_for_admission(adapter, browser):
                 return
@@ -153,6 +154,7 @@ class BotSession:
                                  seen.evidence)
             if seen.state == PageState.IN_CALL:
                 return True
+            adapter.tend(seen)
             if seen.state == PageState.PRE_JOIN and (asked_at is None or time.monotonic() - asked_at > 10):
                 if adapter.ask_to_join(self.dispatch.params.bot_name):
                     asked_at = time.monotonic()
@@ -170,7 +172,8 @@ class BotSession:
 
     def _record(self, adapter: PlatformAdapter, recorder: TabRecorder, browser: Browser) -> None:
         self.effects.status(BotStatus.IN_CALL_NOT_RECORDING)
-        adapter.after_admission()
+        adapter.dismiss_dialogs()
+        adapter.arrange(self.dispatch.params.recording_mode)
         self._screenshot(browser, "admitted")
         clock = recorder.start()
         adapter.start_speaker_probe()
@@ -179,6 +182,12 @@ class BotSession:
                                           self.dispatch.params.platform)
         self.effects.status(BotStatus.IN_CALL_RECORDING)
         reason = self._watch_call(adapter, recorder, browser, timeline)
+        if reason == EndReason.NO_ONE_JOINED:
+            self._screenshot(browser, "alone")
+            adapter.leave()
+            timeout = self.dispatch.params.automatic_leave.noone_joined_timeout
+            raise BotFailure(BotError.TIMEOUT_WAITING_TO_START, reason,
+                             f"No other participant joined within {timeout} s, so the bot left.")
         files = recorder.stop()
         timeline.add_events(self._drain(adapter))
         timeline.close(files.duration_s)
@@ -206,7 +215,10 @@ class BotSession:
 
     def _watch_call(self, adapter: PlatformAdapter, recorder: TabRecorder, browser: Browser,
                     timeline: SpeakerTimelineBuilder) -> EndReason:
-        last_shot = time.monotonic()
+        """Why the bot leaves: the meeting's end, a leave request, or one of the automatic-leave
+        rules (no one else arrived, everyone else left, no one spoke for too long)."""
+        leave = self.dispatch.params.automatic_leave
+        admitted = last_shot = last_dismissal = time.monotonic()
         alone_since: float | None = None
         someone_seen = False
         while True:
@@ -224,6 +236,13 @@ class BotSession:
                     alone_since = alone_since or time.monotonic()
                     if time.monotonic() - alone_since > self.config.everyone_left_grace_s:
                         return EndReason.EVERYONE_LEFT
+                elif time.monotonic() - admitted > leave.noone_joined_timeout:
+                    return EndReason.NO_ONE_JOINED
+            if recorder.silent_for_s() > leave.silence_timeout:
+                return EndReason.SILENCE_TIMEOUT
+            if time.monotonic() - last_dismissal > self.config.dismiss_interval_s:
+                last_dismissal = time.monotonic()
+                adapter.dismiss_dialogs()
             if time.monotonic() - last_shot > self.config.screenshot_interval_s:
                 last_shot = time.monotonic()
                 self._screenshot(browser, "in-call")

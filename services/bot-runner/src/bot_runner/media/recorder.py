@@ -37,6 +37,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from array import array
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 AUDIO_RATE = 48_000  # Hz, PCM between the decoder and the encoder (s16le mono)
 WAV_RATE = 16_000
 _SAMPLE_BYTES = 2
+SOUND_LEVEL = 328  # peak of a s16 sample (-40 dBFS) above which the meeting is not silent
 _EMIT_BINDING = "__mbRecEmit"
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 # MediaRecorder's packet timestamps follow the wall clock, but the audio it
@@ -248,6 +250,7 @@ class TabRecorder:
         self._frames_in = 0
         self._frames_out = 0
         self._samples_out = 0
+        self._sound_until = 0
         self._last_ack = 0.0
         self._resuming = False
         self._start_info: dict[str, Any] = {}
@@ -358,6 +361,7 @@ class TabRecorder:
             "frames_received": self._frames_in,
             "frames_written": self._frames_out,
             "segments": len(self._segments),
+            "sound_until_s": round(self._sound_until / AUDIO_RATE, 3),
             "last_chunk_age_s": round(time.monotonic() - self._last_chunk_mono, 3)
             if self._last_chunk_mono
             else round(elapsed, 3),
@@ -730,6 +734,8 @@ class TabRecorder:
                         out.write(data)
                         written += len(data) // _SAMPLE_BYTES
                         self._samples_out = written
+                        if _is_sound(data):
+                            self._sound_until = written
                 seg.proc.wait()
             if self._final_duration is not None:
                 target = round(self._final_duration * AUDIO_RATE)
@@ -739,6 +745,10 @@ class TabRecorder:
         finally:
             with contextlib.suppress(OSError):
                 out.close()
+
+    def silent_for_s(self) -> float:
+        """Seconds of the recording since the last sound anyone made (all of it if none)."""
+        return (self._samples_out - self._sound_until) / AUDIO_RATE
 
     def _pace_video(self) -> None:
         """Latest screencast frame -> the encoder at a constant rate on the wall clock."""
@@ -766,3 +776,8 @@ class TabRecorder:
         finally:
             with contextlib.suppress(OSError):
                 out.close()
+
+
+def _is_sound(pcm: bytes) -> bool:
+    samples = array("h", pcm)
+    return max(samples, default=0) > SOUND_LEVEL or -min(samples, default=0) > SOUND_LEVEL

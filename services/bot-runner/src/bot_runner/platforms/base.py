@@ -12,7 +12,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from mb_shared.contracts.bot import EndReason, Platform
+from mb_shared.contracts.bot import BotParams, EndReason, Platform, RecordingMode
 
 
 class PageState(StrEnum):
@@ -67,6 +67,7 @@ def load_script(name: str) -> str:
 
 
 SPEAKER_PROBE = load_script("speaker_probe.js")
+SPEAKER_STAGE = load_script("speaker_stage.js")
 
 
 class PlatformAdapter(ABC):
@@ -78,6 +79,10 @@ class PlatformAdapter(ABC):
         self.driver = driver
         self.input = input_driver
 
+    def join_url(self, params: BotParams) -> str:
+        """The address the browser opens (a platform may add what joining needs, e.g. a token)."""
+        return params.meeting_url
+
     def observe(self) -> Observation:
         raw = self.driver.execute_script(self.observe_script) or {}
         reason = raw.get("reason")
@@ -88,16 +93,27 @@ class PlatformAdapter(ABC):
             participants=list(raw.get("participants") or []),
         )
 
+    def tend(self, seen: Observation) -> None:
+        """Called on every look at the page until the bot is in the call, whatever the state:
+        for what a platform needs beyond filling the pre-join form (banners, reloads)."""
+
     @abstractmethod
     def ask_to_join(self, bot_name: str) -> bool:
         """Act on the pre-join page; True once the join request was sent."""
 
-    def after_admission(self) -> None:
-        """Dismiss what the platform shows right after admission."""
+    def dismiss_dialogs(self) -> None:
+        """Accept what the platform puts over the call (recording notices and the like); called
+        at admission and again every few seconds, since such dialogs come at any moment."""
 
     @abstractmethod
     def leave(self) -> None:
         """Leave the meeting from the in-call page."""
+
+    def arrange(self, mode: RecordingMode) -> None:
+        """Lay the call out as the recording mode asks: the speaker fills the frame in
+        `speaker_view`; `gallery_view` records the gallery of tiles the page shows."""
+        if mode == RecordingMode.SPEAKER_VIEW:
+            self.driver.execute_script(SPEAKER_STAGE, self.speaking_tiles_script)
 
     def start_speaker_probe(self) -> None:
         """Watch speaking indicators; events land in `window.__mbSpeaking` (page clock, ms)."""

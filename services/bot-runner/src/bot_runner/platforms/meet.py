@@ -59,7 +59,7 @@ class GoogleMeetAdapter(PlatformAdapter):
         self._turn_off("camera")
         return self._click_text(JOIN_LABELS)
 
-    def after_admission(self) -> None:
+    def dismiss_dialogs(self) -> None:
         for dialog in self.driver.find_elements(By.CSS_SELECTOR, '[role="dialog"][aria-modal="true"]'):
             for button in dialog.find_elements(By.CSS_SELECTOR, "button"):
                 with contextlib.suppress(Exception):
