@@ -60,6 +60,7 @@ def recorded(api, simulator, webhooks, platform) -> RecordedMeeting:
             "webhook_url": webhooks.url + "/e2e",
             "speech_to_text": {"provider": "Default"},
             "extra": {"customer": "acme"},
+            "entry_message": ENTRY_MESSAGE,
         },
         headers={"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"},
     )
@@ -67,6 +68,16 @@ def recorded(api, simulator, webhooks, platform) -> RecordedMeeting:
     bot_id = response.body["bot_id"]
     final = webhooks.wait_final(bot_id, timeout=300)
     return RecordedMeeting(code, bot_id, final, simulator.meeting(code), webhooks.status_codes(bot_id))
+
+
+ENTRY_MESSAGE = "Hello, I am taking notes for this meeting."
+
+
+def test_the_entry_message_is_posted_in_the_chat_soon_after_admission(recorded):
+    guest = recorded.meeting["guests"][0]
+    posted = [m for m in recorded.meeting["chat"] if m["from_guest"]]
+    assert [(m["sender"], m["text"]) for m in posted] == [("Notetaker", ENTRY_MESSAGE)]
+    assert 0 <= posted[0]["sent_at"] - guest["admitted_at"] <= 15
 
 
 def transcript_words(transcript: list[dict]) -> list[tuple[str, str]]:

@@ -37,6 +37,7 @@ FAILURES: dict[PageState, BotError] = {
     PageState.NO_RESPONSE: BotError.TIMEOUT_WAITING_TO_START,
 }
 END_STATES = {PageState.ENDED, PageState.REMOVED, PageState.NOT_JOINABLE}
+ENTRY_MESSAGE_DEADLINE_S = 15.0
 
 
 def encode_mp3(wav: Path) -> Path:
@@ -206,6 +207,26 @@ class BotSession:
         self.effects.recording_uploaded(artifacts, started_at, files.duration_s, reason,
                                         timeline.speakers())
 
+    def _post_entry_message(self, adapter: PlatformAdapter, text: str,
+                            since_admission_s: float) -> str | None:
+        """Try to post `entry_message`; what is still to post (None once done or given up).
+        Platforms where guests have no chat are said so in the log, not failed."""
+        bot = {"bot_id": self.dispatch.bot_id}
+        try:
+            if adapter.send_chat(text):
+                log.info("entry message posted %.1f s after admission", since_admission_s,
+                         extra=bot)
+            else:
+                log.info("entry message not posted: guests have no chat on %s",
+                         self.dispatch.params.platform.value, extra=bot)
+            return None
+        except Exception as exc:
+            if since_admission_s > ENTRY_MESSAGE_DEADLINE_S:
+                log.warning("entry message not posted within %.0f s: %s",
+                            ENTRY_MESSAGE_DEADLINE_S, type(exc).__name__, extra=bot)
+                return None
+            return text
+
     @staticmethod
     def _drain(adapter: PlatformAdapter) -> list[dict]:
         try:
@@ -221,6 +242,7 @@ class BotSession:
         admitted = last_shot = last_dismissal = time.monotonic()
         alone_since: float | None = None
         someone_seen = False
+        entry_message = self.dispatch.params.entry_message
         while True:
             recorder.pump()
             timeline.add_events(self._drain(adapter))
@@ -243,6 +265,9 @@ class BotSession:
             if time.monotonic() - last_dismissal > self.config.dismiss_interval_s:
                 last_dismissal = time.monotonic()
                 adapter.dismiss_dialogs()
+            if entry_message and seen.state == PageState.IN_CALL:
+                entry_message = self._post_entry_message(adapter, entry_message,
+                                                         time.monotonic() - admitted)
             if time.monotonic() - last_shot > self.config.screenshot_interval_s:
                 last_shot = time.monotonic()
                 self._screenshot(browser, "in-call")

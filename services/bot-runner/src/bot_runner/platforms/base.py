@@ -55,8 +55,12 @@ class InputDriver:
         except Exception:
             self._driver.execute_script("arguments[0].click();", element)
 
-    def type_text(self, element: WebElement, text: str, key_delay_s: float = 0.03) -> None:
-        element.click()
+    def type_text(self, element: WebElement, text: str, key_delay_s: float = 0.03, *,
+                  click_first: bool = True) -> None:
+        """Type key by key; `click_first=False` for a field something may cover (the keys still
+        reach it: typing needs focus, not a visible spot)."""
+        if click_first:
+            element.click()
         for char in text:
             element.send_keys(char)
             time.sleep(key_delay_s)
@@ -108,6 +112,10 @@ class PlatformAdapter(ABC):
     @abstractmethod
     def leave(self) -> None:
         """Leave the meeting from the in-call page."""
+
+    def send_chat(self, text: str) -> bool:
+        """Post `text` in the meeting chat; False where a guest bot has no chat."""
+        return False
 
     def arrange(self, mode: RecordingMode) -> None:
         """Lay the call out as the recording mode asks: the speaker fills the frame in

@@ -10,6 +10,7 @@ from selenium.common.exceptions import (
     StaleElementReferenceException,
 )
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from bot_runner.platforms.base import PlatformAdapter, load_script
 from mb_shared.contracts.bot import Platform
@@ -66,6 +67,23 @@ class GoogleMeetAdapter(PlatformAdapter):
                     if button.text.strip() in ("OK", "Got it", "Dismiss", "Join now"):
                         self.input.click(button)
                         break
+
+    def send_chat(self, text: str) -> bool:
+        boxes = self.driver.find_elements(By.CSS_SELECTOR, 'textarea[aria-label="Send a message"]')
+        if not boxes:
+            with contextlib.suppress(Exception):
+                self.input.wake_pointer()
+            for button in self.driver.find_elements(By.CSS_SELECTOR, "button[aria-label]"):
+                if (button.get_attribute("aria-label") or "").startswith("Chat with everyone"):
+                    self.input.click(button)
+                    break
+            boxes = self.driver.find_elements(By.CSS_SELECTOR,
+                                              'textarea[aria-label="Send a message"]')
+        if not boxes:
+            return False
+        self.input.type_text(boxes[0], text, key_delay_s=0.0, click_first=False)
+        boxes[0].send_keys(Keys.ENTER)
+        return True
 
     def leave(self) -> None:
         with contextlib.suppress(Exception):
