@@ -175,8 +175,8 @@ class BotSession:
         self.effects.status(BotStatus.IN_CALL_NOT_RECORDING)
         adapter.dismiss_dialogs()
         adapter.arrange(self.dispatch.params.recording_mode)
-        self._screenshot(browser, "admitted")
         clock = recorder.start()
+        self._screenshot(browser, "admitted")
         adapter.start_speaker_probe()
         started_at = datetime.fromtimestamp(clock.started_at_unix, UTC)
         timeline = SpeakerTimelineBuilder(clock.started_at_page_ms, clock.started_at_unix,

@@ -12,7 +12,7 @@
   document.documentElement.appendChild(style);
   let staged = null;
   let lastSpeaker = null;
-  window.__mbSpeakerStage = setInterval(() => {
+  const stageSpeaker = () => {
     let tiles = [];
     try { tiles = (tilesNow() || []).filter(t => t.el); } catch (e) { return; }
     const speaking = tiles.find(t => t.speaking);
@@ -23,5 +23,7 @@
     if (staged) staged.removeAttribute("data-mb-stage");
     if (el) el.setAttribute("data-mb-stage", "");
     staged = el;
-  }, 150);
+  };
+  stageSpeaker();  // before the caller starts recording: the first frame is already staged
+  window.__mbSpeakerStage = setInterval(stageSpeaker, 150);
 })(arguments[0]);
