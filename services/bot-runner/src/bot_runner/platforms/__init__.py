@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from bot_runner.platforms.base import PlatformAdapter
 from bot_runner.platforms.meet import GoogleMeetAdapter
+from bot_runner.platforms.teams import TeamsAdapter
 from mb_shared.contracts.bot import Platform
 
-ADAPTERS: dict[Platform, type[PlatformAdapter]] = {Platform.GOOGLE_MEET: GoogleMeetAdapter}
+ADAPTERS: dict[Platform, type[PlatformAdapter]] = {
+    Platform.GOOGLE_MEET: GoogleMeetAdapter,
+    Platform.MICROSOFT_TEAMS: TeamsAdapter,
+}
 
 
 def adapter_for(platform: Platform) -> type[PlatformAdapter]:
