@@ -7,28 +7,29 @@ chat, audio reports). Everything a bot should look at is in the DOM that `meet.j
 from __future__ import annotations
 
 import html
-import json
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
-from ..meetings import ConfigError, Guest, Meeting, MeetingStore, normalize_meet_code
+from ..meetings import Guest, Meeting, MeetingStore, normalize_meet_code
 from ..speech import SpeechSynthesizer
+from .page_api import (
+    AUDIO_PATH,
+    NO_STORE,
+    STORE,
+    UTTERANCE_ROUTE,
+    api_utterance,
+    guest_of,
+    json_object,
+    meeting_of,
+    platform_app,
+    view,
+)
 
 HOSTS: tuple[str, ...] = ("meet.google.com",)
 
-STORE = web.AppKey("store", MeetingStore)
-SYNTH = web.AppKey("synthesizer", SpeechSynthesizer)
 
-AUDIO_PATH = "/_sim/audio"
 STATIC_FILES = {"meet.js": "application/javascript", "meet.css": "text/css"}
-LONG_POLL_SECONDS = 15.0
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _static(name: str) -> str:
-    return resources.files("meeting_simulator").joinpath("static", "meet", name).read_text("utf-8")
 
 
 def _document(title: str, body: str, *, body_attrs: str = "", script: bool = False) -> str:
@@ -122,133 +123,43 @@ def _sign_in_wall() -> web.Response:
     return _page(_document("Sign in - Google Accounts", body))
 
 
-async def static_file(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    if name not in STATIC_FILES:
-        raise web.HTTPNotFound()
-    return web.Response(text=_static(name), content_type=STATIC_FILES[name], headers=NO_STORE)
-
-
-async def audio_file(request: web.Request) -> web.StreamResponse:
-    clip = request.app[SYNTH].clip(request.match_info["key"])
-    if clip is None:
-        raise web.HTTPNotFound()
-    return web.FileResponse(clip.path, headers={"Content-Type": "audio/wav"})
-
-
 # -- the page's API ------------------------------------------------------------------------------
 
 
-def _meeting(request: web.Request) -> Meeting:
-    meeting = request.app[STORE].find(request.match_info["code"])
-    if meeting is None:
-        raise web.HTTPNotFound()
-    return meeting
-
-
-def _guest(meeting: Meeting, guest_id: str | None) -> Guest:
-    guest = meeting.guest(guest_id or "")
-    if guest is None:
-        raise web.HTTPNotFound()
-    return guest
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest()
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest()
-    return body
-
-
-def _view(meeting: Meeting, guest: Guest | None) -> web.Response:
-    return web.json_response(meeting.page_view(guest, AUDIO_PATH), headers=NO_STORE)
-
-
-async def api_view(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    guest_id = request.query.get("guest")
-    guest = _guest(meeting, guest_id) if guest_id else None
-    since = request.query.get("since")
-    if since is not None and since.lstrip("-").isdigit():
-        if guest is not None:
-            meeting.guest_seen(guest)
-        await meeting.wait_changed(int(since), LONG_POLL_SECONDS)
-        if request.app[STORE].find(meeting.code) is not meeting:
-            raise web.HTTPNotFound()
-    if guest is not None:
-        meeting.guest_seen(guest)
-    return _view(meeting, guest)
-
-
 async def api_ask(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    name = (await _json(request)).get("name")
+    meeting = meeting_of(request)
+    name = (await json_object(request)).get("name")
     if not isinstance(name, str) or not name.strip():
         raise web.HTTPBadRequest()
     guest = meeting.ask_to_join(name.strip()[:60])
-    return _view(meeting, guest)
-
-
-async def api_leave(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
-    meeting.guest_leaves(guest)
-    return _view(meeting, guest)
-
-
-async def api_dialog(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
-    meeting.accept_dialog(guest)
-    return _view(meeting, guest)
+    return view(request, meeting, guest)
 
 
 async def api_chat(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
-    text = (await _json(request)).get("text")
+    meeting = meeting_of(request)
+    guest = guest_of(meeting, request.match_info["guest"])
+    text = (await json_object(request)).get("text")
     if not guest.in_call or not isinstance(text, str) or not text.strip():
         raise web.HTTPBadRequest()
     meeting.guest_chat(guest, text.strip())
-    return _view(meeting, guest)
+    return view(request, meeting, guest)
 
 
-async def api_utterance(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    _guest(meeting, request.match_info["guest"])
-    body = await _json(request)
-    start, end = body.get("actual_start"), body.get("actual_end")
-    for value in (start, end):
-        if value is not None and not isinstance(value, (int, float)):
-            raise web.HTTPBadRequest()
-    try:
-        meeting.report_utterance(int(request.match_info["index"]), start, end)
-    except ConfigError:
-        raise web.HTTPNotFound()
-    return web.json_response({"ok": True})
+def _find(request: web.Request) -> Meeting | None:
+    return request.app[STORE].find(request.match_info["code"])
 
 
-async def favicon(request: web.Request) -> web.Response:
-    return web.Response(status=204)
+def _page_view(meeting: Meeting, guest: Guest | None) -> dict[str, Any]:
+    return meeting.page_view(guest, AUDIO_PATH)
 
 
 def create_app(store: MeetingStore, synthesizer: SpeechSynthesizer) -> web.Application:
-    app = web.Application()
-    app[STORE] = store
-    app[SYNTH] = synthesizer
+    app = platform_app(store, synthesizer, find=_find, page_view=_page_view,
+                       static_folder="meet", static_files=STATIC_FILES)
     r = app.router
     r.add_get("/", landing)
-    r.add_get("/favicon.ico", favicon)
-    r.add_get("/_sim/static/{name}", static_file)
-    r.add_get(AUDIO_PATH + "/{key:[0-9a-f]+}.wav", audio_file)
-    r.add_get("/_sim/api/{code}/view", api_view)
     r.add_post("/_sim/api/{code}/ask", api_ask)
-    r.add_post("/_sim/api/{code}/guests/{guest}/leave", api_leave)
-    r.add_post("/_sim/api/{code}/guests/{guest}/dialog", api_dialog)
     r.add_post("/_sim/api/{code}/guests/{guest}/chat", api_chat)
-    r.add_post("/_sim/api/{code}/guests/{guest}/utterances/{index:\\d+}", api_utterance)
+    r.add_post(UTTERANCE_ROUTE, api_utterance)
     r.add_get("/{code}", meeting_page)
     return app

@@ -10,34 +10,35 @@ origin (join info, long-polled state, join requests, chat, audio reports).
 from __future__ import annotations
 
 import html
-import json
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
-from ..meetings import TEAMS_NUMERIC_ID, ConfigError, Guest, Meeting, MeetingStore
+from ..meetings import TEAMS_NUMERIC_ID, Guest, Meeting, MeetingStore
 from ..speech import SpeechSynthesizer
+from .page_api import (
+    AUDIO_PATH,
+    NO_STORE,
+    STORE,
+    UTTERANCE_ROUTE,
+    api_utterance,
+    guest_of,
+    json_object,
+    meeting_of,
+    platform_app,
+    view,
+)
 
 LOGIN_HOST = "login.microsoftonline.com"
 HOSTS: tuple[str, ...] = ("teams.microsoft.com", "teams.live.com", LOGIN_HOST)
 
-STORE = web.AppKey("store", MeetingStore)
-SYNTH = web.AppKey("synthesizer", SpeechSynthesizer)
 
-AUDIO_PATH = "/_sim/audio"
 STATIC_FILES = {
     "teams.js": "application/javascript",
     "launcher.js": "application/javascript",
     "mixed-audio.js": "application/javascript",
     "teams.css": "text/css",
 }
-LONG_POLL_SECONDS = 15.0
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _static(name: str) -> str:
-    return resources.files("meeting_simulator").joinpath("static", "teams", name).read_text("utf-8")
 
 
 def _document(title: str, body: str, *, scripts: tuple[str, ...] = ()) -> str:
@@ -112,44 +113,12 @@ async def to_web_client(request: web.Request) -> web.Response:
     raise web.HTTPFound("/v2/?meetingjoin=true")
 
 
-async def static_file(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    if name not in STATIC_FILES:
-        raise web.HTTPNotFound()
-    return web.Response(text=_static(name), content_type=STATIC_FILES[name], headers=NO_STORE)
-
-
-async def audio_file(request: web.Request) -> web.StreamResponse:
-    clip = request.app[SYNTH].clip(request.match_info["key"])
-    if clip is None:
-        raise web.HTTPNotFound()
-    return web.FileResponse(clip.path, headers={"Content-Type": "audio/wav"})
-
-
-async def favicon(request: web.Request) -> web.Response:
-    return web.Response(status=204)
-
-
 # -- the page's API ------------------------------------------------------------------------------
 
 
 def _find(request: web.Request) -> Meeting | None:
     meeting = request.app[STORE].find(request.match_info["code"])
     return meeting if meeting is not None and meeting.platform == "teams" else None
-
-
-def _meeting(request: web.Request) -> Meeting:
-    meeting = _find(request)
-    if meeting is None:
-        raise web.HTTPNotFound()
-    return meeting
-
-
-def _guest(meeting: Meeting, guest_id: str | None) -> Guest:
-    guest = meeting.guest(guest_id or "")
-    if guest is None:
-        raise web.HTTPNotFound()
-    return guest
 
 
 def _passcode_problem(meeting: Meeting, given: str | None) -> str | None:
@@ -160,23 +129,6 @@ def _passcode_problem(meeting: Meeting, given: str | None) -> str | None:
     if not given:
         return "passcode_missing"
     return None if given == expected else "passcode_wrong"
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest()
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest()
-    return body
-
-
-def _view(meeting: Meeting, guest: Guest | None) -> web.Response:
-    view = meeting.page_view(guest, AUDIO_PATH)
-    if not meeting.options.get("guest_chat") and "chat" in view:
-        view["chat"] = []
-    return web.json_response(view, headers=NO_STORE)
 
 
 async def api_join_info(request: web.Request) -> web.Response:
@@ -202,25 +154,9 @@ async def api_join_info(request: web.Request) -> web.Response:
     )
 
 
-async def api_view(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    guest_id = request.query.get("guest")
-    guest = _guest(meeting, guest_id) if guest_id else None
-    since = request.query.get("since")
-    if since is not None and since.lstrip("-").isdigit():
-        if guest is not None:
-            meeting.guest_seen(guest)
-        await meeting.wait_changed(int(since), LONG_POLL_SECONDS)
-        if request.app[STORE].find(meeting.code) is not meeting:
-            raise web.HTTPNotFound()
-    if guest is not None:
-        meeting.guest_seen(guest)
-    return _view(meeting, guest)
-
-
 async def api_ask(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    body = await _json(request)
+    meeting = meeting_of(request)
+    body = await json_object(request)
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise web.HTTPBadRequest()
@@ -230,66 +166,37 @@ async def api_ask(request: web.Request) -> web.Response:
     if meeting.require_sign_in or meeting.options.get("captcha"):
         raise web.HTTPForbidden()
     guest = meeting.ask_to_join(name.strip()[:60])
-    return _view(meeting, guest)
-
-
-async def api_leave(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
-    meeting.guest_leaves(guest)
-    return _view(meeting, guest)
-
-
-async def api_dialog(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
-    meeting.accept_dialog(guest)
-    return _view(meeting, guest)
+    return view(request, meeting, guest)
 
 
 async def api_chat(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
+    meeting = meeting_of(request)
+    guest = guest_of(meeting, request.match_info["guest"])
     if not meeting.options.get("guest_chat"):
         raise web.HTTPForbidden()
-    text = (await _json(request)).get("text")
+    text = (await json_object(request)).get("text")
     if not guest.in_call or not isinstance(text, str) or not text.strip():
         raise web.HTTPBadRequest()
     meeting.guest_chat(guest, text.strip())
-    return _view(meeting, guest)
+    return view(request, meeting, guest)
 
 
-async def api_utterance(request: web.Request) -> web.Response:
-    meeting = _meeting(request)
-    _guest(meeting, request.match_info["guest"])
-    body = await _json(request)
-    start, end = body.get("actual_start"), body.get("actual_end")
-    for value in (start, end):
-        if value is not None and not isinstance(value, (int, float)):
-            raise web.HTTPBadRequest()
-    try:
-        meeting.report_utterance(int(request.match_info["index"]), start, end)
-    except ConfigError:
-        raise web.HTTPNotFound()
-    return web.json_response({"ok": True})
+def _page_view(meeting: Meeting, guest: Guest | None) -> dict[str, Any]:
+    page = meeting.page_view(guest, AUDIO_PATH)
+    if not meeting.options.get("guest_chat") and "chat" in page:
+        page["chat"] = []
+    return page
 
 
 def create_app(store: MeetingStore, synthesizer: SpeechSynthesizer) -> web.Application:
-    app = web.Application(middlewares=[login_host])
-    app[STORE] = store
-    app[SYNTH] = synthesizer
+    app = platform_app(store, synthesizer, find=_find, page_view=_page_view,
+                       static_folder="teams", static_files=STATIC_FILES, middlewares=[login_host])
     r = app.router
     r.add_get("/", landing)
-    r.add_get("/favicon.ico", favicon)
-    r.add_get("/_sim/static/{name}", static_file)
-    r.add_get(AUDIO_PATH + "/{key:[0-9a-f]+}.wav", audio_file)
     r.add_get("/_sim/api/{code}/meeting", api_join_info)
-    r.add_get("/_sim/api/{code}/view", api_view)
     r.add_post("/_sim/api/{code}/ask", api_ask)
-    r.add_post("/_sim/api/{code}/guests/{guest}/leave", api_leave)
-    r.add_post("/_sim/api/{code}/guests/{guest}/dialog", api_dialog)
     r.add_post("/_sim/api/{code}/guests/{guest}/chat", api_chat)
-    r.add_post("/_sim/api/{code}/guests/{guest}/utterances/{index:\\d+}", api_utterance)
+    r.add_post(UTTERANCE_ROUTE, api_utterance)
     r.add_get("/l/meetup-join/{thread}/{message}", launcher)
     r.add_get("/l/meetup-join/{thread}/{message}/", launcher)
     r.add_get("/dl/launcher/launcher.html", launcher)

@@ -12,28 +12,33 @@ made while the host had not started are part of the meeting's truth.
 from __future__ import annotations
 
 import html
-import json
 import re
 import secrets
 import time
-from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..meetings import ConfigError, Guest, Meeting, MeetingStore
+from ..meetings import Guest, Meeting, MeetingStore
 from ..speech import SpeechSynthesizer
+from .page_api import (
+    AUDIO_PATH,
+    NO_STORE,
+    STORE,
+    UTTERANCE_ROUTE,
+    guest_of,
+    json_object,
+    meeting_of,
+    platform_app,
+    report_utterance,
+    view,
+)
 
 HOSTS: tuple[str, ...] = ("zoom.us", "app.zoom.us", "*.zoom.us")
 
-STORE = web.AppKey("store", MeetingStore)
-SYNTH = web.AppKey("synthesizer", SpeechSynthesizer)
 
-AUDIO_PATH = "/_sim/audio"
 STATIC_FILES = {"zoom.js": "application/javascript", "zoom.css": "text/css"}
-LONG_POLL_SECONDS = 15.0
-NO_STORE = {"Cache-Control": "no-store"}
 VISITOR_COOKIE = "_zm_sim_visitor"
 MEETING_ID = re.compile(r"^[0-9]{9,11}$")
 TOKEN_PARAMS = (("zak", "zak"), ("obf_token", "obf"))
@@ -95,10 +100,6 @@ def _refuse(meeting: Meeting, name: str | None, reason: str) -> web.Response:
 
 
 # -- documents -----------------------------------------------------------------------------------
-
-
-def _static(name: str) -> str:
-    return resources.files("meeting_simulator").joinpath("static", "zoom", name).read_text("utf-8")
 
 
 def _document(title: str, body: str, *, body_attrs: str = "", script: bool = False) -> str:
@@ -284,53 +285,11 @@ async def web_client(request: web.Request) -> web.Response:
     return _page(_document("Zoom", body, body_attrs=attrs, script=True), visitor=visitor)
 
 
-async def static_file(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    if name not in STATIC_FILES:
-        raise web.HTTPNotFound()
-    return web.Response(text=_static(name), content_type=STATIC_FILES[name], headers=NO_STORE)
-
-
-async def audio_file(request: web.Request) -> web.StreamResponse:
-    clip = request.app[SYNTH].clip(request.match_info["key"])
-    if clip is None:
-        raise web.HTTPNotFound()
-    return web.FileResponse(clip.path, headers={"Content-Type": "audio/wav"})
-
-
-async def favicon(request: web.Request) -> web.Response:
-    return web.Response(status=204)
-
-
 async def not_found(request: web.Request) -> web.Response:
     return _message_page("Error - Zoom", "Page not found", "The page you requested was not found.")
 
 
 # -- the page's API ------------------------------------------------------------------------------
-
-
-def _api_meeting(request: web.Request) -> Meeting:
-    meeting = _zoom_meeting(request, request.match_info["code"])
-    if meeting is None:
-        raise web.HTTPNotFound()
-    return meeting
-
-
-def _guest(meeting: Meeting, guest_id: str | None) -> Guest:
-    guest = meeting.guest(guest_id or "")
-    if guest is None:
-        raise web.HTTPNotFound()
-    return guest
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest()
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest()
-    return body
 
 
 def page_view(meeting: Meeting, guest: Guest | None) -> dict[str, Any]:
@@ -352,26 +311,6 @@ def page_view(meeting: Meeting, guest: Guest | None) -> dict[str, Any]:
     return view
 
 
-def _view(meeting: Meeting, guest: Guest | None) -> web.Response:
-    return web.json_response(page_view(meeting, guest), headers=NO_STORE)
-
-
-async def api_view(request: web.Request) -> web.Response:
-    meeting = _api_meeting(request)
-    guest_id = request.query.get("guest")
-    guest = _guest(meeting, guest_id) if guest_id else None
-    since = request.query.get("since")
-    if since is not None and since.lstrip("-").isdigit():
-        if guest is not None:
-            meeting.guest_seen(guest)
-        await meeting.wait_changed(int(since), LONG_POLL_SECONDS)
-        if request.app[STORE].find(meeting.code) is not meeting:
-            raise web.HTTPNotFound()
-    if guest is not None:
-        meeting.guest_seen(guest)
-    return _view(meeting, guest)
-
-
 def _presented_token(body: dict[str, Any]) -> tuple[str, str] | None:
     for param, kind in TOKEN_PARAMS:
         value = body.get(param)
@@ -382,8 +321,8 @@ def _presented_token(body: dict[str, Any]) -> tuple[str, str] | None:
 
 async def api_ask(request: web.Request) -> web.Response:
     """The guest clicked Join: every gate the page showed is checked again here."""
-    meeting = _api_meeting(request)
-    body = await _json(request)
+    meeting = meeting_of(request)
+    body = await json_object(request)
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise web.HTTPBadRequest()
@@ -425,81 +364,56 @@ async def api_ask(request: web.Request) -> web.Response:
         }
     )
     meeting.wake()
-    return _view(meeting, guest)
-
-
-async def api_leave(request: web.Request) -> web.Response:
-    meeting = _api_meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
-    meeting.guest_leaves(guest)
-    return _view(meeting, guest)
-
-
-async def api_dialog(request: web.Request) -> web.Response:
-    meeting = _api_meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
-    meeting.accept_dialog(guest)
-    return _view(meeting, guest)
+    return view(request, meeting, guest)
 
 
 async def api_audio(request: web.Request) -> web.Response:
     """The guest clicked "Join Audio by Computer"."""
-    meeting = _api_meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
+    meeting = meeting_of(request)
+    guest = guest_of(meeting, request.match_info["guest"])
     if not guest.in_call:
         raise web.HTTPBadRequest()
     if guest.extra.get("computer_audio_joined_at") is None:
         guest.extra["computer_audio_joined_at"] = time.time()
         meeting.wake()
-    return _view(meeting, guest)
+    return view(request, meeting, guest)
 
 
 async def api_chat(request: web.Request) -> web.Response:
-    meeting = _api_meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
-    text = (await _json(request)).get("text")
+    meeting = meeting_of(request)
+    guest = guest_of(meeting, request.match_info["guest"])
+    text = (await json_object(request)).get("text")
     if not guest.in_call or not isinstance(text, str) or not text.strip():
         raise web.HTTPBadRequest()
     if not meeting.options.get("guest_chat", True):
         raise web.HTTPForbidden()
     meeting.guest_chat(guest, text.strip())
-    return _view(meeting, guest)
+    return view(request, meeting, guest)
 
 
-async def api_utterance(request: web.Request) -> web.Response:
-    meeting = _api_meeting(request)
-    guest = _guest(meeting, request.match_info["guest"])
+async def api_zoom_utterance(request: web.Request) -> web.Response:
+    """Only a page that joined the computer audio plays (and reports) speech."""
+    meeting = meeting_of(request)
+    guest = guest_of(meeting, request.match_info["guest"])
     if guest.extra.get("computer_audio_joined_at") is None:
         raise web.HTTPConflict()
-    body = await _json(request)
-    start, end = body.get("actual_start"), body.get("actual_end")
-    for value in (start, end):
-        if value is not None and not isinstance(value, (int, float)):
-            raise web.HTTPBadRequest()
-    try:
-        meeting.report_utterance(int(request.match_info["index"]), start, end)
-    except ConfigError:
-        raise web.HTTPNotFound()
-    return web.json_response({"ok": True})
+    return await report_utterance(request, meeting)
+
+
+def _find(request: web.Request) -> Meeting | None:
+    return _zoom_meeting(request, request.match_info["code"])
 
 
 def create_app(store: MeetingStore, synthesizer: SpeechSynthesizer) -> web.Application:
-    app = web.Application()
-    app[STORE] = store
-    app[SYNTH] = synthesizer
+    app = platform_app(store, synthesizer, find=_find, page_view=page_view,
+                       static_folder="zoom", static_files=STATIC_FILES)
     r = app.router
     r.add_get("/", landing)
-    r.add_get("/favicon.ico", favicon)
     r.add_get("/signin", sign_in)
-    r.add_get("/_sim/static/{name}", static_file)
-    r.add_get(AUDIO_PATH + "/{key:[0-9a-f]+}.wav", audio_file)
-    r.add_get("/_sim/api/{code}/view", api_view)
     r.add_post("/_sim/api/{code}/ask", api_ask)
-    r.add_post("/_sim/api/{code}/guests/{guest}/leave", api_leave)
-    r.add_post("/_sim/api/{code}/guests/{guest}/dialog", api_dialog)
     r.add_post("/_sim/api/{code}/guests/{guest}/audio", api_audio)
     r.add_post("/_sim/api/{code}/guests/{guest}/chat", api_chat)
-    r.add_post("/_sim/api/{code}/guests/{guest}/utterances/{index:\\d+}", api_utterance)
+    r.add_post(UTTERANCE_ROUTE, api_zoom_utterance)
     r.add_get("/j/{id}", launch_page)
     r.add_get("/s/{id}", start_page)
     r.add_get("/wc/{id}/join", web_client)
