@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+import jiwer
 import numpy as np
 from aiohttp import web
 
@@ -132,6 +134,45 @@ def color_area(frame: np.ndarray, hex_color: str, tolerance: int = 40) -> int:
     target = np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.int16)
     close = np.abs(frame.astype(np.int16) - target) <= tolerance
     return int(close.all(axis=-1).sum())
+
+
+def normalize(text: str) -> list[str]:
+    """Lower-case words without punctuation, for comparing what was said with what was heard."""
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
+def transcript_words(transcript: list[dict]) -> list[tuple[str, str]]:
+    """(speaker, word) of a webhook's `transcript`, in order."""
+    return [(segment["speaker"], word["word"]) for segment in transcript for word in segment["words"]]
+
+
+def word_error_rate(transcript: list[dict], script: list[dict]) -> tuple[float, str]:
+    """WER of the transcript against the script's lines, and what was heard."""
+    heard = " ".join(normalize(" ".join(w for _, w in transcript_words(transcript))))
+    said = " ".join(normalize(" ".join(line["text"] for line in script)))
+    return jiwer.wer(said, heard), heard
+
+
+def speaker_accuracy(transcript: list[dict], script: list[dict]) -> tuple[int, int]:
+    """(right, judged): words only one speaker of the script says, and how many carry them."""
+    owners_of: dict[str, set[str]] = {}
+    for line in script:
+        for word in normalize(line["text"]):
+            owners_of.setdefault(word, set()).add(line["speaker"])
+    judged = right = 0
+    for speaker, word in transcript_words(transcript):
+        for token in normalize(word):
+            owners = owners_of.get(token)
+            if owners and len(owners) == 1:
+                judged += 1
+                right += speaker in owners
+    return right, judged
+
+
+def time_in_call(meeting: dict) -> float:
+    """Seconds the simulator saw the (first) bot in the call."""
+    guest = meeting["guests"][0]
+    return (guest["left_at"] or guest["ended_at"] or meeting["ended_at"]) - guest["admitted_at"]
 
 
 def decodes(url_or_path: str) -> bool:

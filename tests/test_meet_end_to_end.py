@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import re
 import time
 import urllib.request
 from dataclasses import dataclass
 
-import jiwer
 import pytest
 
-from support import ReceivedWebhook, decodes, ffprobe
+from support import (
+    ReceivedWebhook,
+    decodes,
+    ffprobe,
+    speaker_accuracy,
+    time_in_call,
+    transcript_words,
+    word_error_rate,
+)
 
 SCRIPT = [
     {"speaker": "Alice", "text": "The quarterly budget review starts with marketing expenses.", "at": 3.0},
@@ -27,9 +33,6 @@ EXPECTED_STATUSES = [
     "call_ended",
 ]
 
-
-def normalize(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
 
 
 @dataclass
@@ -80,9 +83,6 @@ def test_the_entry_message_is_posted_in_the_chat_soon_after_admission(recorded):
     assert 0 <= posted[0]["sent_at"] - guest["admitted_at"] <= 15
 
 
-def transcript_words(transcript: list[dict]) -> list[tuple[str, str]]:
-    return [(segment["speaker"], word["word"]) for segment in transcript for word in segment["words"]]
-
 
 def test_the_bot_joins_under_its_name_and_completes(recorded):
     assert recorded.final.body["event"] == "complete", recorded.final.body
@@ -107,26 +107,13 @@ def test_webhooks_carry_the_api_key(recorded, platform):
 
 
 def test_transcript_matches_what_was_said(recorded):
-    words = transcript_words(recorded.final.body["data"]["transcript"])
-    hypothesis = " ".join(normalize(" ".join(w for _, w in words)))
-    reference = " ".join(normalize(" ".join(line["text"] for line in SCRIPT)))
-    error_rate = jiwer.wer(reference, hypothesis)
+    error_rate, hypothesis = word_error_rate(recorded.final.body["data"]["transcript"], SCRIPT)
     print(f"\nWER {error_rate:.3f}: {hypothesis!r}")
     assert error_rate <= 0.15
 
 
 def test_words_carry_the_right_speaker(recorded):
-    vocabulary: dict[str, set[str]] = {}
-    for line in SCRIPT:
-        for word in normalize(line["text"]):
-            vocabulary.setdefault(word, set()).add(line["speaker"])
-    judged = right = 0
-    for speaker, word in transcript_words(recorded.final.body["data"]["transcript"]):
-        for token in normalize(word):
-            owners = vocabulary.get(token)
-            if owners and len(owners) == 1:
-                judged += 1
-                right += speaker in owners
+    right, judged = speaker_accuracy(recorded.final.body["data"]["transcript"], SCRIPT)
     print(f"\nspeaker accuracy {right}/{judged}")
     assert judged >= 15
     assert right / judged >= 0.9
@@ -140,8 +127,7 @@ def test_the_mp4_has_audio_and_video_and_lasts_the_time_in_call(recorded):
     probe = ffprobe(recorded.final.body["data"]["mp4"])
     kinds = {s["codec_type"]: s["codec_name"] for s in probe["streams"]}
     assert kinds.get("video") == "h264" and kinds.get("audio") == "aac", kinds
-    guest = recorded.meeting["guests"][0]
-    in_call = (guest["left_at"] or guest["ended_at"] or recorded.meeting["ended_at"]) - guest["admitted_at"]
+    in_call = time_in_call(recorded.meeting)
     duration = float(probe["format"]["duration"])
     print(f"\nmp4 {duration:.2f} s, bot in call {in_call:.2f} s")
     assert abs(duration - in_call) <= 2.0

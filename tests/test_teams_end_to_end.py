@@ -7,17 +7,21 @@ start recording is measured on an idle runner); the runner takes two at a time."
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-import jiwer
 import pytest
 
 from meeting_simulator import new_teams_meeting_id, new_teams_numeric_id
-from support import ReceivedWebhook, ffprobe
+from support import (
+    ReceivedWebhook,
+    ffprobe,
+    speaker_accuracy,
+    time_in_call,
+    word_error_rate,
+)
 
 # Both recording bots are sent together; the first words come once both record, so that neither
 # bot's start-up (Chromium, the recorder's encoders) competes with the speech on two cores.
@@ -169,12 +173,6 @@ def recorded(request, visits, simulator, webhooks) -> Recorded:
     return Recorded(visit, final, meeting, webhooks.status_codes(visit.bot_id), to_recording)
 
 
-def normalize(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-
-
-def transcript_words(transcript: list[dict]) -> list[tuple[str, str]]:
-    return [(segment["speaker"], word["word"]) for segment in transcript for word in segment["words"]]
 
 
 def test_the_bot_joins_under_its_name_and_completes(recorded):
@@ -189,26 +187,13 @@ def test_the_bot_starts_recording_soon_after_it_is_sent(recorded):
 
 
 def test_transcript_matches_what_was_said(recorded):
-    words = transcript_words(recorded.final.body["data"]["transcript"])
-    hypothesis = " ".join(normalize(" ".join(w for _, w in words)))
-    reference = " ".join(normalize(" ".join(line["text"] for line in SCRIPT)))
-    error_rate = jiwer.wer(reference, hypothesis)
+    error_rate, hypothesis = word_error_rate(recorded.final.body["data"]["transcript"], SCRIPT)
     print(f"\nWER {error_rate:.3f}: {hypothesis!r}")
     assert error_rate <= 0.15
 
 
 def test_words_carry_the_right_speaker(recorded):
-    vocabulary: dict[str, set[str]] = {}
-    for line in SCRIPT:
-        for word in normalize(line["text"]):
-            vocabulary.setdefault(word, set()).add(line["speaker"])
-    judged = right = 0
-    for speaker, word in transcript_words(recorded.final.body["data"]["transcript"]):
-        for token in normalize(word):
-            owners = vocabulary.get(token)
-            if owners and len(owners) == 1:
-                judged += 1
-                right += speaker in owners
+    right, judged = speaker_accuracy(recorded.final.body["data"]["transcript"], SCRIPT)
     print(f"\nspeaker accuracy {right}/{judged}")
     assert judged >= 15
     assert right / judged >= 0.9
@@ -222,8 +207,7 @@ def test_the_mp4_has_audio_and_video_and_lasts_the_time_in_call(recorded):
     probe = ffprobe(recorded.final.body["data"]["mp4"])
     kinds = {s["codec_type"]: s["codec_name"] for s in probe["streams"]}
     assert kinds.get("video") == "h264" and kinds.get("audio") == "aac", kinds
-    guest = recorded.meeting["guests"][0]
-    in_call = (guest["left_at"] or guest["ended_at"] or recorded.meeting["ended_at"]) - guest["admitted_at"]
+    in_call = time_in_call(recorded.meeting)
     duration = float(probe["format"]["duration"])
     print(f"\nmp4 {duration:.2f} s, bot in call {in_call:.2f} s")
     assert abs(duration - in_call) <= 2.0

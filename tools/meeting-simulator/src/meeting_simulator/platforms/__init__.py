@@ -1,7 +1,8 @@
 """Owns the host dispatch: which simulated platform answers for which Host header.
 
 Each platform module exposes `HOSTS` (hostnames, wildcards allowed) and
-`create_app(store, synthesizer) -> web.Application`. Add Teams or Zoom by adding a module here.
+`create_app(store, synthesizer) -> web.Application` (built with `page_api.platform_app`). A new
+platform is one new module here.
 """
 
 from __future__ import annotations
