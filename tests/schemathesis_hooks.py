@@ -12,7 +12,8 @@ request is valid:
   receiver instead of any `webhook_url` the gateway would take: a bot cancelled by the run has a
   final event that a retry delivers;
 - `DELETE /accounts/api_keys/{prefix}` never names the key the run authenticates with (its
-  prefix can be read from `GET /accounts/api_keys`); such a case names an unknown key instead;
+  prefix can be read from `GET /accounts/api_keys`); such a case names a spare key created for
+  it instead, so that it still revokes a key that exists;
 - `cursor` of `GET /bots/bots_with_metadata` is opaque: only a `next_cursor` the API returned is
   valid (with the same ordering), which no JSON Schema can say. A schema-valid case keeps such a
   cursor (it comes through the document's `NextPage` link) and drops any other; a
@@ -21,7 +22,9 @@ request is valid:
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 
 import schemathesis
 
@@ -69,7 +72,15 @@ def _local_if_taken(url):
 def _not_the_runs_key(case) -> None:
     prefix = (case.path_parameters or {}).get("prefix")
     if prefix == os.environ["MB_SCHEMATHESIS_KEY_PREFIX"]:
-        case.path_parameters["prefix"] = "mb_not-this-runs-key"
+        case.path_parameters["prefix"] = _spare_key_prefix()
+
+
+def _spare_key_prefix() -> str:
+    request = urllib.request.Request(
+        os.environ["MB_SCHEMATHESIS_BASE_URL"] + "/accounts/api_keys", method="POST",
+        headers={"x-meeting-baas-api-key": os.environ["MB_SCHEMATHESIS_API_KEY"]})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["prefix"]
 
 
 def _only_issued_cursors(case) -> None:

@@ -65,6 +65,8 @@ def test_schemathesis_finds_nothing(schemathesis_account, webhooks, tmp_path):
         "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
         "MB_SCHEMATHESIS_WEBHOOK_URL": webhooks.url + "/schemathesis",
         "MB_SCHEMATHESIS_KEY_PREFIX": schemathesis_account.api_key[:12],
+        "MB_SCHEMATHESIS_API_KEY": schemathesis_account.api_key,
+        "MB_SCHEMATHESIS_BASE_URL": schemathesis_account.base_url,
     }
     command = [
         _bin("schemathesis"), "--config-file", str(CONFIG), "--no-color", "run",

@@ -23,6 +23,11 @@ class SimulatorClient:
         self.timeout = timeout
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
+        payload = self._request_raw(method, path, body)
+        return json.loads(payload) if payload else None
+
+    def _request_raw(self, method: str, path: str, body: Any = None) -> bytes:
+        """The answer's body as bytes (JSON `body` sent if given); SimulatorError on HTTP errors."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self.control_url + path,
@@ -40,7 +45,7 @@ class SimulatorClient:
             except (ValueError, AttributeError):
                 pass
             raise SimulatorError(exc.code, detail) from None
-        return json.loads(payload) if payload else None
+        return payload
 
     def create_meeting(self, code: str, *, platform: str = "meet", **fields: Any) -> dict[str, Any]:
         return self._request("POST", "/meetings", {"code": code, "platform": platform, **fields})
@@ -66,6 +71,12 @@ class SimulatorClient:
     def chat(self, code: str, sender: str, text: str) -> dict[str, Any]:
         return self._request(
             "POST", f"/meetings/{_quoted(code)}/chat", {"sender": sender, "text": text}
+        )
+
+    def camera_frame(self, code: str, guest_id: str) -> bytes:
+        """The latest camera frame (JPEG or PNG bytes) the guest's page posted; 404 if none yet."""
+        return self._request_raw(
+            "GET", f"/meetings/{_quoted(code)}/guests/{_quoted(guest_id)}/camera"
         )
 
     def delete(self, code: str) -> None:

@@ -121,6 +121,28 @@ async def post_chat(request: web.Request) -> web.Response:
     return web.json_response(message.state(), status=201)
 
 
+async def camera_frame(request: web.Request) -> web.Response:
+    """The latest frame a guest's page posted of its camera: what the others see of it."""
+    meeting = _meeting(request)
+    guest_id = request.match_info["guest_id"]
+    guest = meeting.guest(guest_id)
+    if guest is None:
+        return _error(404, f"no guest {guest_id!r} in meeting {meeting.code!r}")
+    frame = guest.camera
+    if frame is None:
+        return _error(404, f"guest {guest_id!r} has posted no camera frame")
+    return web.Response(
+        body=frame.data,
+        content_type=frame.content_type,
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-At": repr(frame.received_at),
+            "X-Frame-Width": str(frame.width),
+            "X-Frame-Height": str(frame.height),
+        },
+    )
+
+
 async def delete_meeting(request: web.Request) -> web.Response:
     request.app[STORE].delete(_code(request))
     return web.Response(status=204)
@@ -140,4 +162,5 @@ def create_control_app(store: MeetingStore, info: dict[str, Any]) -> web.Applica
     app.router.add_post("/meetings/{code}/admit", admit_guests)
     app.router.add_post("/meetings/{code}/deny", deny_guests)
     app.router.add_post("/meetings/{code}/chat", post_chat)
+    app.router.add_get("/meetings/{code}/guests/{guest_id}/camera", camera_frame)
     return app

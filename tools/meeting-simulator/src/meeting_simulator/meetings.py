@@ -204,6 +204,18 @@ class ChatMessage:
         }
 
 
+@dataclass(frozen=True)
+class CameraFrame:
+    """One still of a guest's camera as its page posted it: what the other participants see."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+    received_at: float
+    received_monotonic: float
+
+
 @dataclass
 class Guest:
     id: str
@@ -221,6 +233,8 @@ class Guest:
     last_seen_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     timers: list[asyncio.TimerHandle] = field(default_factory=list, repr=False)
+    camera: CameraFrame | None = field(default=None, repr=False)
+    camera_frames: int = 0
 
     @property
     def in_call(self) -> bool:
@@ -242,8 +256,17 @@ class Guest:
             "ended_at": self.ended_at,
             "dialog_accepted_at": self.dialog_accepted_at,
             "last_seen_at": self.last_seen_at,
+            "camera_frame_at": None if self.camera is None else self.camera.received_at,
+            "camera_frame_count": self.camera_frames,
+            "camera_frame_width": None if self.camera is None else self.camera.width,
+            "camera_frame_height": None if self.camera is None else self.camera.height,
             **self.extra,
         }
+
+    def store_camera_frame(self, frame: CameraFrame) -> None:
+        """Keep `frame` as what the others see of this guest's camera now (only the latest)."""
+        self.camera = frame
+        self.camera_frames += 1
 
     def cancel_timers(self) -> None:
         for handle in self.timers:

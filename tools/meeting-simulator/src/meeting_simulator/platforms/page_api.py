@@ -1,5 +1,5 @@
 """What every simulated platform's pages share: the application's keys, static and audio files, and
-the page API's common calls (the long-polled view, leave, dialog, utterance reports).
+the page API's common calls (the long-polled view, leave, dialog, utterance reports, camera frames).
 
 A platform builds its application with `platform_app`, saying how it finds its meetings and what
 its page sees, then adds its own pages and calls.
@@ -7,14 +7,17 @@ its page sees, then adds its own pages and calls.
 
 from __future__ import annotations
 
+import io
 import json
+import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
+from PIL import Image, UnidentifiedImageError
 
-from ..meetings import ConfigError, Guest, Meeting, MeetingStore
+from ..meetings import CameraFrame, ConfigError, Guest, Meeting, MeetingStore
 from ..speech import SpeechSynthesizer
 
 STORE = web.AppKey("store", MeetingStore)
@@ -27,6 +30,13 @@ AUDIO_PATH = "/_sim/audio"
 LONG_POLL_SECONDS = 15.0
 NO_STORE = {"Cache-Control": "no-store"}
 UTTERANCE_ROUTE = "/_sim/api/{code}/guests/{guest}/utterances/{index:\\d+}"
+CAMERA_ROUTE = "/_sim/api/{code}/guests/{guest}/camera"
+COMMON_PATH = "/_sim/common"
+COMMON_FILES = {"camera.js": "application/javascript"}
+CAMERA_SCRIPT = f'<script src="{COMMON_PATH}/camera.js" defer></script>'
+"""The shared camera module (`static/common/camera.js`); a page loads it before its own script."""
+CAMERA_MAX_BYTES = 2 * 1024 * 1024
+CAMERA_TYPES = ("image/jpeg", "image/png")
 
 
 def static_text(folder: str, name: str) -> str:
@@ -68,6 +78,16 @@ async def static_file(request: web.Request) -> web.Response:
     if name not in files:
         raise web.HTTPNotFound()
     return web.Response(text=static_text(folder, name), content_type=files[name], headers=NO_STORE)
+
+
+async def common_file(request: web.Request) -> web.Response:
+    """The scripts every platform's pages share (`static/common/`)."""
+    name = request.match_info["name"]
+    if name not in COMMON_FILES:
+        raise web.HTTPNotFound()
+    return web.Response(
+        text=static_text("common", name), content_type=COMMON_FILES[name], headers=NO_STORE
+    )
 
 
 async def audio_file(request: web.Request) -> web.StreamResponse:
@@ -132,6 +152,54 @@ async def api_utterance(request: web.Request) -> web.Response:
     return await report_utterance(request, meeting)
 
 
+IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
+
+
+def image_size(data: bytes, content_type: str) -> tuple[int, int] | None:
+    """Width and height of a JPEG or PNG (read from its header); None if `data` is not one."""
+    try:
+        with Image.open(io.BytesIO(data), formats=[IMAGE_FORMATS[content_type]]) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, ValueError, KeyError, SyntaxError):
+        return None
+
+
+async def api_camera(request: web.Request) -> web.Response:
+    """The page posts what its camera shows now (`static/common/camera.js`): only the latest is kept.
+
+    404 unknown meeting or guest, 415 not `image/jpeg` / `image/png`, 413 above 2 MiB, 400 not
+    that image, 409 the guest is not in the call (nobody would see the camera)."""
+    meeting = meeting_of(request)
+    guest = guest_of(meeting, request.match_info["guest"])
+    content_type = request.content_type
+    if content_type not in CAMERA_TYPES:
+        raise web.HTTPUnsupportedMediaType()
+    length = request.content_length
+    if length is not None and length > CAMERA_MAX_BYTES:
+        raise web.HTTPRequestEntityTooLarge(CAMERA_MAX_BYTES, length)
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        data += chunk
+        if len(data) > CAMERA_MAX_BYTES:
+            raise web.HTTPRequestEntityTooLarge(CAMERA_MAX_BYTES, len(data))
+    size = image_size(bytes(data), content_type)
+    if size is None:
+        raise web.HTTPBadRequest(text=f"the body is not a {content_type} image")
+    if not guest.in_call:
+        raise web.HTTPConflict(text="the guest is not in the call")
+    guest.store_camera_frame(
+        CameraFrame(
+            data=bytes(data),
+            content_type=content_type,
+            width=size[0],
+            height=size[1],
+            received_at=time.time(),
+            received_monotonic=time.monotonic(),
+        )
+    )
+    return web.json_response({"ok": True, "width": size[0], "height": size[1]}, headers=NO_STORE)
+
+
 def platform_app(
     store: MeetingStore,
     synthesizer: SpeechSynthesizer,
@@ -142,8 +210,9 @@ def platform_app(
     static_files: dict[str, str],
     middlewares: Sequence[Any] = (),
 ) -> web.Application:
-    """An application with the shared routes: favicon, static and audio files, view, leave and
-    dialog. Utterance reports are the platform's to add (`api_utterance` or its own)."""
+    """An application with the shared routes: favicon, static, common and audio files, view, leave,
+    dialog and camera frames. Utterance reports are the platform's to add (`api_utterance` or its
+    own)."""
     app = web.Application(middlewares=list(middlewares))
     app[STORE] = store
     app[SYNTH] = synthesizer
@@ -153,8 +222,10 @@ def platform_app(
     r = app.router
     r.add_get("/favicon.ico", favicon)
     r.add_get("/_sim/static/{name}", static_file)
+    r.add_get(COMMON_PATH + "/{name}", common_file)
     r.add_get(AUDIO_PATH + "/{key:[0-9a-f]+}.wav", audio_file)
     r.add_get("/_sim/api/{code}/view", api_view)
     r.add_post("/_sim/api/{code}/guests/{guest}/leave", api_leave)
     r.add_post("/_sim/api/{code}/guests/{guest}/dialog", api_dialog)
+    r.add_post(CAMERA_ROUTE, api_camera)
     return app

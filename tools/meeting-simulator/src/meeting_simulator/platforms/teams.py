@@ -18,6 +18,7 @@ from ..meetings import TEAMS_NUMERIC_ID, Guest, Meeting, MeetingStore
 from ..speech import SpeechSynthesizer
 from .page_api import (
     AUDIO_PATH,
+    CAMERA_SCRIPT,
     NO_STORE,
     STORE,
     UTTERANCE_ROUTE,
@@ -41,8 +42,10 @@ STATIC_FILES = {
 }
 
 
-def _document(title: str, body: str, *, scripts: tuple[str, ...] = ()) -> str:
-    tags = "".join(f'<script src="/_sim/static/{name}" defer></script>' for name in scripts)
+def _document(title: str, body: str, *, scripts: tuple[str, ...] = (), camera: bool = False) -> str:
+    tags = (CAMERA_SCRIPT if camera else "") + "".join(
+        f'<script src="/_sim/static/{name}" defer></script>' for name in scripts
+    )
     return (
         "<!doctype html>\n"
         f'<html lang="en-US" dir="ltr"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -104,7 +107,7 @@ async def launcher(request: web.Request) -> web.Response:
 async def web_client(request: web.Request) -> web.Response:
     body = '<div id="app" class="app"></div>'
     return _page(
-        _document("Microsoft Teams", body, scripts=("mixed-audio.js", "teams.js")),
+        _document("Microsoft Teams", body, scripts=("mixed-audio.js", "teams.js"), camera=True),
     )
 
 

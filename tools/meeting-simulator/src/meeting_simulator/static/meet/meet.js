@@ -430,6 +430,9 @@
     call.bridgeReady = call.bridge.start(call.audioPool).catch((error) => {
       console.error('audio bridge failed', error);
     });
+    // In the call the others see the camera: post its frames while it is on (common/camera.js).
+    call.camera = window.SimCamera.start(state.stream, () => state.call === call && state.camOn,
+      `${api}/guests/${guest.id}/camera`);
   }
 
   function showRecordingNotice() {
@@ -568,6 +571,7 @@
     document.removeEventListener('mousemove', call.poke);
     document.removeEventListener('pointermove', call.poke);
     call.bridge.close();
+    call.camera.stop();
   }
 
   // -- remote speech ------------------------------------------------------------------------------

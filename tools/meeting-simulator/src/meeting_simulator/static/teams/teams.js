@@ -524,6 +524,9 @@
     call.audioReady = call.audio.start(call.audioBox).catch((error) => {
       console.error('audio failed', error);
     });
+    // In the call the others see the camera: post its frames while it is on (common/camera.js).
+    call.camera = window.SimCamera.start(state.stream, () => state.call === call && state.camOn,
+      `${state.api}/guests/${guest.id}/camera`);
   }
 
   function showRecordingBanner() {
@@ -681,6 +684,7 @@
     call.timers.forEach(clearTimeout);
     call.intervals.forEach(clearInterval);
     call.audio.close();
+    call.camera.stop();
   }
 
   // -- remote speech ------------------------------------------------------------------------------

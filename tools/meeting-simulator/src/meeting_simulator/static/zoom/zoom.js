@@ -623,6 +623,9 @@
     if (state.view.recording_notice) {
       call.timers.push(setTimeout(showRecordingNotice, RECORDING_NOTICE_DELAY_MS));
     }
+    // In the call the others see the camera: post its frames while it is on (common/camera.js).
+    call.camera = window.SimCamera.start(state.stream, () => state.call === call && state.camOn,
+      `${api}/guests/${guest.id}/camera`);
   }
 
   function renderFooterDevices() {
@@ -831,6 +834,7 @@
     document.removeEventListener('mousemove', call.wake);
     document.removeEventListener('pointermove', call.wake);
     if (call.audio) call.audio.close();
+    call.camera.stop();
   }
 
   // -- the active speaker fills the main tile (decided by the "server", not by the page's audio) ---
