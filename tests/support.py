@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,6 +135,16 @@ def color_area(frame: np.ndarray, hex_color: str, tolerance: int = 40) -> int:
     target = np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.int16)
     close = np.abs(frame.astype(np.int16) - target) <= tolerance
     return int(close.all(axis=-1).sum())
+
+
+TEAMS_CONTEXT = json.dumps({"Tid": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                            "Oid": "5b1e4a3c-9d2f-4e61-8a7b-0c3d2e1f4a5b"})
+
+
+def meetup_join_link(thread: str) -> str:
+    """A Teams meeting link as Outlook and the Teams calendar hand it out."""
+    return (f"https://teams.microsoft.com/l/meetup-join/{urllib.parse.quote(thread, safe='')}/0"
+            f"?context={urllib.parse.quote(TEAMS_CONTEXT, safe='')}")
 
 
 def normalize(text: str) -> list[str]:

@@ -17,6 +17,19 @@ def send_bot(api, webhooks, code, **extra):
     return response.body["bot_id"]
 
 
+def recording_bot(api, simulator, webhooks, code, said):
+    """A bot recording a long meeting where Alice has `said` something."""
+    simulator.create_meeting(
+        code, participants=[{"name": "Alice"}],
+        script=[{"speaker": "Alice", "text": said, "at": 1.0}],
+        admission={"action": "admit", "after": 1.0}, end_after=300,
+    )
+    bot_id = send_bot(api, webhooks, code)
+    webhooks.wait_for(bot_id, lambda w: w.body["data"].get("status", {}).get("code")
+                      == "in_call_recording", timeout=120)
+    return bot_id
+
+
 def test_a_denied_bot_fails_with_bot_not_accepted(api, simulator, webhooks, meeting_code):
     simulator.create_meeting(meeting_code, participants=[{"name": "Alice"}],
                              admission={"action": "deny", "after": 2.0})
@@ -83,14 +96,7 @@ def test_a_scheduled_bot_joins_at_its_start_time(api, simulator, webhooks, meeti
 def test_a_killed_bot_runner_ends_the_bot_as_failed_and_keeps_uploads(
     api, simulator, webhooks, platform, meeting_code
 ):
-    simulator.create_meeting(
-        meeting_code, participants=[{"name": "Alice"}],
-        script=[{"speaker": "Alice", "text": "This meeting will go on for a while.", "at": 1.0}],
-        admission={"action": "admit", "after": 1.0}, end_after=300,
-    )
-    bot_id = send_bot(api, webhooks, meeting_code)
-    webhooks.wait_for(bot_id, lambda w: w.body["data"].get("status", {}).get("code")
-                      == "in_call_recording", timeout=120)
+    bot_id = recording_bot(api, simulator, webhooks, meeting_code, "This meeting will go on for a while.")
     runner = platform.processes["bot-runner"]
     browser_pids = [p.pid for p in runner.descendants() if "chrom" in p.name()]
     assert browser_pids, "the bot's browser should be running"
@@ -111,3 +117,39 @@ def test_a_killed_bot_runner_ends_the_bot_as_failed_and_keeps_uploads(
         assert alive == [], f"browser processes outlived the killed runner: {alive}"
     finally:
         platform.restart("bot-runner")
+
+
+def test_a_browser_crash_is_a_typed_internal_error_and_leaves_no_process(
+    api, simulator, webhooks, platform, meeting_code
+):
+    bot_id = recording_bot(api, simulator, webhooks, meeting_code, "Can everyone see my screen?")
+    runner = platform.processes["bot-runner"]
+
+    def bot_processes():
+        found = []
+        for process in runner.descendants():
+            try:
+                if bot_id in " ".join(process.cmdline()) or process.name() == "chromedriver":
+                    found.append(process)
+            except Exception:  # gone meanwhile
+                continue
+        return found
+
+    (browser,) = [p for p in bot_processes()
+                  if p.name().startswith("chrom") and p.name() != "chromedriver"
+                  and not any(a.startswith("--type=") for a in p.cmdline())]
+    browser.kill()
+
+    final = webhooks.wait_final(bot_id, timeout=120)
+    data = final.body["data"]
+    assert final.body["event"] == "failed", final.body
+    assert (data["error"], data["code"], data["reason"]) == (
+        "InternalError", "internal_error", "browser_crashed")
+    assert "browser crashed" in data["message"]
+    status = api.request("GET", f"/bots/{bot_id}").body["status"]
+    assert (status["code"], status["error"], status["reason"]) == (
+        "failed", "InternalError", "browser_crashed"), status
+    deadline = time.monotonic() + 15
+    while bot_processes() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert bot_processes() == [], "processes of the crashed bot's browser outlived it"

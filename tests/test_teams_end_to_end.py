@@ -6,7 +6,6 @@ start recording is measured on an idle runner); the runner takes two at a time."
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import urllib.parse
@@ -18,6 +17,7 @@ from meeting_simulator import new_teams_meeting_id, new_teams_numeric_id
 from support import (
     ReceivedWebhook,
     ffprobe,
+    meetup_join_link,
     speaker_accuracy,
     time_in_call,
     word_error_rate,
@@ -31,17 +31,9 @@ SCRIPT = [
     {"speaker": "Alice", "text": "Please send the proposal to finance tomorrow morning.", "at": 19.0},
 ]
 END_AFTER = 27.0
-CONTEXT = json.dumps({"Tid": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-                      "Oid": "5b1e4a3c-9d2f-4e61-8a7b-0c3d2e1f4a5b"})
 EXPECTED_STATUSES = ["joining_call", "in_waiting_room", "in_call_not_recording",
                      "in_call_recording", "call_ended"]
 BOT_NAME = "Notetaker"
-
-
-def meetup_join_link(thread: str) -> str:
-    """A meeting link as Outlook and the Teams calendar hand it out."""
-    return (f"https://teams.microsoft.com/l/meetup-join/{urllib.parse.quote(thread, safe='')}/0"
-            f"?context={urllib.parse.quote(CONTEXT, safe='')}")
 
 
 def short_link(meeting_id: str, passcode: str) -> str:

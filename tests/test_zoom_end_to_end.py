@@ -93,6 +93,9 @@ def token_server():
     server.stop()
 
 
+ENTRY_MESSAGE = "Hello from the note taker: this meeting is recorded."
+
+
 def cases(token_url: str) -> dict[str, Case]:
     short = {"automatic_leave": {"waiting_room_timeout": 5}}
     listed = [
@@ -100,7 +103,8 @@ def cases(token_url: str) -> dict[str, Case]:
                           "admission": {"action": "admit", "after": 4.0}, "end_after": END_AFTER,
                           "passcode": PASSCODE},
              link_query=f"?pwd={PASSCODE}", alone=True,
-             bot={"speech_to_text": {"provider": "Default"}, "extra": {"customer": "acme"}}),
+             bot={"speech_to_text": {"provider": "Default"}, "extra": {"customer": "acme"},
+                  "entry_message": ENTRY_MESSAGE}),
         Case("host_starts_late_then_removes", {"participants": ALICE, "admission": ADMIT,
                                                "host_starts_after": 12.0},
              host_action="remove"),
@@ -226,14 +230,21 @@ def recorded(fleet, simulator, webhooks) -> RecordedMeeting:
                            webhooks.status_codes(case.bot_id), recording.received_at)
 
 
-def test_the_bot_joins_muted_under_its_name_and_completes(recorded):
+def test_the_bot_joins_muted_with_its_camera_under_its_name_and_completes(recorded):
     assert recorded.final.body["event"] == "complete", recorded.final.body
     guests = recorded.meeting["guests"]
     assert [g["name"] for g in guests] == ["Notetaker"]
-    assert guests[0]["preview_audio_muted"] and guests[0]["preview_video_off"], guests[0]
+    assert guests[0]["preview_audio_muted"] and not guests[0]["preview_video_off"], guests[0]
     assert guests[0]["computer_audio_joined_at"] is not None, "the bot never joined the audio"
     assert recorded.final.body["data"]["extra"] == {"customer": "acme"}
     assert recorded.final.body["data"]["reason"] == "meeting_ended"
+
+
+def test_the_entry_message_is_posted_in_the_chat_soon_after_admission(recorded):
+    guest = recorded.meeting["guests"][0]
+    posted = [m for m in recorded.meeting["chat"] if m["from_guest"]]
+    assert [(m["sender"], m["text"]) for m in posted] == [("Notetaker", ENTRY_MESSAGE)]
+    assert 0 <= posted[0]["sent_at"] - guest["admitted_at"] <= 15
 
 
 def test_status_webhooks_arrive_in_order(recorded):

@@ -8,6 +8,7 @@ import logging
 
 from faststream import FastStream
 
+from bot_runner.camera import ImagePolicy
 from bot_runner.effects import BusEffects
 from bot_runner.handlers import SERVICE, build_router
 from bot_runner.service import Runner
@@ -30,6 +31,9 @@ def build_app(settings: RunnerSettings) -> FastStream:
         work_dir=settings.work_dir,
         screenshot_interval_s=settings.screenshot_interval_s,
         everyone_left_grace_s=settings.everyone_left_grace_s,
+        image_policy=ImagePolicy(max_bytes=settings.bot_image_max_bytes,
+                                 timeout_s=settings.bot_image_timeout_s,
+                                 allow_private=settings.bot_image_allow_private),
     )
 
     def effects_for(dispatch: BotDispatched) -> BusEffects:

@@ -62,6 +62,13 @@ class Browser:
             tmp.replace(launcher)
         return launcher
 
+    def responds(self) -> bool:
+        """False once Chromium (or its page) is gone: crashed, killed or out of memory."""
+        try:
+            return self.driver.execute_script("return 1") == 1
+        except Exception:
+            return False
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.driver.quit()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot_runner.browser import Browser
+from bot_runner.camera import ImagePolicy, camera_chromium_flags, prepare_camera
 from bot_runner.media import TabRecorder, recorder_chromium_flags
 from bot_runner.platforms import adapter_for
 from bot_runner.platforms.base import InputDriver, PageState, PlatformAdapter
@@ -70,6 +71,7 @@ class SessionConfig:
     dismiss_interval_s: float = 1.0
     everyone_left_grace_s: float = 15.0
     poll_s: float = 0.5
+    image_policy: ImagePolicy = field(default_factory=ImagePolicy)
 
 
 class BotFailure(Exception):
@@ -94,10 +96,13 @@ class BotSession:
         recorder: TabRecorder | None = None
         try:
             video = params.recording_mode != RecordingMode.AUDIO_ONLY
+            camera = prepare_camera(params.bot_image, params.bot_name, workdir,
+                                    self.config.image_policy)
             browser = Browser(
                 self.config.chromium_path,
                 self.config.chromedriver_path,
-                [*recorder_chromium_flags(), *self.config.extra_chromium_args],
+                [*recorder_chromium_flags(), *camera_chromium_flags(camera),
+                 *self.config.extra_chromium_args],
                 workdir,
             )
             recorder = TabRecorder(browser.driver, workdir, video=video)
@@ -114,6 +119,12 @@ class BotSession:
             self.effects.status(BotStatus.FAILED, error=failure.error, reason=failure.reason,
                                 message=failure.message)
         except Exception as exc:
+            if browser is not None and not browser.responds():
+                log.error("the bot's browser crashed: %s", exc, extra={"bot_id": self.dispatch.bot_id})
+                self.effects.status(BotStatus.FAILED, error=BotError.INTERNAL_ERROR,
+                                    reason=EndReason.BROWSER_CRASHED,
+                                    message="The bot's browser crashed, so the bot left the meeting.")
+                return
             log.exception("bot session crashed", extra={"bot_id": self.dispatch.bot_id})
             if browser is not None:
                 self._screenshot(browser, "failure")

@@ -17,6 +17,7 @@ FAILED_EVENT_CODES: dict[EndReason, str] = {
     EndReason.WAITING_ROOM_TIMEOUT: "access_denied",
     EndReason.NO_ONE_JOINED: "no_attendees",
     EndReason.RUNNER_LOST: "internal_error",
+    EndReason.BROWSER_CRASHED: "internal_error",
     EndReason.CANCELLED: "internal_error",
     EndReason.INTERNAL_ERROR: "internal_error",
 }

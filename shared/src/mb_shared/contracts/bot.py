@@ -130,6 +130,7 @@ class EndReason(StrEnum):
     MEETING_ENDED = "meeting_ended"
     LEFT_ON_REQUEST = "left_on_request"
     RUNNER_LOST = "runner_lost"
+    BROWSER_CRASHED = "browser_crashed"
     CANCELLED = "cancelled"
     INTERNAL_ERROR = "internal_error"
 

@@ -35,8 +35,8 @@ class GoogleMeetAdapter(PlatformAdapter):
                     return True
         return False
 
-    def _turn_off(self, what: str) -> None:
-        for button in self.driver.find_elements(By.CSS_SELECTOR, f'[aria-label="Turn off {what}"]'):
+    def _press(self, label: str) -> None:
+        for button in self.driver.find_elements(By.CSS_SELECTOR, f'[aria-label="{label}"]'):
             with contextlib.suppress(Exception):
                 self.input.click(button)
 
@@ -56,8 +56,8 @@ class GoogleMeetAdapter(PlatformAdapter):
         if names and names[0].get_attribute("value") != bot_name:
             names[0].clear()
             self.input.type_text(names[0], bot_name)
-        self._turn_off("microphone")
-        self._turn_off("camera")
+        self._press("Turn off microphone")
+        self._press("Turn on camera")
         return self._click_text(JOIN_LABELS)
 
     def dismiss_dialogs(self) -> None:

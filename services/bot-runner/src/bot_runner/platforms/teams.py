@@ -19,13 +19,16 @@ from mb_shared.contracts.bot import EndReason, Platform
 
 NAME_INPUT = '[data-tid="prejoin-display-name-input"]'
 JOIN_BUTTON = '[data-tid="prejoin-join-button"]'
-SWITCHES = ('[role="switch"][data-tid="toggle-mute"]', '[role="switch"][data-tid="toggle-video"]')
+# The pre-join switches as the bot wants them: microphone off, camera (its picture) on.
+SWITCHES = {'[role="switch"][data-tid="toggle-mute"]': "false",
+            '[role="switch"][data-tid="toggle-video"]': "true"}
 HANGUP = '[data-tid="hangup-main-btn"], #hangup-button, button[aria-label="Leave"]'
 JOIN_SETTLE_S = 3.0
 
 # What to click on the page as it is now, found in one round trip: the launcher's "continue in the
-# browser" option (never the app link), and the "Continue without audio or video" button of the
-# modal that asks whether the guest really wants neither. Both `null` when absent.
+# browser" option (never the app link), and the way out of the modal that asks whether the guest
+# really wants neither audio nor video: its Close button, which keeps the camera as it is, else
+# "Continue without audio or video". Both `null` when absent.
 FIND_CLICKABLES = r"""
 const shown = (e) => !!e && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
 const label = (e) => (e.innerText || "").trim();
@@ -34,9 +37,11 @@ const launcher = Array.from(document.querySelectorAll("button, a, [role=button]"
 let noAv = null;
 for (const dialog of document.querySelectorAll('[role="dialog"], [role="alertdialog"]')) {
   if (!shown(dialog)) continue;
-  noAv = Array.from(dialog.querySelectorAll("button, [role=button]"))
-    .find(b => shown(b) && label(b) === "Continue without audio or video") || null;
-  if (noAv) break;
+  const buttons = Array.from(dialog.querySelectorAll("button, [role=button]")).filter(shown);
+  if (!buttons.some(b => label(b) === "Continue without audio or video")) continue;
+  noAv = buttons.find(b => b.getAttribute("aria-label") === "Close")
+    || buttons.find(b => label(b) === "Continue without audio or video");
+  break;
 }
 let benign = null;
 if (arguments[0]) {
@@ -105,9 +110,9 @@ class TeamsAdapter(PlatformAdapter):
         if names and names[0].is_enabled() and names[0].get_attribute("value") != bot_name:
             names[0].clear()
             self.input.type_text(names[0], bot_name)
-        for selector in SWITCHES:
+        for selector, wanted in SWITCHES.items():
             for switch in self.driver.find_elements(By.CSS_SELECTOR, selector):
-                if switch.get_attribute("aria-checked") == "true":
+                if switch.get_attribute("aria-checked") != wanted:
                     self._dismiss_no_av()  # it covers the form when it comes first
                     self.input.click(switch)
         self._dismiss_no_av()

@@ -23,6 +23,7 @@ from selenium.common.exceptions import (
     StaleElementReferenceException,
 )
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from bot_runner.platforms.base import Observation, PageState, PlatformAdapter, load_script
 from mb_shared.contracts.bot import BotError, BotParams, EndReason, Platform, RecordingMode
@@ -48,6 +49,7 @@ BANNER_BUTTONS = "#onetrust-accept-btn-handler, #disclaimer_agree, #wc_agree1"
 NOTICE_LABELS = ("Allow", "Got it", "OK", "I Agree", "Agree", "Accept", "Continue")
 NAME_INPUTS = '#input-for-name, #inputname, input[placeholder="Your Name" i]'
 JOIN_BUTTONS = "button.preview-join-button, #joinBtn"
+CHAT_EDITOR = '[contenteditable="true"].chat-box__editor, [contenteditable="true"][aria-label^="Type message"]'
 
 # The buttons that accept a blocking layer and are on top right now (a lower layer's button
 # would only have its click swallowed by the layer above it).
@@ -296,8 +298,8 @@ class ZoomAdapter(PlatformAdapter):
         names = [e for e in self.driver.find_elements(By.CSS_SELECTOR, NAME_INPUTS) if e.is_displayed()]
         if not names or not self._on_top(names[0]):
             return False
-        self._switch_off("#preview-audio-control-button", ("mute",))
-        self._switch_off("#preview-video-control-button", ("stop video",))
+        self._toggle_when("#preview-audio-control-button", "mute")
+        self._toggle_when("#preview-video-control-button", "start video")
         name = names[0]
         if name.get_attribute("value") != bot_name:
             name.clear()
@@ -315,12 +317,13 @@ class ZoomAdapter(PlatformAdapter):
             time.sleep(0.2)
         return False
 
-    def _switch_off(self, selector: str, on_labels: tuple[str, ...]) -> None:
-        """Click a preview toggle whose label says it is on ("Mute" = the microphone is live)."""
+    def _toggle_when(self, selector: str, action: str) -> None:
+        """Click a preview toggle whose label offers `action` ("mute": the microphone is live,
+        "start video": the camera is off)."""
         for button in self.driver.find_elements(By.CSS_SELECTOR, selector):
             with contextlib.suppress(Exception):
                 label = (button.get_attribute("aria-label") or button.text).strip().lower()
-                if label in on_labels and self._on_top(button):
+                if label == action and self._on_top(button):
                     self.input.click(button)
 
     # -- in the call -----------------------------------------------------------------------------
@@ -374,6 +377,30 @@ class ZoomAdapter(PlatformAdapter):
     def _buttons_saying(self, text: str) -> list:
         return [b for b in self.driver.find_elements(By.XPATH, f'//button[normalize-space(.)="{text}"]')
                 if b.is_displayed()]
+
+    def send_chat(self, text: str) -> bool:
+        """Open the chat panel if needed and post `text` to everyone. False when the open panel
+        has no editor (the host disabled chat for guests); an error while it is still opening."""
+        editor = self._chat_editor()
+        if editor is None:
+            toggle = next((b for b in self.driver.find_elements(By.CSS_SELECTOR, "button[aria-label]")
+                           if "chat panel" in (b.get_attribute("aria-label") or "").lower()), None)
+            if toggle is None:
+                raise LookupError("no chat button yet")
+            if (toggle.get_attribute("aria-label") or "").lower().startswith("open"):
+                self._click_footer(toggle)
+                editor = self._chat_editor()
+            if editor is None:
+                if (toggle.get_attribute("aria-label") or "").lower().startswith("close"):
+                    return False
+                raise LookupError("the chat panel is not open yet")
+        self.input.type_text(editor, text, key_delay_s=0.0, click_first=False)
+        editor.send_keys(Keys.ENTER)
+        return True
+
+    def _chat_editor(self):
+        return next((e for e in self.driver.find_elements(By.CSS_SELECTOR, CHAT_EDITOR)
+                     if e.is_displayed()), None)
 
     def arrange(self, mode: RecordingMode) -> None:
         """Zoom's main view already shows the active speaker (`speaker_view`); the web client
