@@ -1,5 +1,7 @@
 """Measures one bot on the real platform and the meeting simulator, and prints the figures.
 
+For each platform asked for (`--platforms meet,teams,zoom`; Meet by default):
+
 - seconds from `POST /bots/` to the `in_call_recording` webhook;
 - seconds from the meeting's end to the `complete` webhook, for a 1-minute and a 5-minute meeting;
 - CPU (share of one core) and peak memory (PSS) of the bot while in the call: its Chromium,
@@ -22,7 +24,12 @@ import psutil
 
 from devstack.platform import PlatformStack
 from devstack.receivers import BackgroundServer, WebhookReceiver
-from meeting_simulator.client import SimulatorClient
+from meeting_simulator.client import (
+    SimulatorClient,
+    new_meet_code,
+    new_teams_numeric_id,
+    new_zoom_meeting_id,
+)
 
 LINES = [
     ("Alice", "Let us go through the numbers for this quarter one by one."),
@@ -87,14 +94,31 @@ class BotSampler:
         self._thread.join()
 
 
-def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, code: str, duration_s: float,
+PASSCODE = "Bench42"
+
+
+def new_meeting(platform: str) -> tuple[str, str, dict]:
+    """A fresh meeting code, the link a user would paste, and the simulator's extra settings."""
+    if platform == "teams":
+        code = new_teams_numeric_id()
+        return code, f"https://teams.live.com/meet/{code}?p={PASSCODE}", {"passcode": PASSCODE}
+    if platform == "zoom":
+        code = new_zoom_meeting_id()
+        return code, f"https://zoom.us/j/{code}?pwd={PASSCODE}", {"passcode": PASSCODE}
+    code = new_meet_code()
+    return code, f"https://meet.google.com/{code}", {}
+
+
+def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, platform: str, duration_s: float,
                 sample: bool) -> dict:
     endpoints = stack.endpoints
     simulator = SimulatorClient(endpoints.simulator_control_url)
-    simulator.create_meeting(code, participants=[{"name": "Alice"}, {"name": "Bob"}],
+    code, link, settings = new_meeting(platform)
+    simulator.create_meeting(code, platform=platform,
+                             participants=[{"name": "Alice"}, {"name": "Bob"}],
                              script=script(duration_s), admission={"action": "admit", "after": 1.0},
-                             end_after=duration_s)
-    body = json.dumps({"meeting_url": f"https://meet.google.com/{code}", "bot_name": "Bench",
+                             end_after=duration_s, **settings)
+    body = json.dumps({"meeting_url": link, "bot_name": "Bench",
                        "webhook_url": receiver.url + "/bench",
                        "speech_to_text": {"provider": "Default"}}).encode()
     request = urllib.request.Request(
@@ -116,6 +140,7 @@ def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, code: str, dura
     final = receiver.wait_final(bot_id, timeout=600)
     ended_at = simulator.meeting(code)["ended_at"]
     result = {
+        "platform": platform,
         "meeting_s": duration_s,
         "event": final.body["event"],
         "post_to_in_call_recording_s": round(recording.received_at - posted, 2),
@@ -132,8 +157,15 @@ def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, code: str, dura
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", type=float, default=60.0, help="first meeting, seconds")
-    parser.add_argument("--long", type=float, default=300.0, help="second meeting, seconds")
+    parser.add_argument("--long", type=float, default=300.0,
+                        help="second meeting, seconds (0: none)")
+    parser.add_argument("--platforms", default="meet",
+                        help="comma-separated: meet, teams, zoom")
     args = parser.parse_args()
+    platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
+    unknown = set(platforms) - {"meet", "teams", "zoom"}
+    if unknown:
+        parser.error(f"unknown platforms: {', '.join(sorted(unknown))}")
     receiver = WebhookReceiver()
     server = BackgroundServer(receiver.app())
     server.start()
@@ -141,10 +173,11 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="mb-bench-") as base:
             with PlatformStack(Path(base)) as stack:
-                for code, duration, sample in (("ben-chon-eee", args.short, True),
-                                               ("ben-chfi-vee", args.long, False)):
-                    print(json.dumps(run_meeting(stack, receiver, code, duration, sample)),
-                          flush=True)
+                for platform in platforms:
+                    for duration, sample in ((args.short, True), (args.long, False)):
+                        if duration > 0:
+                            print(json.dumps(run_meeting(stack, receiver, platform, duration,
+                                                         sample)), flush=True)
     finally:
         server.stop()
 

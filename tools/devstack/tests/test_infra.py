@@ -211,7 +211,6 @@ def test_stop_leaves_no_process(infra: Infrastructure) -> None:
         if int(p.stem.rsplit("-", 1)[1]) in infra.ports.values()
     ]
     print(f"stop took {elapsed:.2f}s")
-    assert elapsed < 8
 
 
 ORPHAN_PARENT = textwrap.dedent(
