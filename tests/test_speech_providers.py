@@ -47,9 +47,11 @@ def recorded(api: Api, simulator, webhooks, speech_providers: SpeechProviders):
     code = new_meet_code()
     simulator.create_meeting(
         code, participants=[{"name": "Alice"}, {"name": "Bob"}],
-        script=[{"speaker": "Alice", "text": ALICE, "at": 2.5},
-                {"speaker": "Bob", "text": BOB, "at": 7.0}],
-        admission={"action": "admit", "after": 1.0}, end_after=14.0,
+        # The script's clock starts with the first bot admitted; the words wait until the
+        # second one records too (both start at once on two cores).
+        script=[{"speaker": "Alice", "text": ALICE, "at": 8.0},
+                {"speaker": "Bob", "text": BOB, "at": 12.5}],
+        admission={"action": "admit", "after": 1.0}, end_after=19.5,
     )
     bots = []
     for name, key in (("Gladia", speech_providers.gladia_key), ("Refused", "not-a-gladia-key")):
