@@ -186,6 +186,32 @@ def time_in_call(meeting: dict) -> float:
     return (guest["left_at"] or guest["ended_at"] or meeting["ended_at"]) - guest["admitted_at"]
 
 
+def assert_heard_the_script(final: dict, script: list[dict]) -> None:
+    """A `complete` webhook's transcript is the script's words (WER <= 0.15)."""
+    error_rate, hypothesis = word_error_rate(final["data"]["transcript"], script)
+    print(f"\nWER {error_rate:.3f}: {hypothesis!r}")
+    assert error_rate <= 0.15
+
+
+def assert_words_carry_their_speaker(final: dict, script: list[dict]) -> None:
+    """At least 15 words only one speaker says, 90 % of them under that speaker's name."""
+    right, judged = speaker_accuracy(final["data"]["transcript"], script)
+    print(f"\nspeaker accuracy {right}/{judged}")
+    assert judged >= 15
+    assert right / judged >= 0.9
+
+
+def assert_mp4_lasts_the_time_in_call(final: dict, meeting: dict, tolerance_s: float) -> None:
+    """The recording is h264 + aac and as long as the simulator saw the bot in the call."""
+    probe = ffprobe(final["data"]["mp4"])
+    kinds = {s["codec_type"]: s["codec_name"] for s in probe["streams"]}
+    assert kinds.get("video") == "h264" and kinds.get("audio") == "aac", kinds
+    in_call = time_in_call(meeting)
+    duration = float(probe["format"]["duration"])
+    print(f"\nmp4 {duration:.2f} s, bot in call {in_call:.2f} s")
+    assert abs(duration - in_call) <= tolerance_s
+
+
 def decodes(url_or_path: str) -> bool:
     result = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", url_or_path, "-f", "null", "-"],

@@ -388,12 +388,12 @@ class ZoomAdapter(PlatformAdapter):
             if toggle is None:
                 raise LookupError("no chat button yet")
             if (toggle.get_attribute("aria-label") or "").lower().startswith("open"):
-                self._click_footer(toggle)
+                self._click_footer(toggle)  # the panel renders on the click
                 editor = self._chat_editor()
-            if editor is None:
-                if (toggle.get_attribute("aria-label") or "").lower().startswith("close"):
-                    return False
-                raise LookupError("the chat panel is not open yet")
+                if editor is None:
+                    raise LookupError("the chat panel is not open yet")
+            else:
+                return False  # the panel is open and has no editor
         self.input.type_text(editor, text, key_delay_s=0.0, click_first=False)
         editor.send_keys(Keys.ENTER)
         return True
