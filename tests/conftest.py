@@ -4,6 +4,8 @@ loopback."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,8 +50,11 @@ def traces():
 
 
 @pytest.fixture(scope="session")
-def platform_dir(tmp_path_factory) -> Path:
-    return Path(tmp_path_factory.mktemp("platform"))
+def platform_dir() -> Iterator[Path]:
+    """Outside pytest's temporary root, which another pytest session makes private (0700) when it
+    starts: that would lock out PostgreSQL, which runs as its own system user under root."""
+    with tempfile.TemporaryDirectory(prefix="mb-platform-", ignore_cleanup_errors=True) as path:
+        yield Path(path)
 
 
 @pytest.fixture(scope="session")

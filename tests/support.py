@@ -147,6 +147,22 @@ def meetup_join_link(thread: str) -> str:
             f"?context={urllib.parse.quote(TEAMS_CONTEXT, safe='')}")
 
 
+# What the two participants of the end-to-end meetings say, seven seconds apart. The lines are
+# ones the packaged Whisper model hears word for word from espeak-ng's voices (checked by
+# test_meeting_script.py), so a word the platform's transcript gets wrong is a word it lost.
+MEETING_LINES = (
+    ("Alice", "Let us start with the marketing budget for next year."),
+    ("Bob", "Our engineers need more storage for the customer database."),
+    ("Alice", "I will send the final report to finance on Friday."),
+)
+
+
+def meeting_script(first_at: float) -> list[dict]:
+    """The simulator's `script` for MEETING_LINES, the first line `first_at` s after admission."""
+    return [{"speaker": speaker, "text": text, "at": first_at + 7.0 * index}
+            for index, (speaker, text) in enumerate(MEETING_LINES)]
+
+
 def normalize(text: str) -> list[str]:
     """Lower-case words without punctuation, for comparing what was said with what was heard."""
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()

@@ -14,14 +14,11 @@ from support import (
     assert_mp4_lasts_the_time_in_call,
     assert_words_carry_their_speaker,
     decodes,
+    meeting_script,
     transcript_words,
 )
 
-SCRIPT = [
-    {"speaker": "Alice", "text": "The quarterly budget review starts with marketing expenses.", "at": 3.0},
-    {"speaker": "Bob", "text": "Engineering needs two additional servers before December.", "at": 10.0},
-    {"speaker": "Alice", "text": "Please send the proposal to finance tomorrow morning.", "at": 17.0},
-]
+SCRIPT = meeting_script(first_at=3.0)
 END_AFTER = 25.0
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 EXPECTED_STATUSES = [

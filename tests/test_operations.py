@@ -14,9 +14,9 @@ from urllib.parse import quote
 import jiwer
 import pytest
 
-from support import Api, account_api
+from support import MEETING_LINES, Api, account_api
 
-SENTENCE = "The quarterly budget review starts with marketing expenses."
+SENTENCE = MEETING_LINES[0][1]
 FAR_FUTURE = 4102444800  # 2100-01-01
 
 

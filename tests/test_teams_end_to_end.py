@@ -19,16 +19,13 @@ from support import (
     assert_heard_the_script,
     assert_mp4_lasts_the_time_in_call,
     assert_words_carry_their_speaker,
+    meeting_script,
     meetup_join_link,
 )
 
 # Both recording bots are sent together; the first words come once both record, so that neither
 # bot's start-up (Chromium, the recorder's encoders) competes with the speech on two cores.
-SCRIPT = [
-    {"speaker": "Alice", "text": "The quarterly budget review starts with marketing expenses.", "at": 5.0},
-    {"speaker": "Bob", "text": "Engineering needs two additional servers before December.", "at": 12.0},
-    {"speaker": "Alice", "text": "Please send the proposal to finance tomorrow morning.", "at": 19.0},
-]
+SCRIPT = meeting_script(first_at=5.0)
 END_AFTER = 27.0
 EXPECTED_STATUSES = ["joining_call", "in_waiting_room", "in_call_not_recording",
                      "in_call_recording", "call_ended"]

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -47,12 +48,13 @@ def pgrep(pattern: str) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def infra(tmp_path_factory: pytest.TempPathFactory):
-    base = tmp_path_factory.mktemp("infra")
-    infrastructure = Infrastructure(base)
-    infrastructure.start()
-    yield infrastructure
-    infrastructure.stop()
+def infra():
+    # Outside pytest's temporary root, for the reason tests/conftest.py's platform_dir gives.
+    with tempfile.TemporaryDirectory(prefix="mb-infra-", ignore_cleanup_errors=True) as base:
+        infrastructure = Infrastructure(Path(base))
+        infrastructure.start()
+        yield infrastructure
+        infrastructure.stop()
 
 
 @pytest.fixture(scope="module")
