@@ -65,7 +65,8 @@ window.SimCamera = (() => {
       if (track.readyState === 'ended') { stop(); return; }
       if (!on()) return;
       if (video.paused) video.play().catch(() => {});
-      if (video.paused || !video.videoWidth || !video.videoHeight) return;
+      // Until the element holds a decoded frame, drawing it gives a black picture.
+      if (video.paused || video.readyState < video.HAVE_CURRENT_DATA || !video.videoWidth) return;
       const blob = await encode();
       // The camera may have been turned off while the frame was being encoded.
       if (!blob || !handle.running || !on()) return;
