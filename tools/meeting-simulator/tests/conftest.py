@@ -7,13 +7,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 
 import pytest
+from guest_page import GuestPage
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from meeting_simulator import SimulatorClient, SimulatorThread, new_meet_code
 
@@ -77,21 +77,8 @@ def button_with_text(text: str) -> tuple[str, str]:
     return By.XPATH, f"//button[normalize-space(.)={text!r}]"
 
 
-class MeetGuest:
+class MeetGuest(GuestPage):
     """What a user does and sees on the simulated Meet guest page."""
-
-    def __init__(self, driver: webdriver.Chrome) -> None:
-        self.driver = driver
-
-    def wait(self, timeout: float = 10.0) -> WebDriverWait:
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1)
-
-    def text(self) -> str:
-        return self.driver.find_element(By.TAG_NAME, "body").text
-
-    def wait_for_text(self, text: str, timeout: float = 10.0) -> None:
-        self.wait(timeout).until(lambda d: text in self.text(), f"text {text!r} never appeared")
-
     def open(self, code: str) -> None:
         self.driver.get(f"https://meet.google.com/{code}")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from guest_page import GuestPage
 from selenium import webdriver
 from selenium.common.exceptions import (
     ElementClickInterceptedException,
@@ -22,7 +23,6 @@ from selenium.common.exceptions import (
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from meeting_simulator import (
     SimulatorClient,
@@ -138,21 +138,14 @@ def by_text(text: str) -> tuple[str, str]:
     return By.XPATH, f"//button[normalize-space(.)={text!r} or .//*[normalize-space(.)={text!r}]]"
 
 
-class Page:
+class Page(GuestPage):
     """What a user does on each platform's guest page: join, wait in the call, switch the camera."""
 
+    timeout = 15.0
+
     def __init__(self, driver: webdriver.Chrome, platform: str) -> None:
-        self.driver = driver
+        super().__init__(driver)
         self.platform = platform
-
-    def wait(self, timeout: float = 15.0) -> WebDriverWait:
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1)
-
-    def text(self) -> str:
-        return self.driver.find_element(By.TAG_NAME, "body").text
-
-    def wait_for_text(self, text: str, timeout: float = 15.0) -> None:
-        self.wait(timeout).until(lambda d: text in self.text(), f"text {text!r} never appeared")
 
     def css(self, selector: str):
         return self.driver.find_element(By.CSS_SELECTOR, selector)

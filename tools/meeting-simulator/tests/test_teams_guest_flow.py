@@ -7,12 +7,12 @@ import time
 import urllib.parse
 
 import pytest
+from guest_page import GuestPage
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from meeting_simulator import new_teams_meeting_id, new_teams_numeric_id
 
@@ -49,21 +49,8 @@ def by_text(text: str) -> tuple[str, str]:
     return By.XPATH, f"//button[normalize-space(.)={text!r} or .//*[normalize-space(.)={text!r}]]"
 
 
-class TeamsGuest:
+class TeamsGuest(GuestPage):
     """What a user does and sees on the simulated Teams launcher and web client."""
-
-    def __init__(self, driver: webdriver.Chrome) -> None:
-        self.driver = driver
-
-    def wait(self, timeout: float = 10.0) -> WebDriverWait:
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1)
-
-    def text(self) -> str:
-        return self.driver.find_element(By.TAG_NAME, "body").text
-
-    def wait_for_text(self, text: str, timeout: float = 10.0) -> None:
-        self.wait(timeout).until(lambda d: text in self.text(), f"text {text!r} never appeared")
-
     def find(self, locator: tuple[str, str]) -> WebElement:
         return self.driver.find_element(*locator)
 

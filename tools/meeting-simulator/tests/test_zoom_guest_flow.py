@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+from guest_page import GuestPage
 from selenium.common.exceptions import (
     ElementClickInterceptedException,
     StaleElementReferenceException,
@@ -14,7 +15,6 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from meeting_simulator import SimulatorClient, SimulatorError, new_zoom_meeting_id
 
@@ -29,21 +29,10 @@ def by_text(text: str) -> tuple[str, str]:
     return By.XPATH, f"//button[normalize-space(.)={text!r}]"
 
 
-class ZoomGuest:
+class ZoomGuest(GuestPage):
     """What a user does and sees on the simulated Zoom web client."""
 
-    def __init__(self, driver) -> None:
-        self.driver = driver
-
-    def wait(self, timeout: float = 10.0) -> WebDriverWait:
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.05)
-
-    def text(self) -> str:
-        return self.driver.find_element(By.TAG_NAME, "body").text
-
-    def wait_for_text(self, text: str, timeout: float = 10.0) -> None:
-        self.wait(timeout).until(lambda d: text in self.text(), f"text {text!r} never appeared")
-
+    poll_frequency = 0.05
     def find(self, css: str):
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
