@@ -1,66 +1,80 @@
-"""NATS/JetStream set-up through FastStream: streams, broker factory, event publishing."""
+"""NATS through FastStream: the broker, the streams of the catalogue, publishing, queries.
+
+Events go to JetStream only, on the stream the catalogue names for their subject, with their id as
+`Nats-Msg-Id`; a subject no stream holds is an error, never a silent core-NATS publish. Signals
+(heartbeats) go to core NATS on purpose. Queries are request/reply.
+"""
 
 from __future__ import annotations
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
+import functools
+import logging
+
+from faststream.nats import JStream, NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
-from nats.js.api import ConsumerConfig, RetentionPolicy
+from nats.js.errors import BadRequestError
 
-from mb_shared.contracts import Event, Message
-from mb_shared.contracts.base import Message as _Message
+from mb_shared.contracts.base import Event, Message, Signal
+from mb_shared.contracts.catalogue import STREAMS, stream_config, stream_of
 
-EVENTS_STREAM = JStream(
-    name="EVENTS",
-    subjects=[
-        "bot.requested",
-        "bot.status_change",
-        "bot.leave_requested",
-        "bot.completed",
-        "bot.failed",
-        "recording.uploaded",
-        "transcription.done",
-        "transcription.requested",
-    ],
-    duplicate_window=120.0,
-    declare=True,
-)
+log = logging.getLogger(__name__)
 
-DISPATCH_STREAM = JStream(
-    name="DISPATCH",
-    subjects=["bot.dispatch"],
-    retention=RetentionPolicy.WORK_QUEUE,
-    duplicate_window=120.0,
-    declare=True,
-)
-
-_STREAM_OF = {subject: EVENTS_STREAM.name for subject in EVENTS_STREAM.subjects} | {
-    "bot.dispatch": DISPATCH_STREAM.name
-}
+MSG_ID_HEADER = "Nats-Msg-Id"
+_CONFIG_DIFFERS = 10058  # "stream name already in use with a different configuration"
 
 
 def make_broker(nats_url: str, service_name: str) -> NatsBroker:
+    """A broker that reconnects for as long as it takes (a NATS restart is not the end)."""
     return NatsBroker(
         nats_url,
         name=service_name,
         middlewares=[NatsTelemetryMiddleware()],
         graceful_timeout=15.0,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
     )
 
 
-async def publish_event(broker: NatsBroker, event: Event) -> None:
-    """Publish an event with its id as `Nats-Msg-Id`, on its stream when it has one."""
-    stream = _STREAM_OF.get(event.SUBJECT)
+def stream(name: str) -> JStream:
+    """A catalogue stream for a subscriber; `declare_streams` creates it with its limits."""
+    return JStream(name=STREAMS[name].name, declare=False)
+
+
+async def declare_streams(broker: NatsBroker) -> None:
+    """Create every stream of the catalogue, or bring an existing one to its configuration
+    (subjects, retention limits, duplicate window). Idempotent; every service does it at start."""
+    await broker.connect()
+    js = broker.config.connection_state.stream
+    for spec in STREAMS.values():
+        config = stream_config(spec)
+        try:
+            await js.add_stream(config)
+        except BadRequestError as exc:
+            if exc.err_code != _CONFIG_DIFFERS:
+                raise
+            await js.update_stream(config)
+            log.info("stream %s brought to its catalogue configuration", spec.name)
+
+
+async def publish_event(broker: NatsBroker, event: Event, *, headers: dict[str, str] | None = None,
+                        timeout: float = 5.0) -> None:
+    """Publish on the event's stream and wait for the stream's acknowledgement."""
+    spec = stream_of(event)
     await broker.publish(
         event.model_dump(mode="json"),
         subject=event.SUBJECT,
-        headers={"Nats-Msg-Id": str(event.event_id)},
-        stream=stream,
-        timeout=5.0,
+        headers={**(headers or {}), MSG_ID_HEADER: str(event.event_id)},
+        stream=spec.name,
+        timeout=timeout,
     )
 
 
-async def ask(broker: NatsBroker, query: Message, reply_type: type[_Message], timeout: float = 5.0):
+async def broadcast(broker: NatsBroker, signal: Signal) -> None:
+    """A signal on core NATS: whoever listens now hears it; nothing is kept."""
+    await broker.publish(signal.model_dump(mode="json"), subject=signal.SUBJECT)
+
+
+async def ask(broker: NatsBroker, query: Message, reply_type: type[Message], timeout: float = 5.0):
     """Send a request/reply query and parse the answer as `reply_type` or a `QueryError`."""
     from mb_shared.contracts.queries import QueryError
 
@@ -73,28 +87,9 @@ async def ask(broker: NatsBroker, query: Message, reply_type: type[_Message], ti
     return reply_type.model_validate(body)
 
 
-def durable_consumer(service: str, name: str, *, ack_wait_s: float = 60.0) -> dict:
-    """Subscriber options for a durable JetStream pull consumer shared by a service's replicas.
-
-    Messages are acknowledged after the handler returns; an exception negatively acknowledges
-    them with a delay (FastStream's NACK_ON_ERROR), and a message is given up after
-    `max_deliver` attempts so that a poison message is not retried for ever.
-    """
-    return {
-        "stream": EVENTS_STREAM,
-        "durable": f"{service}-{name}",
-        "pull_sub": PullSub(batch_size=1, timeout=5.0),
-        "config": ConsumerConfig(max_deliver=10, ack_wait=ack_wait_s),
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
-    }
-
-
 def answers_errors(handler):
     """For request/reply handlers: an unexpected exception is answered as a JSON `QueryError`
     at once (and logged), instead of leaving the asker to time out."""
-    import functools
-    import logging
-
     from mb_shared.contracts.queries import QueryError
 
     @functools.wraps(handler)

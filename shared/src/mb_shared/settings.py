@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "minioadmin", ""}
 
@@ -25,6 +27,17 @@ class BaseServiceSettings(BaseSettings):
     s3_region: str = Field(default="us-east-1", alias="S3_REGION")
     otel_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    retry_delays_s: Annotated[list[float], NoDecode] = Field(
+        default=[1.0, 5.0, 15.0, 60.0, 300.0, 900.0], alias="MB_RETRY_DELAYS_S"
+    )
+    """Waits between the attempts of a failing consumer; after the last, a dead letter."""
+
+    @field_validator("retry_delays_s", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        if isinstance(value, str):
+            return [float(part) for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> BaseServiceSettings:

@@ -1,28 +1,25 @@
-"""Builds the bot-runner: broker, object store, sessions, heartbeats."""
+"""Builds the bot-runner: the dispatch consumer, the object store, sessions, heartbeats."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 
 from faststream import FastStream
 
 from bot_runner.camera import ImagePolicy
 from bot_runner.effects import BusEffects
-from bot_runner.handlers import SERVICE, build_router
+from bot_runner.handlers import SERVICE, build_router, consume
 from bot_runner.service import Runner
 from bot_runner.session import SessionConfig
 from bot_runner.settings import RunnerSettings
 from mb_shared.contracts.bot import BotDispatched, RunnerHeartbeat
-from mb_shared.messaging import make_broker
+from mb_shared.messaging import broadcast
+from mb_shared.service_kit import ServiceKit
 from mb_shared.storage import ObjectStore
-
-log = logging.getLogger(__name__)
 
 
 def build_app(settings: RunnerSettings) -> FastStream:
-    broker = make_broker(settings.nats_url, SERVICE)
+    kit = ServiceKit(SERVICE, settings)
     store = ObjectStore(settings)
     config = SessionConfig(
         chromium_path=settings.chromium_path,
@@ -37,36 +34,18 @@ def build_app(settings: RunnerSettings) -> FastStream:
     )
 
     def effects_for(dispatch: BotDispatched) -> BusEffects:
-        return BusEffects(asyncio.get_running_loop(), broker, store, dispatch.bot_id,
+        return BusEffects(asyncio.get_running_loop(), kit.broker, store, dispatch.bot_id,
                           settings.runner_id, dispatch.params.speech_to_text)
 
     runner = Runner(config, settings.max_concurrent_bots, effects_for)
-    broker.include_router(build_router(runner))
-    app = FastStream(broker)
-    state: dict = {}
+    consume(kit, runner)
+    kit.broker.include_router(build_router(runner))
 
-    async def heartbeats() -> None:
-        while True:
-            try:
-                beat = RunnerHeartbeat(runner_id=settings.runner_id, bot_ids=runner.bot_ids)
-                await broker.publish(beat.model_dump(mode="json"), subject=RunnerHeartbeat.SUBJECT)
-            except Exception:
-                log.exception("heartbeat failed")
-            await asyncio.sleep(settings.heartbeat_interval_s)
+    async def heartbeat() -> None:
+        await broadcast(kit.broker, RunnerHeartbeat(runner_id=settings.runner_id,
+                                                    bot_ids=runner.bot_ids))
 
-    @app.on_startup
-    async def prepare() -> None:
-        await store.ensure_bucket()
-
-    @app.after_startup
-    async def start_heartbeats() -> None:
-        state["heartbeats"] = asyncio.create_task(heartbeats())
-
-    @app.on_shutdown
-    async def stop() -> None:
-        await runner.shutdown()
-        state["heartbeats"].cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await state["heartbeats"]
-
-    return app
+    kit.app.on_startup(store.ensure_bucket)
+    kit.every(settings.heartbeat_interval_s, "heartbeat", heartbeat)
+    kit.on_stop(runner.shutdown)
+    return kit.app

@@ -26,20 +26,20 @@ class Runner:
     def bot_ids(self) -> list[UUID]:
         return list(self._sessions)
 
-    async def start(self, dispatch: BotDispatched, wait_s: float) -> bool:
-        """Start the bot's session once a slot is free; False if none freed within `wait_s`."""
+    async def start(self, dispatch: BotDispatched) -> None:
+        """Start the bot's session once a slot is free (a second dispatch of a bot this runner
+        already runs is ignored)."""
         if dispatch.bot_id in self._sessions:
-            return True
-        try:
-            await asyncio.wait_for(self._slots.acquire(), wait_s)
-        except TimeoutError:
-            return False
+            return
+        await self._slots.acquire()
+        if dispatch.bot_id in self._sessions:
+            self._slots.release()
+            return
         session = BotSession(dispatch, self._config, self._effects_for(dispatch))
         self._sessions[dispatch.bot_id] = session
         task = asyncio.create_task(self._run(session))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return True
 
     async def _run(self, session: BotSession) -> None:
         try:

@@ -23,14 +23,18 @@ from mb_shared.contracts.queries import (
 )
 from mb_shared.contracts.recording import RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone
-from mb_shared.messaging import answers_errors, durable_consumer
+from mb_shared.messaging import answers_errors
+from mb_shared.service_kit import ServiceKit
 from scheduler.service import BotScheduler
 
 SERVICE = "scheduler"
 
 
-def _durable(name: str) -> dict:
-    return durable_consumer(SERVICE, name)
+def consume(kit: ServiceKit, scheduler: BotScheduler) -> None:
+    """The scheduler's durable consumers (retried, then dead letters)."""
+    kit.consume(BotStatusChanged, scheduler.on_status_change)
+    kit.consume(RecordingUploaded, scheduler.on_recording_uploaded)
+    kit.consume(TranscriptionDone, scheduler.on_transcription_done)
 
 
 def build_router(scheduler: BotScheduler) -> NatsRouter:
@@ -65,18 +69,6 @@ def build_router(scheduler: BotScheduler) -> NatsRouter:
     async def on_leave_bot(command: LeaveBot) -> dict:
         refusal = await scheduler.leave(command.account_id, command.bot_id)
         return (refusal or LeaveBotReply()).model_dump(mode="json")
-
-    @router.subscriber(BotStatusChanged.SUBJECT, **_durable("status"))
-    async def on_bot_status_change(event: BotStatusChanged) -> None:
-        await scheduler.on_status_change(event)
-
-    @router.subscriber(RecordingUploaded.SUBJECT, **_durable("recording"))
-    async def on_recording_uploaded(event: RecordingUploaded) -> None:
-        await scheduler.on_recording_uploaded(event)
-
-    @router.subscriber(TranscriptionDone.SUBJECT, **_durable("transcription"))
-    async def on_transcription_done(event: TranscriptionDone) -> None:
-        await scheduler.on_transcription_done(event)
 
     @router.subscriber(RunnerHeartbeat.SUBJECT, queue=SERVICE)
     async def on_runner_heartbeat(event: RunnerHeartbeat) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from faststream import FastStream
 
 from mb_shared.contracts.bot import SpeechToTextProvider
-from mb_shared.database import make_engine, session_factory
-from mb_shared.messaging import make_broker
+from mb_shared.service_kit import ServiceKit
 from mb_shared.storage import ObjectStore
 from transcriber.adapters.repository import SqlTranscriptRepository
-from transcriber.handlers import SERVICE, build_router
+from transcriber.handlers import SERVICE, build_router, consume
 from transcriber.providers import GladiaRecognizer, HttpPolicy, LocalRecognizer, RunpodRecognizer
 from transcriber.purge import build_purge_router
 from transcriber.service import TranscriptionService
@@ -19,11 +18,8 @@ from transcriber.whisper_model import ensure_whisper_model
 
 
 def build_app(settings: TranscriberSettings) -> FastStream:
-    if not settings.database_url:
-        raise ValueError("DATABASE_URL must be set for the transcriber")
-    broker = make_broker(settings.nats_url, SERVICE)
-    engine = make_engine(settings.database_url)
-    sessions = session_factory(engine)
+    kit = ServiceKit(SERVICE, settings)
+    sessions = kit.database()
     repository = SqlTranscriptRepository(sessions)
     model_dir = ensure_whisper_model(settings.model_cache_dir)
     speech = WhisperSpeechToText(
@@ -40,12 +36,7 @@ def build_app(settings: TranscriberSettings) -> FastStream:
     }
     service = TranscriptionService(recognizers, repository, ObjectStore(settings),
                                    settings.work_dir)
-    broker.include_router(build_router(broker, service, repository))
-    broker.include_router(build_purge_router(sessions))
-    app = FastStream(broker)
-
-    @app.on_shutdown
-    async def close() -> None:
-        await engine.dispose()
-
-    return app
+    consume(kit, service)
+    kit.broker.include_router(build_router(repository))
+    kit.broker.include_router(build_purge_router(sessions))
+    return kit.app

@@ -1,39 +1,38 @@
-"""Thin handlers. Consumes recording.uploaded, transcription.requested and
-transcriber.transcript.get; publishes transcription.done."""
+"""Thin handlers. Consumes recording.uploaded, transcription.requested (durable) and
+transcriber.transcript.get (request/reply); publishes transcription.done."""
 
 from __future__ import annotations
 
-from faststream.nats import NatsBroker, NatsRouter
+from faststream.nats import NatsRouter
 
 from mb_shared.contracts.queries import GetTranscript, TranscriptReply
 from mb_shared.contracts.recording import RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionRequested
-from mb_shared.messaging import answers_errors, durable_consumer, publish_event
+from mb_shared.messaging import answers_errors, publish_event
+from mb_shared.service_kit import ServiceKit
 from transcriber.ports import TranscriptRepository
 from transcriber.service import TranscriptionService
 
 SERVICE = "transcriber"
 
 
-def build_router(
-    broker: NatsBroker, service: TranscriptionService, repository: TranscriptRepository
-) -> NatsRouter:
-    router = NatsRouter()
+def consume(kit: ServiceKit, service: TranscriptionService) -> None:
+    """The transcriber's durable consumers (kept in progress while transcribing)."""
 
-    @router.subscriber(
-        RecordingUploaded.SUBJECT, **durable_consumer(SERVICE, "recording", ack_wait_s=3600.0)
-    )
     async def on_recording_uploaded(event: RecordingUploaded) -> None:
         done = await service.transcribe(event)
         if done is not None:
-            await publish_event(broker, done)
+            await publish_event(kit.broker, done)
 
-    @router.subscriber(
-        TranscriptionRequested.SUBJECT,
-        **durable_consumer(SERVICE, "retranscription", ack_wait_s=3600.0),
-    )
     async def on_transcription_requested(event: TranscriptionRequested) -> None:
-        await publish_event(broker, await service.retranscribe(event))
+        await publish_event(kit.broker, await service.retranscribe(event))
+
+    kit.consume(RecordingUploaded, on_recording_uploaded)
+    kit.consume(TranscriptionRequested, on_transcription_requested)
+
+
+def build_router(repository: TranscriptRepository) -> NatsRouter:
+    router = NatsRouter()
 
     @router.subscriber(GetTranscript.SUBJECT, queue=SERVICE)
     @answers_errors

@@ -1,15 +1,7 @@
 """Event and query contracts: one pydantic model per subject, and the registry of all of them."""
 
-from mb_shared.contracts.base import Event, Message, utcnow
-from mb_shared.contracts.bot import (
-    BotCompleted,
-    BotDispatched,
-    BotFailed,
-    BotLeaveRequested,
-    BotRequested,
-    BotStatusChanged,
-    RunnerHeartbeat,
-)
+from mb_shared.contracts.base import Event, Message, Signal, utcnow
+from mb_shared.contracts.catalogue import CONSUMERS, EVENTS, SIGNALS, STREAMS
 from mb_shared.contracts.queries import (
     CreateBot,
     DeleteBotData,
@@ -22,24 +14,6 @@ from mb_shared.contracts.queries import (
     Query,
     RetryWebhook,
 )
-from mb_shared.contracts.recording import RecordingUploaded
-from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
-
-EVENTS: dict[str, type[Event]] = {
-    cls.SUBJECT: cls
-    for cls in (
-        BotRequested,
-        BotDispatched,
-        BotStatusChanged,
-        RunnerHeartbeat,
-        BotLeaveRequested,
-        RecordingUploaded,
-        TranscriptionDone,
-        TranscriptionRequested,
-        BotCompleted,
-        BotFailed,
-    )
-}
 
 QUERIES: dict[str, type[Query]] = {
     cls.SUBJECT: cls
@@ -56,4 +30,5 @@ QUERIES: dict[str, type[Query]] = {
     )
 }
 
-__all__ = ["EVENTS", "QUERIES", "Event", "Message", "Query", "utcnow"]
+__all__ = ["CONSUMERS", "EVENTS", "QUERIES", "SIGNALS", "STREAMS", "Event", "Message", "Query",
+           "Signal", "utcnow"]

@@ -1,4 +1,4 @@
-"""The envelope every event on the bus carries: id, time, schema version, subject."""
+"""The envelope every message on the bus carries: id, time, schema version, subject, stream."""
 
 from __future__ import annotations
 
@@ -20,11 +20,23 @@ class Message(BaseModel):
 
 
 class Event(Message):
-    """A fact that happened. `event_id` travels as the `Nats-Msg-Id` header."""
+    """A fact that happened, kept on the JetStream stream `STREAM` (see the catalogue).
+
+    `event_id` travels as the `Nats-Msg-Id` header, so a stream drops a second copy within its
+    duplicate window; consumers stay idempotent beyond it."""
 
     SUBJECT: ClassVar[str]
+    STREAM: ClassVar[str]
     SCHEMA_VERSION: ClassVar[int] = 1
 
     event_id: UUID = Field(default_factory=uuid4)
     occurred_at: datetime = Field(default_factory=utcnow)
     schema_version: int = 1
+
+
+class Signal(Message):
+    """A passing notice on core NATS (a heartbeat): never stored, worthless once late."""
+
+    SUBJECT: ClassVar[str]
+
+    occurred_at: datetime = Field(default_factory=utcnow)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from mb_shared.contracts.base import Event, Message
+from mb_shared.contracts.base import Event, Message, Signal
 
 
 class Platform(StrEnum):
@@ -173,6 +173,7 @@ class BotRequested(Event):
     """The scheduler created a bot (published on creation, before dispatch)."""
 
     SUBJECT = "bot.requested"
+    STREAM = "EVENTS"
 
     bot_id: UUID
     account_id: int
@@ -184,6 +185,7 @@ class BotDispatched(Event):
     """A bot is due: one bot-runner takes it from the work queue."""
 
     SUBJECT = "bot.dispatch"
+    STREAM = "DISPATCH"
 
     bot_id: UUID
     account_id: int
@@ -194,6 +196,7 @@ class BotStatusChanged(Event):
     """A runner reports where its bot is. `failed` carries the error and reason."""
 
     SUBJECT = "bot.status_change"
+    STREAM = "EVENTS"
 
     bot_id: UUID
     status: BotStatus
@@ -203,7 +206,7 @@ class BotStatusChanged(Event):
     runner_id: str | None = None
 
 
-class RunnerHeartbeat(Event):
+class RunnerHeartbeat(Signal):
     """A runner is alive and holds these bots (core NATS, every few seconds)."""
 
     SUBJECT = "runner.heartbeat"
@@ -216,6 +219,7 @@ class BotLeaveRequested(Event):
     """The user asked the bot to leave (`DELETE /bots/{uuid}`)."""
 
     SUBJECT = "bot.leave_requested"
+    STREAM = "EVENTS"
 
     bot_id: UUID
 
@@ -224,6 +228,7 @@ class BotCompleted(Event):
     """The bot's data is ready: recording stored, transcript (if asked) stored."""
 
     SUBJECT = "bot.completed"
+    STREAM = "EVENTS"
 
     bot_id: UUID
     account_id: int
@@ -242,6 +247,7 @@ class BotFailed(Event):
     """The bot ended without data to deliver, or its runner vanished."""
 
     SUBJECT = "bot.failed"
+    STREAM = "EVENTS"
 
     bot_id: UUID
     account_id: int

@@ -29,6 +29,7 @@ class RecordingUploaded(Event):
     """Everything the bot recorded is in the object store."""
 
     SUBJECT = "recording.uploaded"
+    STREAM = "EVENTS"
 
     bot_id: UUID
     artifacts: RecordingArtifacts

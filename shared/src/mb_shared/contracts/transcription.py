@@ -29,6 +29,7 @@ class TranscriptionDone(Event):
     """A transcript of the bot's recording is stored (or failed, with `error`)."""
 
     SUBJECT = "transcription.done"
+    STREAM = "EVENTS"
 
     bot_id: UUID
     transcript_id: int | None
@@ -45,6 +46,7 @@ class TranscriptionRequested(Event):
     replaces the current one only once it is stored."""
 
     SUBJECT = "transcription.requested"
+    STREAM = "EVENTS"
 
     bot_id: UUID
     account_id: int

@@ -20,6 +20,7 @@ from pathlib import Path
 from devstack.infra import InfraEndpoints, Infrastructure
 from devstack.processes import ManagedProcess, ProcessGroup
 from devstack.sockets import find_free_ports
+from mb_shared.contracts.catalogue import durable_consumers
 
 DATABASES = {
     "api-gateway": "gateway",
@@ -35,22 +36,7 @@ QUERY_SUBJECTS = {
     "scheduler.bot.get": json.dumps({"account_id": 0, "bot_id": _PROBE_BOT}).encode(),
     "transcriber.transcript.get": json.dumps({"bot_id": _PROBE_BOT}).encode(),
 }
-DURABLE_CONSUMERS = {
-    name: ("DISPATCH" if name == "bot-runner" else "EVENTS", name)
-    for name in (
-        "bot-runner",
-        "scheduler-status",
-        "scheduler-recording",
-        "scheduler-transcription",
-        "transcriber-recording",
-        "transcriber-retranscription",
-        "webhook-dispatcher-requested",
-        "webhook-dispatcher-status",
-        "webhook-dispatcher-completed",
-        "webhook-dispatcher-failed",
-        "webhook-dispatcher-transcription",
-    )
-}
+DURABLE_CONSUMERS = {name: (stream, name) for name, stream in durable_consumers().items()}
 
 
 class PlatformStartError(RuntimeError):

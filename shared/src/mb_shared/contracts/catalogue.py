@@ -1,0 +1,124 @@
+"""The contract catalogue: the streams, the subjects each holds, and who consumes what.
+
+Each event contract names its subject and its stream; everything else is derived from here: the
+configuration every service declares for each stream (subjects, retention limits, duplicate
+window), the durable consumer names, and the list of consumers the development stack waits for.
+A subject that no stream holds cannot be published as an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+
+from mb_shared.contracts.base import Event, Signal
+from mb_shared.contracts.bot import (
+    BotCompleted,
+    BotDispatched,
+    BotFailed,
+    BotLeaveRequested,
+    BotRequested,
+    BotStatusChanged,
+    RunnerHeartbeat,
+)
+from mb_shared.contracts.operations import DeadLetter
+from mb_shared.contracts.recording import RecordingUploaded
+from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
+
+DAY_S = 86_400.0
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    description: str
+    retention: RetentionPolicy
+    max_age_s: float
+    max_bytes: int
+    duplicate_window_s: float = 300.0
+
+
+STREAMS: dict[str, StreamSpec] = {
+    spec.name: spec
+    for spec in (
+        StreamSpec("EVENTS", "facts of the bot lifecycle, kept a week for consumers that lag",
+                   RetentionPolicy.LIMITS, max_age_s=7 * DAY_S, max_bytes=2 * GIB),
+        StreamSpec("DISPATCH", "due bots, each taken by one bot-runner",
+                   RetentionPolicy.WORK_QUEUE, max_age_s=DAY_S, max_bytes=GIB // 4),
+        StreamSpec("DEADLETTERS", "messages no consumer could handle, kept for the operator",
+                   RetentionPolicy.LIMITS, max_age_s=30 * DAY_S, max_bytes=GIB),
+    )
+}
+
+EVENTS: dict[str, type[Event]] = {
+    cls.SUBJECT: cls
+    for cls in (
+        BotRequested,
+        BotDispatched,
+        BotStatusChanged,
+        BotLeaveRequested,
+        RecordingUploaded,
+        TranscriptionRequested,
+        TranscriptionDone,
+        BotCompleted,
+        BotFailed,
+        DeadLetter,
+    )
+}
+
+SIGNALS: dict[str, type[Signal]] = {cls.SUBJECT: cls for cls in (RunnerHeartbeat,)}
+
+CONSUMERS: dict[str, tuple[type[Event], ...]] = {
+    "scheduler": (BotStatusChanged, RecordingUploaded, TranscriptionDone),
+    "transcriber": (RecordingUploaded, TranscriptionRequested),
+    "webhook-dispatcher": (BotRequested, BotStatusChanged, BotCompleted, BotFailed,
+                           TranscriptionDone),
+    "bot-runner": (BotDispatched,),
+}
+"""The durable consumers of each service: one per (service, subject), shared by its replicas."""
+
+
+class UnroutableSubject(LookupError):
+    """A subject that no stream of the catalogue holds."""
+
+
+def stream_of(event: Event | type[Event]) -> StreamSpec:
+    subject = event.SUBJECT
+    cls = EVENTS.get(subject)
+    if cls is None or cls.STREAM not in STREAMS:
+        raise UnroutableSubject(f"no stream holds {subject!r}; add its contract to the catalogue")
+    return STREAMS[cls.STREAM]
+
+
+def subjects_of(stream: str) -> list[str]:
+    return sorted(subject for subject, cls in EVENTS.items() if cls.STREAM == stream)
+
+
+def stream_config(spec: StreamSpec) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        description=spec.description,
+        subjects=subjects_of(spec.name),
+        retention=spec.retention,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=spec.max_age_s,
+        max_bytes=spec.max_bytes,
+        duplicate_window=spec.duplicate_window_s,
+    )
+
+
+def durable_name(service: str, event: type[Event]) -> str:
+    """`scheduler-bot_status_change`: the consumer name of `service` on `event`'s subject."""
+    return f"{service}-{event.SUBJECT.replace('.', '_')}"
+
+
+def durable_consumers() -> dict[str, str]:
+    """Every durable consumer name, with the stream it reads."""
+    return {
+        durable_name(service, event): event.STREAM
+        for service, events in CONSUMERS.items()
+        for event in events
+    }
