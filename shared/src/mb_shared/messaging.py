@@ -15,7 +15,13 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js.errors import BadRequestError
 
 from mb_shared.contracts.base import Event, Message, Signal
-from mb_shared.contracts.catalogue import STREAMS, stream_config, stream_of
+from mb_shared.contracts.catalogue import (
+    EVENTS,
+    STREAMS,
+    UnroutableSubject,
+    stream_config,
+    stream_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,16 @@ async def publish_event(broker: NatsBroker, event: Event, *, headers: dict[str, 
         stream=spec.name,
         timeout=timeout,
     )
+
+
+async def publish_stored(broker: NatsBroker, subject: str, payload: dict, message_id: str,
+                         timeout: float = 5.0) -> None:
+    """Publish an event kept as JSON (an outbox row, a dead letter) on its catalogue stream."""
+    cls = EVENTS.get(subject)
+    if cls is None:
+        raise UnroutableSubject(f"no stream holds {subject!r}; add its contract to the catalogue")
+    await broker.publish(payload, subject=subject, headers={MSG_ID_HEADER: message_id},
+                         stream=stream_of(cls).name, timeout=timeout)
 
 
 async def broadcast(broker: NatsBroker, signal: Signal) -> None:

@@ -3,6 +3,7 @@ dead letters, a database, periodic tasks, and an orderly shutdown.
 
     kit = ServiceKit("scheduler", settings)
     sessions = kit.database()
+    outbox = kit.outbox(OUTBOX, sessions)
     kit.consume(BotStatusChanged, on_bot_status_change)
     kit.every(2.0, "sweep", scheduler.sweep)
     kit.broker.include_router(query_router)
@@ -23,13 +24,15 @@ from collections.abc import Awaitable, Callable
 
 from faststream import FastStream
 from faststream.nats import NatsRouter
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mb_shared.consumers import DeadLetters, Handler, RetryPolicy, subscribe
 from mb_shared.contracts.base import Event
 from mb_shared.database import make_engine, session_factory
-from mb_shared.messaging import declare_streams, make_broker
+from mb_shared.messaging import declare_streams, make_broker, publish_stored
+from mb_shared.outbox import Outbox, OutboxRelay
 from mb_shared.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ class ServiceKit:
         self._tasks: list[asyncio.Task] = []
         self._closers: list[Callable[[], Awaitable[object]]] = []
         self._stoppers: list[Callable[[], Awaitable[object]]] = []
+        self._relay: OutboxRelay | None = None
         self.app.on_startup(self._declare)
         self.app.after_startup(self._start_periodic)
         self.app.on_shutdown(self._stop_periodic)
@@ -68,6 +72,16 @@ class ServiceKit:
         """`handler` becomes this service's durable consumer of `event_type`."""
         subscribe(self._router, service=self.name, event_type=event_type, handler=handler,
                   retry=self.retry, dead_letters=self.dead_letters, ack_wait_s=ack_wait_s)
+
+    def outbox(self, table: Table, sessions: async_sessionmaker[AsyncSession]) -> Outbox:
+        """The service's outbox, relayed to JetStream for as long as the service runs."""
+        outbox = Outbox(table)
+
+        async def publish(subject: str, payload: dict, message_id: str) -> None:
+            await publish_stored(self.broker, subject, payload, message_id)
+
+        self._relay = OutboxRelay(outbox, sessions, publish)
+        return outbox
 
     def every(self, seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
         self._periodic.append((seconds, name, job))
@@ -93,6 +107,8 @@ class ServiceKit:
         await declare_streams(self.broker)
 
     async def _start_periodic(self) -> None:
+        if self._relay is not None:
+            self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox relay"))
         for seconds, name, job in self._periodic:
             self._tasks.append(asyncio.create_task(run_every(seconds, name, job), name=name))
 

@@ -31,6 +31,9 @@ class BaseServiceSettings(BaseSettings):
         default=[1.0, 5.0, 15.0, 60.0, 300.0, 900.0], alias="MB_RETRY_DELAYS_S"
     )
     """Waits between the attempts of a failing consumer; after the last, a dead letter."""
+    secret_keys: Annotated[list[str], NoDecode] = Field(default=[], alias="MB_SECRET_KEYS",
+                                                        repr=False)
+    """The key ring that seals secrets at rest (see `mb_shared.secrets`), newest key first."""
 
     @field_validator("retry_delays_s", mode="before")
     @classmethod
@@ -39,8 +42,24 @@ class BaseServiceSettings(BaseSettings):
             return [float(part) for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _comma_separated_keys(cls, value):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def key_ring(self):
+        from mb_shared.secrets import KeyRing
+
+        return KeyRing(self.secret_keys)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> BaseServiceSettings:
         if self.environment != "development" and self.s3_secret_key.lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("S3_SECRET_KEY is a placeholder; set a real secret outside development")
+        if self.environment != "development" and not self.secret_keys:
+            raise ValueError("MB_SECRET_KEYS must be set outside development")
+        if self.secret_keys:
+            self.key_ring()  # a malformed key is refused at start, not at the first secret
         return self

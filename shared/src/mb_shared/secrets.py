@@ -1,0 +1,68 @@
+"""Secrets at rest, and between services: sealed with the platform's key ring.
+
+Webhook signing secrets, copies of API keys kept for the documented webhook header, speech
+provider keys (and the OAuth tokens to come) are stored sealed, and cross the bus only sealed,
+in request/reply answers (never in events). The ring is `MB_SECRET_KEYS`: Fernet keys (AES-128-CBC
+with HMAC-SHA256), comma-separated, newest first. The first seals; all open, so a key is rotated by
+putting a new one first, running each service's `rotate-secrets` (which re-seals every stored
+value with it), then removing the old key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+SEALED_PREFIX = "sealed:"
+
+
+class SecretError(ValueError):
+    """A sealed value that no key of the ring opens, or a ring that cannot be made."""
+
+
+def new_key() -> str:
+    """A fresh key for `MB_SECRET_KEYS`."""
+    return Fernet.generate_key().decode()
+
+
+def is_sealed(value: str | None) -> bool:
+    return bool(value) and value.startswith(SEALED_PREFIX)
+
+
+class KeyRing:
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise SecretError("MB_SECRET_KEYS is empty: secrets cannot be sealed or opened")
+        try:
+            self._fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys])
+        except (ValueError, TypeError) as exc:
+            raise SecretError("MB_SECRET_KEYS holds a key that is not a Fernet key "
+                              "(32 url-safe base64-encoded bytes)") from exc
+
+    def seal(self, secret: str) -> str:
+        return SEALED_PREFIX + self._fernet.encrypt(secret.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        if not is_sealed(sealed):
+            raise SecretError("not a sealed value")
+        try:
+            return self._fernet.decrypt(sealed[len(SEALED_PREFIX):].encode()).decode()
+        except InvalidToken:
+            raise SecretError("no key of MB_SECRET_KEYS opens this value") from None
+
+    def reseal(self, sealed: str) -> str:
+        """The same secret sealed with the newest key (what `rotate-secrets` does)."""
+        if not is_sealed(sealed):
+            raise SecretError("not a sealed value")
+        try:
+            token = self._fernet.rotate(sealed[len(SEALED_PREFIX):].encode())
+        except InvalidToken:
+            raise SecretError("no key of MB_SECRET_KEYS opens this value") from None
+        return SEALED_PREFIX + token.decode()
+
+    def open_optional(self, sealed: str | None) -> str | None:
+        return None if sealed is None else self.open(sealed)
+
+    def seal_optional(self, secret: str | None) -> str | None:
+        return None if secret is None else self.seal(secret)
