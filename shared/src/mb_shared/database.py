@@ -12,14 +12,14 @@ from sqlmodel import MetaData
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
-def async_url(database_url: str) -> str:
-    """Accept `postgresql://` and point SQLAlchemy at psycopg 3."""
+def psycopg_url(database_url: str) -> str:
+    """Accept `postgresql://` and point SQLAlchemy at psycopg 3 (its sync and async engines)."""
     url = make_url(database_url)
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
 def make_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
-    return create_async_engine(async_url(database_url), pool_size=pool_size, pool_pre_ping=True)
+    return create_async_engine(psycopg_url(database_url), pool_size=pool_size, pool_pre_ping=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
