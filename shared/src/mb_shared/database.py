@@ -1,4 +1,5 @@
-"""Database helpers: each service has its own database and its own SQLModel metadata."""
+"""Database helpers: each service has its own database and its own SQLModel metadata; its
+schema comes from its Alembic history (mb_shared.migrations)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from contextlib import asynccontextmanager
 import psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import MetaData
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
@@ -38,7 +38,7 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
 
 
 def create_database_if_missing(database_url: str) -> None:
-    """Create the service's database on its server (run by the `migrate` step, never at start)."""
+    """Create the service's database on its server (run by `migrate`, never at start)."""
     url = make_url(database_url)
     name = url.database
     admin = url.set(drivername="postgresql", database="postgres").render_as_string(
@@ -48,14 +48,3 @@ def create_database_if_missing(database_url: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
-
-
-async def migrate(database_url: str, metadata: MetaData) -> None:
-    """Create the service's database and tables."""
-    create_database_if_missing(database_url)
-    engine = make_engine(database_url, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-    finally:
-        await engine.dispose()

@@ -1,36 +1,65 @@
-"""The command line every service shares: `serve` (the default) or `migrate`."""
+"""The command line every service shares: `serve` (the default), `migrate`, `revision -m MESSAGE`."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from sqlmodel import MetaData
-
-from mb_shared.database import migrate
 from mb_shared.settings import BaseServiceSettings
 from mb_shared.telemetry import setup_logging, setup_tracing, shutdown_tracing
+
+
+def run_database_command(name: str, migrations: str | None, database_url: str | None,
+                         args: list[str]) -> None:
+    """`migrate` or `revision -m MESSAGE` of the service whose Alembic history is
+    `<migrations>/migrations/` (see mb_shared.migrations)."""
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin
+    from alembic.util import CommandError
+
+    from mb_shared.migrations import MigrationError, migrate, new_revision
+
+    if migrations is None:
+        raise SystemExit(f"{name} has no database to migrate")
+    if not database_url:
+        raise SystemExit(f"mb-{name} {args[0]}: DATABASE_URL is not set")
+    try:
+        if args[0] == "migrate":
+            migrate(migrations, database_url)
+        else:
+            parser = argparse.ArgumentParser(
+                prog=f"mb-{name} revision",
+                description="Autogenerate the next revision against a scratch database created "
+                "(and dropped) on the server of DATABASE_URL.",
+            )
+            parser.add_argument("-m", "--message", required=True)
+            message = parser.parse_args(args[1:]).message
+            print(new_revision(migrations, database_url, message))
+    except (MigrationError, CommandError) as exc:  # e.g. a database newer than this code
+        raise SystemExit(f"mb-{name} {args[0]}: {exc}") from None
 
 
 def run_service(
     name: str,
     settings_type: type[BaseServiceSettings],
     build_app: Callable[[Any], Any],
-    metadata: Callable[[], MetaData] | None = None,
+    migrations: str | None = None,
 ) -> None:
-    """Load settings once, then migrate the service's database or run its FastStream app."""
-    command = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    """Load settings once, then run the FastStream app or a database command.
+
+    `migrations` names the package holding the service's Alembic history (`<package>/migrations/`).
+    """
+    args = sys.argv[1:] or ["serve"]
     settings = settings_type()
     setup_logging(settings.log_level)
-    if command == "migrate":
-        if metadata is None:
-            raise SystemExit(f"{name} has no database to migrate")
-        asyncio.run(migrate(settings.database_url, metadata()))
+    if args[0] in ("migrate", "revision"):
+        run_database_command(name, migrations, settings.database_url, args)
         return
-    if command != "serve":
-        raise SystemExit(f"usage: mb-{name} [serve|migrate]")
+    if args[0] != "serve":
+        raise SystemExit(f"usage: mb-{name} [serve|migrate|revision -m MESSAGE]")
     setup_tracing(name, settings.otel_endpoint)
     try:
         asyncio.run(build_app(settings).run())

@@ -1,4 +1,4 @@
-"""`mb-api-gateway [serve|migrate|create-account NAME [WEBHOOK_URL]]`."""
+"""`mb-api-gateway [serve|migrate|revision -m MESSAGE|create-account NAME [WEBHOOK_URL]]`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sys
 from aiohttp import web
 
 from api_gateway.settings import GatewaySettings
-from mb_shared.database import make_engine, migrate, session_factory
+from mb_shared.database import make_engine, session_factory
+from mb_shared.service_main import run_database_command
 from mb_shared.telemetry import setup_logging, setup_tracing, shutdown_tracing
 
 
@@ -28,10 +29,8 @@ def main() -> None:
     args = sys.argv[1:] or ["serve"]
     settings = GatewaySettings()
     setup_logging(settings.log_level)
-    if args[0] == "migrate":
-        from api_gateway.models import GatewayModel
-
-        asyncio.run(migrate(settings.database_url, GatewayModel.metadata))
+    if args[0] in ("migrate", "revision"):
+        run_database_command("api-gateway", "api_gateway", settings.database_url, args)
     elif args[0] == "create-account":
         name = args[1] if len(args) > 1 else "default"
         asyncio.run(_create_account(settings, name, args[2] if len(args) > 2 else None))

@@ -1,4 +1,4 @@
-"""`mb-scheduler [serve|migrate]`."""
+"""`mb-scheduler [serve|migrate|revision -m MESSAGE]`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,8 @@ def _build(settings: SchedulerSettings):
     return build_app(settings)
 
 
-def _metadata():
-    from scheduler.models import SchedulerModel
-
-    return SchedulerModel.metadata
-
-
 def main() -> None:
-    run_service("scheduler", SchedulerSettings, _build, _metadata)
+    run_service("scheduler", SchedulerSettings, _build, migrations="scheduler")
 
 
 if __name__ == "__main__":

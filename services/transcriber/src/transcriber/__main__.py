@@ -1,4 +1,4 @@
-"""`mb-transcriber [serve|migrate]`."""
+"""`mb-transcriber [serve|migrate|revision -m MESSAGE]`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,8 @@ def _build(settings: TranscriberSettings):
     return build_app(settings)
 
 
-def _metadata():
-    from transcriber.models import TranscriberModel
-
-    return TranscriberModel.metadata
-
-
 def main() -> None:
-    run_service("transcriber", TranscriberSettings, _build, _metadata)
+    run_service("transcriber", TranscriberSettings, _build, migrations="transcriber")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`mb-webhook-dispatcher [serve|migrate]`."""
+"""`mb-webhook-dispatcher [serve|migrate|revision -m MESSAGE]`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,8 @@ def _build(settings: DispatcherSettings):
     return build_app(settings)
 
 
-def _metadata():
-    from webhook_dispatcher.models import DispatcherModel
-
-    return DispatcherModel.metadata
-
-
 def main() -> None:
-    run_service("webhook-dispatcher", DispatcherSettings, _build, _metadata)
+    run_service("webhook-dispatcher", DispatcherSettings, _build, migrations="webhook_dispatcher")
 
 
 if __name__ == "__main__":
