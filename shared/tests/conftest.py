@@ -1,4 +1,5 @@
-"""A real NATS server (JetStream, file store) per test, on loopback, for the messaging kit."""
+"""A real NATS server (JetStream, file store) per test, on loopback, for the messaging kit; the
+devstack's infrastructure once per session, with fresh databases (outbox, migrations)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,12 @@ def fresh_database(infra):
     url = infra.database_dsn(f"test_{uuid.uuid4().hex[:12]}")
     create_database_if_missing(url)
     return url
+
+
+@pytest.fixture
+def new_database(infra):
+    """`new_database()` gives the URL of a database that does not exist yet, on the session's
+    PostgreSQL (for what creates its own database, like `migrate`)."""
+    import uuid
+
+    return lambda: infra.database_dsn(f"test_{uuid.uuid4().hex[:12]}")
