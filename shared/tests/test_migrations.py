@@ -25,6 +25,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.util import CommandError
 from psycopg import sql
 from psycopg.rows import dict_row
 from sqlalchemy import Column, Connection, Integer, MetaData, String, create_engine
@@ -419,6 +420,19 @@ def test_a_database_that_differs_is_refused(service: Service, fresh_database) ->
     assert message.count("\n  - ") == 3  # nothing else differs
     assert version(dsn) is None
     assert shape(dsn) == schema  # untouched
+
+
+def test_a_database_newer_than_the_code_is_left_alone(fresh_database) -> None:
+    """An older image's migrate (a rollback) meets a revision it does not know."""
+    service = SERVICES[1]
+    dsn = fresh_database
+    migrate(service.package, dsn)
+    run_sql(dsn, "UPDATE alembic_version SET version_num = 'scheduler_9999'")
+    schema = shape(dsn)
+    with pytest.raises(CommandError, match="Can't locate revision identified by 'scheduler_9999'"):
+        migrate(service.package, dsn)
+    assert version(dsn) == "scheduler_9999"
+    assert shape(dsn) == schema
 
 
 # -------------------------------------------------------------------------------- command line
