@@ -1,5 +1,6 @@
-"""A real NATS server (JetStream, file store) per test, on loopback, for the messaging kit; the
-devstack's infrastructure once per session, with fresh databases (outbox, migrations)."""
+"""A real NATS server (JetStream, file store) per test, on loopback, for the messaging kit, and
+databases yet to be made on the devstack's PostgreSQL (`infra`, `fresh_database` come from
+`devstack.pytest_plugin`)."""
 
 from __future__ import annotations
 
@@ -53,30 +54,6 @@ def nats_server():
         server = NatsServer(Path(root)).start()
         yield server
         server.stop()
-
-
-@pytest.fixture(scope="session")
-def infra():
-    """NATS, PostgreSQL and the object store from the devstack, once for the session, outside
-    pytest's temporary root (see tests/conftest.py for why)."""
-    from devstack.infra import Infrastructure
-
-    with tempfile.TemporaryDirectory(prefix="mb-shared-infra-", ignore_cleanup_errors=True) as root:
-        infrastructure = Infrastructure(Path(root))
-        yield infrastructure.start()
-        infrastructure.stop()
-
-
-@pytest.fixture
-def fresh_database(infra):
-    """A new, empty database on the session's PostgreSQL; its URL."""
-    import uuid
-
-    from mb_shared.database import create_database_if_missing
-
-    url = infra.database_dsn(f"test_{uuid.uuid4().hex[:12]}")
-    create_database_if_missing(url)
-    return url
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import mb_shared.contracts as contracts
 from mb_shared.contracts.bot import LEGAL_TRANSITIONS, BotStatus, is_legal_transition
 
 GOLDEN = Path(contracts.__file__).parent / "golden"
-ALL = {**contracts.EVENTS, **contracts.QUERIES, **contracts.SIGNALS}
+ALL = {**contracts.EVENTS, **contracts.QUERIES}
 
 
 def test_every_subject_has_a_golden_example():

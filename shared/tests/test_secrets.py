@@ -42,18 +42,23 @@ def test_a_malformed_or_missing_ring_is_refused():
         KeyRing([])
 
 
-def test_settings_require_the_ring_outside_development(monkeypatch):
+class SealingSettings(BaseServiceSettings):
+    SEALS_SECRETS = True
+
+
+def test_settings_require_the_ring_outside_development_where_secrets_are_sealed(monkeypatch):
     monkeypatch.setenv("MB_ENVIRONMENT", "production")
     monkeypatch.setenv("S3_SECRET_KEY", "a-real-secret-key")
     monkeypatch.delenv("MB_SECRET_KEYS", raising=False)
     with pytest.raises(ValueError, match="MB_SECRET_KEYS"):
-        BaseServiceSettings()
+        SealingSettings()
+    assert BaseServiceSettings().secret_keys == [], "a service that seals nothing needs no ring"
     monkeypatch.setenv("MB_SECRET_KEYS", "short")
     with pytest.raises(ValueError, match="Fernet"):
-        BaseServiceSettings()
+        SealingSettings()
     first, second = new_key(), new_key()
     monkeypatch.setenv("MB_SECRET_KEYS", f"{first}, {second}")
-    settings = BaseServiceSettings()
+    settings = SealingSettings()
     assert settings.secret_keys == [first, second]
     assert first not in repr(settings)
     assert settings.key_ring().open(KeyRing([second]).seal(SECRET)) == SECRET

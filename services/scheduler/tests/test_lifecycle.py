@@ -20,11 +20,10 @@ from mb_shared.contracts.bot import (
     EndReason,
     Platform,
     SpeechToText,
-    WebhookTarget,
 )
-from mb_shared.contracts.queries import CreateBot
+from mb_shared.contracts.queries import CreateBot, Retranscribe
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
-from mb_shared.contracts.transcription import TranscriptionDone
+from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
 from scheduler.service import BotScheduler
 
 _ids = itertools.count(1)
@@ -34,17 +33,33 @@ _ids = itertools.count(1)
 class _Locked:
     bot: object
     history: list
+    events: list
+    requests: dict
 
     def record_status(self, at):
         self.history.append((self.bot.status, at))
 
+    def emit(self, *events):
+        self.events.extend(events)
+
+    def request_transcription(self, request):
+        self.requests[request.id] = request
+
+    async def close_transcription_request(self, request_id, at):
+        self.requests[request_id].sealed_api_key = None
+        self.requests[request_id].done_at = at
+
 
 class FakeBots:
-    def __init__(self):
+    """The repository in memory; what is staged in the outbox lands in `published` on commit."""
+
+    def __init__(self, published):
         self.bots = {}
         self.history = []
+        self.published = published
+        self.requests = {}
 
-    async def add(self, bot, at, dedup_window):
+    async def add(self, bot, at, dedup_window, events):
         for other in self.bots.values():
             if (other.account_id == bot.account_id
                     and other.params["meeting_url"] == bot.params["meeting_url"]
@@ -55,6 +70,7 @@ class FakeBots:
         bot.id = next(_ids)
         self.bots[bot.bot_id] = bot
         self.history.append((bot.status, at))
+        self.published.extend(events)
         return None
 
     async def get(self, bot_id):
@@ -63,21 +79,33 @@ class FakeBots:
     @asynccontextmanager
     async def locked(self, bot_id):
         bot = self.bots.get(bot_id)
-        yield _Locked(bot, self.history) if bot else None
+        if bot is None:
+            yield None
+            return
+        unit = _Locked(bot, self.history, [], self.requests)
+        yield unit
+        self.published.extend(unit.events)
 
     async def history(self, bot):
         return []
 
-    async def claim_due(self, now, limit):
+    async def claim_due(self, now, limit, dispatch):
         due = [b for b in self.bots.values()
                if b.status == BotStatus.QUEUED and b.dispatched_at is None and b.due_at <= now]
         for b in due:
             b.dispatched_at = now
+            self.published.append(dispatch(b))
         return due
 
     async def touch(self, bot_ids, runner_id, at):
         for bot_id in bot_ids:
             self.bots[bot_id].last_seen_at = at
+        return [b for b in bot_ids if self.bots[b].leave_requested_at
+                or BotStatus(self.bots[b].status).is_terminal]
+
+    async def transcription_key(self, request_id):
+        request = self.requests.get(request_id)
+        return request.sealed_api_key if request else None
 
     async def silent_since(self, before):
         return [b.bot_id for b in self.bots.values()
@@ -94,10 +122,7 @@ def published():
 
 @pytest.fixture
 def scheduler(published):
-    async def publish(event, trace_context=None):
-        published.append(event)
-
-    return BotScheduler(FakeBots(), publish, heartbeat_timeout=timedelta(seconds=30),
+    return BotScheduler(FakeBots(published), heartbeat_timeout=timedelta(seconds=30),
                         pickup_timeout=timedelta(seconds=300))
 
 
@@ -108,10 +133,7 @@ def params(**extra):
 
 async def create(scheduler, **extra):
     extra.setdefault("deduplication_key", str(next(_ids)))
-    return await scheduler.create(
-        CreateBot(account_id=1, params=params(**extra), webhook=WebhookTarget(url=None, api_key="k")),
-        {},
-    )
+    return await scheduler.create(CreateBot(account_id=1, params=params(**extra)), {})
 
 
 async def walk(scheduler, bot, *statuses):
@@ -119,10 +141,21 @@ async def walk(scheduler, bot, *statuses):
         await scheduler.on_status_change(BotStatusChanged(bot_id=bot.bot_id, status=status))
 
 
-def uploaded(bot, stt=None):
+def uploaded(bot):
     return RecordingUploaded(bot_id=bot.bot_id, artifacts=RecordingArtifacts(mp4="m", audio="a"),
                              started_at=None, duration_s=10, end_reason=EndReason.MEETING_ENDED,
-                             speakers=["Alice"], speech_to_text=stt)
+                             speakers=["Alice"])
+
+
+def requested(published) -> list[TranscriptionRequested]:
+    return [e for e in published if isinstance(e, TranscriptionRequested)]
+
+
+def done(request, **fields):
+    fields.setdefault("speakers", ["Alice"])
+    return TranscriptionDone(bot_id=request.bot_id, request_id=request.event_id,
+                             transcript_id=fields.pop("transcript_id", 1), provider="Default",
+                             word_count=3, rerun=request.rerun, **fields)
 
 
 IN_CALL = (BotStatus.JOINING_CALL, BotStatus.IN_CALL_NOT_RECORDING, BotStatus.IN_CALL_RECORDING)
@@ -159,16 +192,33 @@ async def test_without_transcription_the_bot_completes_when_ended_and_uploaded(
     assert bot.status == BotStatus.COMPLETED
 
 
-async def test_with_transcription_the_bot_waits_for_the_transcript(scheduler, published):
-    bot = await create(scheduler, speech_to_text=SpeechToText())
+async def test_with_transcription_the_bot_asks_for_it_and_waits(scheduler, published):
+    bot = await create(scheduler, speech_to_text=SpeechToText(provider="Gladia",
+                                                              api_key="sealed:key"))
+    assert bot.speech_api_key == "sealed:key"
+    assert all(e.params.speech_to_text.api_key is None for e in published
+               if isinstance(e, BotRequested))
     await walk(scheduler, bot, *IN_CALL, BotStatus.CALL_ENDED)
-    await scheduler.on_recording_uploaded(uploaded(bot, SpeechToText()))
+    await scheduler.on_recording_uploaded(uploaded(bot))
+    (request,) = requested(published)
+    assert request.provider == "Gladia" and request.has_key and not request.rerun
+    assert request.artifacts.audio == "a" and request.speakers == ["Alice"]
+    assert "sealed:key" not in request.model_dump_json()
+    assert await scheduler.transcription_key(request.event_id) == "sealed:key"
     assert not [e for e in published if isinstance(e, BotCompleted)]
-    await scheduler.on_transcription_done(TranscriptionDone(
-        bot_id=bot.bot_id, transcript_id=1, provider="Default", speakers=["Alice", "Bob"],
-        word_count=3))
+    await scheduler.on_transcription_done(done(request, speakers=["Alice", "Bob"]))
     (completed,) = [e for e in published if isinstance(e, BotCompleted)]
     assert completed.has_transcript and completed.speakers == ["Alice", "Bob"]
+    assert await scheduler.transcription_key(request.event_id) is None, "the key is forgotten"
+    assert bot.speech_api_key is None
+
+
+async def test_an_upload_seen_twice_asks_for_one_transcript(scheduler, published):
+    bot = await create(scheduler, speech_to_text=SpeechToText())
+    await walk(scheduler, bot, *IN_CALL, BotStatus.CALL_ENDED)
+    await scheduler.on_recording_uploaded(uploaded(bot))
+    await scheduler.on_recording_uploaded(uploaded(bot))
+    assert len(requested(published)) == 1
 
 
 @pytest.mark.parametrize("stt", [SpeechToText(), None])
@@ -176,19 +226,50 @@ async def test_a_rerun_transcription_changes_nothing(scheduler, published, stt):
     """`POST /bots/retranscribe` of a completed bot, with or without a first transcript."""
     bot = await create(scheduler, speech_to_text=stt)
     await walk(scheduler, bot, *IN_CALL, BotStatus.CALL_ENDED)
-    await scheduler.on_recording_uploaded(uploaded(bot, stt))
+    await scheduler.on_recording_uploaded(uploaded(bot))
     if stt is not None:
-        await scheduler.on_transcription_done(TranscriptionDone(
-            bot_id=bot.bot_id, transcript_id=1, provider="Default", speakers=["Alice"],
-            word_count=3))
+        await scheduler.on_transcription_done(done(requested(published)[0]))
+    assert bot.status == BotStatus.COMPLETED
+    refused = await scheduler.retranscribe(Retranscribe(
+        account_id=2, bot_id=bot.bot_id, speech_to_text=SpeechToText()))
+    assert refused.status == 404
+    assert await scheduler.retranscribe(Retranscribe(
+        account_id=1, bot_id=bot.bot_id, speech_to_text=SpeechToText(api_key="sealed:other"),
+        webhook_url="https://customer.test/rerun")) is None
+    rerun = requested(published)[-1]
+    assert rerun.rerun and rerun.webhook_url == "https://customer.test/rerun"
+    assert await scheduler.transcription_key(rerun.event_id) == "sealed:other"
     before = (bot.status, list(bot.speakers), bot.has_transcript, bot.transcription_finished,
               len(published))
-    await scheduler.on_transcription_done(TranscriptionDone(
-        bot_id=bot.bot_id, transcript_id=2, provider="Default", speakers=["Zed"], word_count=9,
-        rerun=True, webhook_url="https://customer.test/rerun"))
+    await scheduler.on_transcription_done(done(rerun, transcript_id=2, speakers=["Zed"],
+                                               webhook_url=rerun.webhook_url))
     assert bot.status == BotStatus.COMPLETED
     assert (bot.status, list(bot.speakers), bot.has_transcript, bot.transcription_finished,
             len(published)) == before
+    assert await scheduler.transcription_key(rerun.event_id) is None
+
+
+async def test_only_a_completed_bot_with_audio_is_transcribed_again(scheduler):
+    bot = await create(scheduler)
+    refused = await scheduler.retranscribe(Retranscribe(
+        account_id=1, bot_id=bot.bot_id, speech_to_text=SpeechToText()))
+    assert refused.status == 409 and refused.code == "BotNotCompleted"
+    await walk(scheduler, bot, *IN_CALL, BotStatus.CALL_ENDED)
+    await scheduler.on_recording_uploaded(RecordingUploaded(
+        bot_id=bot.bot_id, artifacts=RecordingArtifacts(), started_at=None, duration_s=0,
+        end_reason=EndReason.MEETING_ENDED, speakers=[]))
+    refused = await scheduler.retranscribe(Retranscribe(
+        account_id=1, bot_id=bot.bot_id, speech_to_text=SpeechToText()))
+    assert refused.status == 409 and refused.code == "NoAudio"
+
+
+async def test_a_runner_is_told_to_make_a_bot_leave_in_its_heartbeat(scheduler):
+    bot, other = await create(scheduler), await create(scheduler)
+    await walk(scheduler, bot, BotStatus.JOINING_CALL)
+    await walk(scheduler, other, BotStatus.JOINING_CALL)
+    assert await scheduler.on_heartbeat("runner-1", [bot.bot_id, other.bot_id]) == []
+    assert await scheduler.leave(1, bot.bot_id) is None
+    assert await scheduler.on_heartbeat("runner-1", [bot.bot_id, other.bot_id]) == [bot.bot_id]
 
 
 async def test_a_silent_runner_fails_the_bot_with_a_reason(scheduler, published):

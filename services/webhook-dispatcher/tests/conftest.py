@@ -1,8 +1,11 @@
-"""In-memory fakes for the dispatcher's ports, and a harness driving a `Dispatcher` on a fake clock."""
+"""In-memory fakes for the dispatcher's ports (its store, the HTTP sender, the URL signer and the
+services it asks), and a harness driving a `Dispatcher` on a fake clock."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import itertools
 import random
 from dataclasses import dataclass, field
@@ -15,16 +18,15 @@ from mb_shared.contracts.bot import (
     BotCompleted,
     BotError,
     BotFailed,
-    BotParams,
-    BotRequested,
     BotStatus,
     BotStatusChanged,
     EndReason,
-    Platform,
-    WebhookTarget,
 )
+from mb_shared.contracts.queries import BotTarget as BotTargetReply
+from mb_shared.contracts.queries import DeliveryProfile
+from mb_shared.secrets import KeyRing, new_key
 from webhook_dispatcher.models import BotTarget, Delivery, DeliveryAttempt
-from webhook_dispatcher.ports import AttemptResult
+from webhook_dispatcher.ports import AttemptResult, Unavailable
 from webhook_dispatcher.service import Dispatcher
 
 SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
@@ -42,14 +44,33 @@ class FakeStore:
         self.gone: dict[tuple[int, str], UUID] = {}
         self._ids = itertools.count(1)
 
-    async def save_target(self, target: BotTarget) -> None:
-        self.targets[target.bot_id] = target
+        self.locks: dict[UUID, asyncio.Lock] = {}
+
+    async def save_target(self, target: BotTarget) -> BotTarget:
+        return self.targets.setdefault(target.bot_id, target)
 
     async def target(self, bot_id: UUID) -> BotTarget | None:
         return self.targets.get(bot_id)
 
-    async def mark_final_sent(self, bot_id: UUID) -> None:
-        self.targets[bot_id].final_sent = True
+    async def mark_final(self, bot_id: UUID, at: datetime) -> None:
+        target = self.targets[bot_id]
+        target.final_at = min(target.final_at or at, at)
+
+    @contextlib.asynccontextmanager
+    async def bot_lock(self, bot_id: UUID):
+        lock = self.locks.setdefault(bot_id, asyncio.Lock())
+        if lock.locked():
+            yield False
+            return
+        async with lock:
+            yield True
+
+    async def defer(self, delivery: Delivery, until: datetime, error: str) -> None:
+        delivery.next_attempt_at, delivery.last_error = until, error
+        delivery.deferrals += 1
+
+    async def save_payload(self, delivery: Delivery, payload: dict) -> None:
+        delivery.payload, delivery.needs_transcript = payload, False
 
     async def enqueue(self, delivery: Delivery) -> bool:
         if any(d.webhook_id == delivery.webhook_id for d in self.deliveries):
@@ -59,8 +80,8 @@ class FakeStore:
         return True
 
     async def next_pending(self, bot_id: UUID) -> Delivery | None:
-        return next((d for d in self.deliveries if d.bot_id == bot_id and d.state == "pending"),
-                    None)
+        pending = [d for d in self.deliveries if d.bot_id == bot_id and d.state == "pending"]
+        return min(pending, key=lambda d: (d.occurred_at, d.id), default=None)
 
     async def bots_due(self, now: datetime) -> list[UUID]:
         return list(dict.fromkeys(d.bot_id for d in self.deliveries
@@ -78,6 +99,7 @@ class FakeStore:
         delivery.state = state
         delivery.next_attempt_at = next_attempt_at
         delivery.delivered_at = started_at if state == "delivered" else None
+        delivery.last_error = result.error
 
     async def final_delivery(self, bot_id: UUID) -> Delivery | None:
         finals = [d for d in self.deliveries
@@ -146,6 +168,38 @@ class CountingSigner:
         return f"https://store.test/{key}?signature={self.count}"
 
 
+KEYS = KeyRing([new_key()])
+
+
+class FakeLookups:
+    """The scheduler's bot targets, the api-gateway's delivery profiles and the transcriber's
+    transcripts; a service set in `down` does not answer."""
+
+    def __init__(self) -> None:
+        self.targets: dict[UUID, BotTargetReply] = {}
+        self.profiles: dict[int, DeliveryProfile] = {}
+        self.transcripts: dict[UUID, list] = {}
+        self.down: set[str] = set()
+        self.asked: list[str] = []
+
+    def _answer(self, service: str) -> None:
+        self.asked.append(service)
+        if service in self.down:
+            raise Unavailable(f"the {service}: no answer (TimeoutError)")
+
+    async def bot_target(self, bot_id: UUID) -> BotTargetReply:
+        self._answer("scheduler")
+        return self.targets.get(bot_id)
+
+    async def delivery_profile(self, account_id: int, api_key_prefix) -> DeliveryProfile:
+        self._answer("api-gateway")
+        return self.profiles[account_id]
+
+    async def transcript(self, bot_id: UUID) -> list:
+        self._answer("transcriber")
+        return self.transcripts.get(bot_id, [])
+
+
 class FakeClock:
     def __init__(self, start: datetime) -> None:
         self.now = start
@@ -165,52 +219,67 @@ class Harness:
         self.store = FakeStore()
         self.sender = sender
         self.signer = CountingSigner()
+        self.lookups = FakeLookups()
         # near real time, so `standardwebhooks` accepts the timestamps (5 min tolerance)
         self.clock = clock or FakeClock(datetime.now(UTC).replace(microsecond=0))
         self.dispatcher = Dispatcher(
-            self.store, sender, self.signer, self._transcripts,
+            self.store, sender, self.signer, self.lookups, KEYS,
             retry_schedule_s=schedule, jitter=jitter, retry_after_max_s=retry_after_max_s,
             clock=self.clock, rng=random.Random(seed),
         )
 
-    @staticmethod
-    async def _transcripts(bot_id):
-        return []
+    def account(self, account_id: int = 1, *, url: str | None = None, secret: str = SECRET,
+                api_key: str | None = "mb_key") -> None:
+        """What the api-gateway answers for the account (its secrets sealed)."""
+        self.lookups.profiles[account_id] = DeliveryProfile(
+            webhook_url=url, sealed_api_key=KEYS.seal_optional(api_key),
+            sealed_signing_secret=KEYS.seal(secret))
 
     async def bot(self, *, url: str | None = URL, account_id: int = 1,
                   secret: str | None = SECRET) -> UUID:
+        """A bot the scheduler knows, with its own webhook URL `url`; its account's secret is
+        `secret` (an account without one is not a thing: None stands for an unreadable one)."""
         bot_id = uuid4()
-        await self.dispatcher.on_bot_requested(BotRequested(
-            bot_id=bot_id, account_id=account_id,
-            params=BotParams(meeting_url="https://meet.google.com/abc-defg-hij",
-                             platform=Platform.GOOGLE_MEET, bot_name="Notetaker"),
-            webhook=WebhookTarget(url=url, api_key="mb_key", signing_secret=secret),
-        ))
+        self.lookups.targets[bot_id] = BotTargetReply(
+            bot_id=bot_id, account_id=account_id, webhook_url=url, api_key_prefix="mb_key")
+        if account_id not in self.lookups.profiles or secret != SECRET:
+            self.account(account_id, secret=secret if secret is not None else "whsec_")
         return bot_id
 
+    async def _settled(self, handling) -> None:
+        await handling
+        await self.dispatcher.settle()
+
     async def status(self, bot_id: UUID, status: BotStatus = BotStatus.JOINING_CALL) -> UUID:
-        event = BotStatusChanged(bot_id=bot_id, status=status)
-        await self.dispatcher.on_status_change(event)
+        event = BotStatusChanged(bot_id=bot_id, status=status, occurred_at=self.clock())
+        await self._settled(self.dispatcher.on_status_change(event))
         return event.event_id
 
-    async def complete(self, bot_id: UUID, account_id: int = 1) -> UUID:
+    async def complete(self, bot_id: UUID, account_id: int = 1, *,
+                       has_transcript: bool = False) -> UUID:
         event = BotCompleted(bot_id=bot_id, account_id=account_id, mp4_key="rec/video.mp4",
-                             audio_key="rec/audio.wav", speakers=["Alice"], has_transcript=False,
-                             duration_s=12.0, reason=EndReason.MEETING_ENDED)
-        await self.dispatcher.on_completed(event)
+                             audio_key="rec/audio.wav", speakers=["Alice"],
+                             has_transcript=has_transcript, duration_s=12.0,
+                             reason=EndReason.MEETING_ENDED, occurred_at=self.clock())
+        await self._settled(self.dispatcher.on_completed(event))
         return event.event_id
 
     async def failed(self, bot_id: UUID, account_id: int = 1) -> UUID:
         event = BotFailed(bot_id=bot_id, account_id=account_id, error=BotError.CANNOT_JOIN_MEETING,
-                          reason=EndReason.MEETING_NOT_FOUND, message="no such meeting")
-        await self.dispatcher.on_failed(event)
+                          reason=EndReason.MEETING_NOT_FOUND, message="no such meeting",
+                          occurred_at=self.clock())
+        await self._settled(self.dispatcher.on_failed(event))
         return event.event_id
+
+    async def rerun(self, event) -> None:
+        await self._settled(self.dispatcher.on_transcription_done(event))
 
     async def until(self, when: datetime | None) -> None:
         """Move the clock to `when` and run the retry loop once."""
         assert when is not None
         self.clock.now = max(self.clock.now, when)
         await self.dispatcher.deliver_due()
+        await self.dispatcher.settle()
 
 
 @pytest.fixture

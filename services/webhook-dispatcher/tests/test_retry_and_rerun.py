@@ -6,12 +6,13 @@ import base64
 import json
 from uuid import uuid4
 
+import pytest
 from standardwebhooks.webhooks import Webhook
 
 from mb_shared.contracts.bot import BotStatus
 from mb_shared.contracts.queries import OkReply, QueryError, RetryWebhook
 from mb_shared.contracts.transcription import TranscriptionDone, TranscriptSegment, TranscriptWord
-from webhook_dispatcher.ports import AttemptResult
+from webhook_dispatcher.ports import AttemptResult, Unavailable
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef01234567").decode()  # as in conftest
 URL = "https://customer.test/hook"
@@ -139,10 +140,12 @@ async def test_a_retried_final_event_waits_behind_the_bots_earlier_pending_ones(
     webhook_id = await h.complete(bot)
     sender.scripts[URL] = [_result(503)]
     # a rerun's webhook is pending a retry when the final event is asked for again
-    await h.dispatcher.on_transcription_done(TranscriptionDone(
-        bot_id=bot, transcript_id=2, provider="Default", speakers=[], word_count=0, rerun=True))
+    h.clock.advance(1)
+    await h.rerun(TranscriptionDone(
+        bot_id=bot, transcript_id=2, provider="Default", speakers=[], word_count=0, rerun=True,
+        occurred_at=h.clock()))
     assert isinstance(await retry(h, bot), OkReply)
-    # the final delivery has the lower id: it goes first, the rerun's follows on its schedule
+    # the final event happened first: it goes first, the rerun's follows on its schedule
     assert h.store.of(webhook_id).state == "delivered"
     events = [json.loads(s.body)["event"] for s in sender.to(URL)]
     assert events == ["complete", "transcription_complete", "complete"]
@@ -163,15 +166,12 @@ def rerun(bot, **kw) -> TranscriptionDone:
 
 
 async def test_a_rerun_is_delivered_signed_to_its_url_with_the_transcript(h, sender):
-    async def transcripts(bot_id):
-        return SEGMENTS
-
-    h.dispatcher._transcripts = transcripts
     bot = await h.bot()
+    h.lookups.transcripts[bot] = SEGMENTS
     await h.complete(bot)
     event = rerun(bot, webhook_url=OTHER_URL)
-    await h.dispatcher.on_transcription_done(event)
-    await h.dispatcher.on_transcription_done(event)  # redelivered: enqueued once
+    await h.rerun(event)
+    await h.rerun(event)  # redelivered: enqueued once
     (sent,) = sender.to(OTHER_URL)
     assert sent.headers["webhook-id"] == str(event.event_id)
     body = Webhook(SECRET).verify(sent.body, sent.headers)
@@ -193,15 +193,16 @@ async def test_a_rerun_is_delivered_signed_to_its_url_with_the_transcript(h, sen
 async def test_a_rerun_without_a_url_goes_to_the_bots_and_a_failure_says_why(h, sender):
     bot = await h.bot()
     event = rerun(bot, error="the Gladia provider is not available on this platform yet")
-    await h.dispatcher.on_transcription_done(event)
+    await h.rerun(event)
     (sent,) = sender.to(URL)
     data = json.loads(sent.body)["data"]
     assert data["transcript"] == [] and data["error"].startswith("the Gladia provider")
 
 
-async def test_first_transcriptions_and_unknown_bots_are_not_delivered(h, sender):
+async def test_first_transcriptions_are_not_delivered_and_unknown_bots_are_retried(h, sender):
     bot = await h.bot()
-    await h.dispatcher.on_transcription_done(TranscriptionDone(
+    await h.rerun(TranscriptionDone(
         bot_id=bot, transcript_id=1, provider="Default", speakers=[], word_count=0))
-    await h.dispatcher.on_transcription_done(rerun(uuid4()))
+    with pytest.raises(Unavailable, match="knows no bot"):
+        await h.rerun(rerun(uuid4()))
     assert sender.sent == [] and h.store.deliveries == []

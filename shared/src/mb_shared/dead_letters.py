@@ -21,13 +21,22 @@ from collections.abc import AsyncIterator
 import nats
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mb_shared.contracts.catalogue import EVENTS, STREAMS, UnroutableSubject, stream_of
 from mb_shared.contracts.operations import DeadLetter
 from mb_shared.messaging import MSG_ID_HEADER
-from mb_shared.settings import BaseServiceSettings
 
 STREAM = DeadLetter.STREAM
+
+
+class BusSettings(BaseSettings):
+    """All this command reads: where NATS is (it runs in any service's pod)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    nats_url: str = Field(default="nats://127.0.0.1:4222", alias="NATS_URL")
 
 
 async def letters(js: JetStreamContext) -> AsyncIterator[tuple[int, DeadLetter]]:
@@ -66,7 +75,7 @@ def _row(seq: int, letter: DeadLetter) -> str:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    client = await nats.connect(BaseServiceSettings().nats_url, connect_timeout=5,
+    client = await nats.connect(BusSettings().nats_url, connect_timeout=5,
                                 max_reconnect_attempts=1)
     try:
         js = client.jetstream()

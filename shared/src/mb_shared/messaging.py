@@ -1,8 +1,8 @@
 """NATS through FastStream: the broker, the streams of the catalogue, publishing, queries.
 
 Events go to JetStream only, on the stream the catalogue names for their subject, with their id as
-`Nats-Msg-Id`; a subject no stream holds is an error, never a silent core-NATS publish. Signals
-(heartbeats) go to core NATS on purpose. Queries are request/reply.
+`Nats-Msg-Id`; a subject no stream holds is an error, never a silent core-NATS publish. Queries
+(and heartbeats) are request/reply.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from faststream.nats import JStream, NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js.errors import BadRequestError
 
-from mb_shared.contracts.base import Event, Message, Signal
+from mb_shared.contracts.base import Event, Message
 from mb_shared.contracts.catalogue import (
     EVENTS,
     STREAMS,
@@ -46,13 +46,14 @@ def stream(name: str) -> JStream:
     return JStream(name=STREAMS[name].name, declare=False)
 
 
-async def declare_streams(broker: NatsBroker) -> None:
+async def declare_streams(broker: NatsBroker, replicas: int = 1) -> None:
     """Create every stream of the catalogue, or bring an existing one to its configuration
-    (subjects, retention limits, duplicate window). Idempotent; every service does it at start."""
+    (subjects, retention limits, duplicate window, replicas). Idempotent; every service does it
+    at start."""
     await broker.connect()
     js = broker.config.connection_state.stream
     for spec in STREAMS.values():
-        config = stream_config(spec)
+        config = stream_config(spec, replicas)
         try:
             await js.add_stream(config)
         except BadRequestError as exc:
@@ -83,11 +84,6 @@ async def publish_stored(broker: NatsBroker, subject: str, payload: dict, messag
         raise UnroutableSubject(f"no stream holds {subject!r}; add its contract to the catalogue")
     await broker.publish(payload, subject=subject, headers={MSG_ID_HEADER: message_id},
                          stream=stream_of(cls).name, timeout=timeout)
-
-
-async def broadcast(broker: NatsBroker, signal: Signal) -> None:
-    """A signal on core NATS: whoever listens now hears it; nothing is kept."""
-    await broker.publish(signal.model_dump(mode="json"), subject=signal.SUBJECT)
 
 
 async def ask(broker: NatsBroker, query: Message, reply_type: type[Message], timeout: float = 5.0):

@@ -104,7 +104,7 @@ class ServiceKit:
 
     async def _declare(self) -> None:
         self.broker.include_router(self._router)
-        await declare_streams(self.broker)
+        await declare_streams(self.broker, self.settings.stream_replicas)
 
     async def _start_periodic(self) -> None:
         if self._relay is not None:

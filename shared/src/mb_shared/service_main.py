@@ -1,4 +1,5 @@
-"""The command line every service shares: `serve` (the default), `migrate`, `revision -m MESSAGE`."""
+"""The command line every service shares: `serve` (the default), `migrate`, `revision -m MESSAGE`,
+and the service's own commands (e.g. `rotate-secrets`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mb_shared.settings import BaseServiceSettings
@@ -47,19 +48,26 @@ def run_service(
     settings_type: type[BaseServiceSettings],
     build_app: Callable[[Any], Any],
     migrations: str | None = None,
+    commands: dict[str, Callable[[Any], Awaitable[object]]] | None = None,
 ) -> None:
-    """Load settings once, then run the FastStream app or a database command.
+    """Load settings once, then run the FastStream app, a database command or one of
+    `commands` (each called with the settings; what it returns is printed).
 
     `migrations` names the package holding the service's Alembic history (`<package>/migrations/`).
     """
     args = sys.argv[1:] or ["serve"]
     settings = settings_type()
     setup_logging(settings.log_level)
+    commands = commands or {}
     if args[0] in ("migrate", "revision"):
         run_database_command(name, migrations, settings.database_url, args)
         return
+    if args[0] in commands:
+        print(asyncio.run(commands[args[0]](settings)))
+        return
     if args[0] != "serve":
-        raise SystemExit(f"usage: mb-{name} [serve|migrate|revision -m MESSAGE]")
+        names = "|".join(["serve", "migrate", "revision -m MESSAGE", *commands])
+        raise SystemExit(f"usage: mb-{name} [{names}]")
     setup_tracing(name, settings.otel_endpoint)
     try:
         asyncio.run(build_app(settings).run())

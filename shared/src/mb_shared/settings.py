@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -11,7 +11,12 @@ _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "minioadmin", ""}
 
 
 class BaseServiceSettings(BaseSettings):
-    """Read once by a service's `__main__`; never at import time."""
+    """Read once by a service's `__main__`; never at import time.
+
+    A service that seals or opens secrets sets `SEALS_SECRETS`: outside development it then
+    refuses to start without `MB_SECRET_KEYS`; the others never need the key ring."""
+
+    SEALS_SECRETS: ClassVar[bool] = False
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
 
@@ -31,6 +36,8 @@ class BaseServiceSettings(BaseSettings):
         default=[1.0, 5.0, 15.0, 60.0, 300.0, 900.0], alias="MB_RETRY_DELAYS_S"
     )
     """Waits between the attempts of a failing consumer; after the last, a dead letter."""
+    stream_replicas: int = Field(default=1, ge=1, le=5, alias="MB_STREAM_REPLICAS")
+    """Copies of each JetStream stream (3 on a NATS cluster of three)."""
     secret_keys: Annotated[list[str], NoDecode] = Field(default=[], alias="MB_SECRET_KEYS",
                                                         repr=False)
     """The key ring that seals secrets at rest (see `mb_shared.secrets`), newest key first."""
@@ -58,7 +65,7 @@ class BaseServiceSettings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> BaseServiceSettings:
         if self.environment != "development" and self.s3_secret_key.lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("S3_SECRET_KEY is a placeholder; set a real secret outside development")
-        if self.environment != "development" and not self.secret_keys:
+        if self.SEALS_SECRETS and self.environment != "development" and not self.secret_keys:
             raise ValueError("MB_SECRET_KEYS must be set outside development")
         if self.secret_keys:
             self.key_ring()  # a malformed key is refused at start, not at the first secret

@@ -1,4 +1,6 @@
-"""Accounts, their API keys (shown once, stored as SHA-256 hashes) and webhook signing secrets."""
+"""Accounts, their API keys (shown once, authenticated by SHA-256 hash) and webhook signing
+secrets. The signing secret, and each active key for the documented webhook header, are kept
+sealed with the platform's key ring; a revoked key's sealed copy is forgotten."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.models import Account, ApiKey
+from mb_shared.contracts.queries import DeliveryProfile
 from mb_shared.database import session_scope
+from mb_shared.secrets import KeyRing
 
 KEY_PREFIX = "mb_"
 PREFIX_LENGTH = 12
@@ -36,9 +40,9 @@ def new_webhook_secret() -> str:
 @dataclass(frozen=True)
 class Caller:
     account_id: int
-    api_key: str
+    api_key_id: int
+    api_key_prefix: str
     webhook_url: str | None
-    webhook_secret: str
 
 
 class LastKeyError(Exception):
@@ -46,25 +50,25 @@ class LastKeyError(Exception):
 
 
 class AccountStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], key_ring: KeyRing) -> None:
         self._sessions = sessions
+        self._ring = key_ring
 
     async def create_account(self, name: str, webhook_url: str | None = None) -> tuple[Account, str]:
-        """Create an account with one API key; the key is returned once and stored hashed."""
+        """Create an account with one API key; the key is returned once."""
         now = datetime.now(UTC)
         async with session_scope(self._sessions) as session:
             account = Account(name=name, webhook_url=webhook_url, created_at=now,
-                              webhook_secret=new_webhook_secret())
+                              webhook_secret=self._ring.seal(new_webhook_secret()))
             session.add(account)
             await session.flush()
             key = self._add_key(session, account.id, now)
         return account, key
 
-    @staticmethod
-    def _add_key(session: AsyncSession, account_id: int, now: datetime) -> str:
+    def _add_key(self, session: AsyncSession, account_id: int, now: datetime) -> str:
         key = new_api_key()
         session.add(ApiKey(account_id=account_id, prefix=key[:PREFIX_LENGTH], key_hash=hash_key(key),
-                           created_at=now))
+                           key_sealed=self._ring.seal(key), created_at=now))
         return key
 
     async def authenticate(self, key: str) -> Caller | None:
@@ -78,9 +82,33 @@ class AccountStore:
             ).first()
         if row is None:
             return None
-        _, account = row
-        return Caller(account_id=account.id, api_key=key, webhook_url=account.webhook_url,
-                      webhook_secret=account.webhook_secret)
+        api_key, account = row
+        return Caller(account_id=account.id, api_key_id=api_key.id,
+                      api_key_prefix=api_key.prefix, webhook_url=account.webhook_url)
+
+    async def webhook_secret(self, account_id: int) -> str:
+        async with self._sessions() as session:
+            account = await session.get(Account, account_id)
+        return self._ring.open(account.webhook_secret)
+
+    async def delivery_profile(self, account_id: int, api_key_prefix: str | None
+                               ) -> DeliveryProfile | None:
+        """How the account's webhooks are delivered, secrets still sealed: the key the bot was
+        created with while it is active, else the account's newest active key."""
+        async with self._sessions() as session:
+            account = await session.get(Account, account_id)
+            if account is None:
+                return None
+            keys = (await session.exec(
+                select(ApiKey).where(ApiKey.account_id == account_id,
+                                     col(ApiKey.revoked_at).is_(None),
+                                     col(ApiKey.key_sealed).is_not(None))
+                .order_by(col(ApiKey.id).desc())
+            )).all()
+        chosen = next((k for k in keys if k.prefix == api_key_prefix), keys[0] if keys else None)
+        return DeliveryProfile(webhook_url=account.webhook_url,
+                               sealed_api_key=chosen.key_sealed if chosen else None,
+                               sealed_signing_secret=account.webhook_secret)
 
     async def set_webhook_url(self, account_id: int, url: str | None) -> None:
         async with session_scope(self._sessions) as session:
@@ -92,7 +120,8 @@ class AccountStore:
         secret = new_webhook_secret()
         async with session_scope(self._sessions) as session:
             await session.exec(
-                update(Account).where(col(Account.id) == account_id).values(webhook_secret=secret)
+                update(Account).where(col(Account.id) == account_id)
+                .values(webhook_secret=self._ring.seal(secret))
             )
         return secret
 
@@ -131,5 +160,22 @@ class AccountStore:
             if active <= 1:
                 raise LastKeyError
             key.revoked_at = datetime.now(UTC)
+            key.key_sealed = None
             session.add(key)
         return True
+
+    async def reseal_all(self) -> int:
+        """Seal every stored secret again with the ring's newest key (`rotate-secrets`)."""
+        count = 0
+        async with session_scope(self._sessions) as session:
+            for account in (await session.exec(select(Account).with_for_update())).all():
+                account.webhook_secret = self._ring.reseal(account.webhook_secret)
+                session.add(account)
+                count += 1
+            keys = await session.exec(
+                select(ApiKey).where(col(ApiKey.key_sealed).is_not(None)).with_for_update())
+            for key in keys.all():
+                key.key_sealed = self._ring.reseal(key.key_sealed)
+                session.add(key)
+                count += 1
+        return count

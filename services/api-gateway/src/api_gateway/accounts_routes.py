@@ -71,7 +71,8 @@ async def post_webhook_url(request: web.Request) -> web.Response:
 @routes.get("/accounts/webhook_secret")
 async def get_webhook_secret(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
-    return json_response(WebhookSecretResponse(secret=caller.webhook_secret))
+    secret = await request.app[ACCOUNTS].webhook_secret(caller.account_id)
+    return json_response(WebhookSecretResponse(secret=secret))
 
 
 @routes.post("/accounts/webhook_secret/rotate")

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from api_gateway.accounts import Caller
 from api_gateway.errors import ApiError, from_validation_error, read_json
-from api_gateway.keys import BROKER, CALLER, SETTINGS, STORE
+from api_gateway.keys import BROKER, CALLER, KEY_RING, SETTINGS, STORE
 from api_gateway.responses import (
     BotData,
     BotDetails,
@@ -44,7 +44,6 @@ from mb_shared.contracts.bot import (
     RecordingMode,
     SpeechToText,
     SpeechToTextProvider,
-    WebhookTarget,
 )
 from mb_shared.contracts.queries import (
     BotList,
@@ -62,6 +61,7 @@ from mb_shared.contracts.queries import (
 )
 from mb_shared.meeting_urls import InvalidMeetingUrl, parse_meeting_url
 from mb_shared.messaging import ask
+from mb_shared.secrets import KeyRing
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -75,18 +75,19 @@ BOT = "/bots/{uuid:(?!(?:" + "|".join(FIXED_BOT_PATHS) + ")$)[^/]+}"
 
 
 def speech_to_text_params(
-    raw: SpeechToTextApiParameter | SpeechToTextProvider | None,
+    raw: SpeechToTextApiParameter | SpeechToTextProvider | None, key_ring: KeyRing,
 ) -> SpeechToText | None:
-    """The provider and key a transcript is made with (a blank key is no key: the transcriber then
-    uses the operator's key for that provider, if one is configured)."""
+    """The provider and key a transcript is made with, the key sealed at once (a blank key is no
+    key: the transcriber then uses the operator's key for that provider, if one is configured)."""
     if raw is None:
         return None
     if not isinstance(raw, SpeechToTextApiParameter):
         raw = SpeechToTextApiParameter(provider=raw)
-    return SpeechToText(provider=raw.provider, api_key=(raw.api_key or "").strip() or None)
+    return SpeechToText(provider=raw.provider,
+                        api_key=key_ring.seal_optional((raw.api_key or "").strip() or None))
 
 
-def _params(body: JoinRequest, settings) -> BotParams:
+def _params(body: JoinRequest, settings, key_ring: KeyRing) -> BotParams:
     try:
         meeting = parse_meeting_url(body.meeting_url)
     except InvalidMeetingUrl as exc:
@@ -122,7 +123,7 @@ def _params(body: JoinRequest, settings) -> BotParams:
         bot_image=str(body.bot_image) if body.bot_image else None,
         entry_message=body.entry_message,
         recording_mode=body.recording_mode or RecordingMode.SPEAKER_VIEW,
-        speech_to_text=speech_to_text_params(body.speech_to_text),
+        speech_to_text=speech_to_text_params(body.speech_to_text, key_ring),
         automatic_leave=leave,
         start_time=body.start_time,
         deduplication_key=body.deduplication_key,
@@ -167,11 +168,12 @@ async def join(request: web.Request) -> web.Response:
         body = JoinRequest.model_validate(await read_json(request))
     except ValidationError as exc:
         raise from_validation_error(exc) from None
-    params = _params(body, request.app[SETTINGS])
-    webhook = WebhookTarget(url=params.webhook_url or caller.webhook_url, api_key=caller.api_key,
-                            signing_secret=caller.webhook_secret)
+    params = _params(body, request.app[SETTINGS], request.app[KEY_RING])
     reply: CreateBotReply = await _ask(
-        request, CreateBot(account_id=caller.account_id, params=params, webhook=webhook), CreateBotReply
+        request,
+        CreateBot(account_id=caller.account_id, params=params,
+                  api_key_prefix=caller.api_key_prefix),
+        CreateBotReply,
     )
     return json_response(JoinResponse(bot_id=reply.bot_id))
 

@@ -1,19 +1,24 @@
 """`POST /bots/{uuid}/delete_data`: delete a bot's recording, audio, transcripts, screenshots and
-logs everywhere, keeping its metadata. 5 requests per minute per API key, then 429."""
+logs everywhere, keeping its metadata. 5 requests per minute per API key, then 429, counted in
+the database so that every replica of the gateway shares the limit."""
 
 from __future__ import annotations
 
-import time
-from collections import deque
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.accounts import Caller
 from api_gateway.bots import _ask, _bot_uuid
 from api_gateway.errors import ApiError
 from api_gateway.keys import CALLER
+from api_gateway.models import RateLimitHit
 from api_gateway.responses import DeleteResponse, json_response
 from mb_shared.contracts.queries import DeleteBotData, DeleteDataReply
+from mb_shared.database import session_scope
 
 routes = web.RouteTableDef()
 
@@ -21,34 +26,41 @@ REQUESTS_PER_WINDOW = 5
 WINDOW_S = 60.0
 
 
-class SlidingWindowLimiter:
-    """Per key, at most `limit` requests in any `window_s` seconds (per gateway replica)."""
+class SharedRateLimiter:
+    """Per key, at most `limit` requests in any `window_s` seconds, across replicas: the hits
+    live in the database and one key's are counted under its advisory lock."""
 
-    def __init__(self, limit: int, window_s: float) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], limit: int,
+                 window_s: float) -> None:
+        self._sessions = sessions
         self._limit = limit
-        self._window = window_s
-        self._seen: dict[str, deque[float]] = {}
+        self._window = timedelta(seconds=window_s)
 
-    def retry_after(self, key: str, now: float | None = None) -> float:
+    async def retry_after(self, key: str) -> float:
         """0 if allowed (and counted), else seconds until the next request is allowed."""
-        now = time.monotonic() if now is None else now
-        seen = self._seen.setdefault(key, deque())
-        while seen and now - seen[0] >= self._window:
-            seen.popleft()
-        if len(seen) >= self._limit:
-            return self._window - (now - seen[0])
-        seen.append(now)
+        now = datetime.now(UTC)
+        async with session_scope(self._sessions) as session:
+            await session.exec(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                               params={"key": f"rate-limit:{key}"})
+            await session.exec(delete(RateLimitHit).where(
+                RateLimitHit.key == key, RateLimitHit.at <= now - self._window))
+            count, oldest = (await session.exec(
+                select(func.count(), func.min(RateLimitHit.at)).where(RateLimitHit.key == key)
+            )).one()
+            if count >= self._limit:
+                return (oldest + self._window - now).total_seconds()
+            session.add(RateLimitHit(key=key, at=now))
         return 0.0
 
 
-LIMITER = web.AppKey("delete_data_limiter", SlidingWindowLimiter)
+LIMITER = web.AppKey("delete_data_limiter", SharedRateLimiter)
 
 
 @routes.post("/bots/{uuid}/delete_data")
 async def delete_data(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
     bot_id = _bot_uuid(request.match_info["uuid"], "uuid")  # a malformed request costs no quota
-    wait = request.app[LIMITER].retry_after(caller.api_key)
+    wait = await request.app[LIMITER].retry_after(f"delete_data:{caller.api_key_id}")
     if wait:
         raise ApiError(429, "TooManyRequests",
                        f"delete_data is limited to {REQUESTS_PER_WINDOW} requests per minute per "

@@ -2,9 +2,10 @@
 
 `POST /bots/retranscribe` (body: the reference's `RetranscribeBody`) transcribes a completed bot's
 stored audio again, with its stored speaker timeline. It only checks and hands the work over: the
-answer is `202 {"ok": true}` once `transcription.requested` is published. The transcriber stores
-the new transcript (the current one stays until the new one is stored) and the webhook-dispatcher
-delivers a `transcription_complete` event to `webhook_url`, or else to the bot's webhook URL.
+answer is `202 {"ok": true}` once the scheduler has recorded the request (and, in the same
+transaction, its `transcription.requested`). The transcriber stores the new transcript (the current
+one stays until the new one is stored) and the webhook-dispatcher delivers a
+`transcription_complete` event to `webhook_url`, or else to the bot's webhook URL.
 
 `POST /bots/retry_webhook` (query: the reference's `RetryWebhookQuery`, `bot_uuid` and an optional
 `webhook_url`) has the webhook-dispatcher send the bot's final event (`complete` or `failed`) again,
@@ -18,18 +19,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from nats.errors import NoRespondersError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from api_gateway.accounts import Caller
 from api_gateway.bots import _ask, _bot_uuid, speech_to_text_params
 from api_gateway.errors import ApiError, from_validation_error, read_json
-from api_gateway.keys import BROKER, CALLER
+from api_gateway.keys import CALLER, KEY_RING
 from api_gateway.schemas import WEBHOOK_URL_PATTERN, SpeechToTextApiParameter
-from mb_shared.contracts.bot import BotStatus, SpeechToText, SpeechToTextProvider
-from mb_shared.contracts.queries import BotView, GetBot, OkReply, RetryWebhook
-from mb_shared.contracts.transcription import TranscriptionRequested
-from mb_shared.messaging import publish_event
+from mb_shared.contracts.bot import SpeechToText, SpeechToTextProvider
+from mb_shared.contracts.queries import OkReply, Retranscribe, RetryWebhook
 
 routes = web.RouteTableDef()
 
@@ -69,34 +67,11 @@ async def retranscribe(request: web.Request) -> web.Response:
         raise from_validation_error(exc) from None
     bot_id = _bot_uuid(body.bot_uuid, "bot_uuid")
     webhook_url = _webhook_url(body.webhook_url)
-    speech_to_text = (speech_to_text_params(body.speech_to_text)
+    speech_to_text = (speech_to_text_params(body.speech_to_text, request.app[KEY_RING])
                       or SpeechToText(provider=SpeechToTextProvider.DEFAULT))
-    bot: BotView = await _ask(request, GetBot(account_id=caller.account_id, bot_id=bot_id), BotView)
-    if bot.status != BotStatus.COMPLETED:
-        raise ApiError(
-            409, "BotNotCompleted",
-            f"bot_uuid: the bot is {bot.status.value}; only a completed bot's recording can be "
-            "transcribed again",
-            field="bot_uuid",
-        )
-    if not bot.artifacts.audio:
-        raise ApiError(409, "NoAudio",
-                       "bot_uuid: the bot's recording has no audio (none was recorded, or its "
-                       "data was deleted), so there is nothing to transcribe",
-                       field="bot_uuid")
-    event = TranscriptionRequested(
-        bot_id=bot.bot_id,
-        account_id=caller.account_id,
-        artifacts=bot.artifacts,
-        speech_to_text=speech_to_text,
-        webhook_url=webhook_url,
-    )
-    try:
-        await publish_event(request.app[BROKER], event)
-    except (TimeoutError, NoRespondersError):
-        raise ApiError(503, "ServiceUnavailable",
-                       "The platform could not take the request right now; retry in a few "
-                       "seconds.", retry_after_s=5) from None
+    await _ask(request, Retranscribe(account_id=caller.account_id, bot_id=bot_id,
+                                     speech_to_text=speech_to_text, webhook_url=webhook_url),
+               OkReply)
     return web.json_response({"ok": True}, status=202)
 
 

@@ -6,6 +6,7 @@ from mb_shared.settings import BaseServiceSettings
 
 
 class GatewaySettings(BaseServiceSettings):
+    SEALS_SECRETS = True
     host: str = Field(default="127.0.0.1", alias="GATEWAY_HOST")
     port: int = Field(default=8080, alias="GATEWAY_PORT")
     request_timeout_s: float = Field(default=10.0, alias="GATEWAY_REQUEST_TIMEOUT_S")

@@ -12,8 +12,9 @@ from bot_runner.handlers import SERVICE, build_router, consume
 from bot_runner.service import Runner
 from bot_runner.session import SessionConfig
 from bot_runner.settings import RunnerSettings
-from mb_shared.contracts.bot import BotDispatched, RunnerHeartbeat
-from mb_shared.messaging import broadcast
+from mb_shared.contracts.bot import BotDispatched
+from mb_shared.contracts.queries import HeartbeatReply, RunnerHeartbeat
+from mb_shared.messaging import ask
 from mb_shared.service_kit import ServiceKit
 from mb_shared.storage import ObjectStore
 
@@ -35,15 +36,20 @@ def build_app(settings: RunnerSettings) -> FastStream:
 
     def effects_for(dispatch: BotDispatched) -> BusEffects:
         return BusEffects(asyncio.get_running_loop(), kit.broker, store, dispatch.bot_id,
-                          settings.runner_id, dispatch.params.speech_to_text)
+                          settings.runner_id)
 
     runner = Runner(config, settings.max_concurrent_bots, effects_for)
     consume(kit, runner)
     kit.broker.include_router(build_router(runner))
 
     async def heartbeat() -> None:
-        await broadcast(kit.broker, RunnerHeartbeat(runner_id=settings.runner_id,
-                                                    bot_ids=runner.bot_ids))
+        """Tell the scheduler which bots this runner holds; make leave those it names (a leave
+        request this runner missed, or a bot the platform already ended)."""
+        reply = await ask(kit.broker, RunnerHeartbeat(runner_id=settings.runner_id,
+                                                      bot_ids=runner.bot_ids),
+                          HeartbeatReply, timeout=settings.heartbeat_interval_s)
+        for bot_id in getattr(reply, "leave", []):
+            runner.request_leave(bot_id)
 
     kit.app.on_startup(store.ensure_bucket)
     kit.every(settings.heartbeat_interval_s, "heartbeat", heartbeat)

@@ -1,11 +1,14 @@
 """The session's effects on the platform: events on NATS and files in the object store.
 
 Called from the session's worker thread; each call runs on the service's event loop and waits.
+The runner keeps no state of its own, so its events are the only record of what the bot saw: an
+event that NATS does not take is published again, with a growing delay, until it is taken.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 from pathlib import Path
 from uuid import UUID
@@ -13,23 +16,47 @@ from uuid import UUID
 from faststream.nats import NatsBroker
 from opentelemetry import context as otel_context
 
-from mb_shared.contracts.bot import BotError, BotStatus, BotStatusChanged, EndReason, SpeechToText
+from mb_shared.contracts.base import Event
+from mb_shared.contracts.bot import BotError, BotStatus, BotStatusChanged, EndReason
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
 from mb_shared.messaging import publish_event
 from mb_shared.storage import ObjectStore
 
+log = logging.getLogger(__name__)
+
 _TIMEOUT_S = 600.0
+_MAX_BACKOFF_S = 10.0
+
+
+async def publish_until_taken(broker: NatsBroker, event: Event, *, give_up_after_s: float) -> None:
+    """Publish (same event id each time, so the stream keeps one copy) until the stream takes it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + give_up_after_s
+    backoff = 0.2
+    while True:
+        try:
+            await publish_event(broker, event)
+            return
+        except Exception as exc:
+            if loop.time() + backoff > deadline:
+                raise
+            log.warning("%s not taken by NATS (%s); again in %.1f s", event.SUBJECT,
+                        type(exc).__name__, backoff, extra={"bot_id": getattr(event, "bot_id", None)})
+            await asyncio.sleep(backoff)
+            backoff = min(_MAX_BACKOFF_S, backoff * 2)
 
 
 class BusEffects:
     def __init__(self, loop: asyncio.AbstractEventLoop, broker: NatsBroker, store: ObjectStore,
-                 bot_id: UUID, runner_id: str, speech_to_text: SpeechToText | None) -> None:
+                 bot_id: UUID, runner_id: str) -> None:
         self._loop = loop
         self._broker = broker
         self._store = store
         self._bot_id = bot_id
         self._runner_id = runner_id
-        self._speech_to_text = speech_to_text
+
+    def _publish(self, event: Event) -> None:
+        self._run(publish_until_taken(self._broker, event, give_up_after_s=_TIMEOUT_S - 10))
 
     def _run(self, coro):
         """Run on the loop within this thread's trace context, so that the trace goes on."""
@@ -51,7 +78,7 @@ class BusEffects:
                reason: EndReason | None = None, message: str | None = None) -> None:
         event = BotStatusChanged(bot_id=self._bot_id, status=status, error=error, reason=reason,
                                  message=message, runner_id=self._runner_id)
-        self._run(publish_event(self._broker, event))
+        self._publish(event)
 
     def upload(self, name: str, path: Path, content_type: str) -> str:
         key = self._key(name)
@@ -68,6 +95,5 @@ class BusEffects:
         event = RecordingUploaded(
             bot_id=self._bot_id, artifacts=artifacts, started_at=started_at,
             duration_s=duration_s, end_reason=end_reason, speakers=speakers,
-            speech_to_text=self._speech_to_text,
         )
-        self._run(publish_event(self._broker, event))
+        self._publish(event)

@@ -1,9 +1,10 @@
 """Thin handlers: validate the message, call the lifecycle, reply.
 
-Consumes: scheduler.bot.create/get/leave (request/reply), bot.status_change, recording.uploaded,
-transcription.done (JetStream), runner.heartbeat (core NATS).
-Publishes (through the lifecycle): bot.requested, bot.dispatch, bot.leave_requested,
-bot.completed, bot.failed.
+Consumes: bot.status_change, recording.uploaded, transcription.done (durable); answers
+scheduler.bot.create/get/target/leave/list/retranscribe, scheduler.transcription.key and
+scheduler.runner.heartbeat (request/reply).
+Publishes (through the outbox): bot.requested, bot.dispatch, bot.leave_requested,
+transcription.requested, bot.completed, bot.failed.
 """
 
 from __future__ import annotations
@@ -11,15 +12,22 @@ from __future__ import annotations
 from faststream.nats import NatsRouter
 from opentelemetry import propagate
 
-from mb_shared.contracts.bot import BotStatusChanged, RunnerHeartbeat
+from mb_shared.contracts.bot import BotStatusChanged
 from mb_shared.contracts.queries import (
     CreateBot,
     CreateBotReply,
     GetBot,
+    GetBotTarget,
+    GetTranscriptionKey,
+    HeartbeatReply,
     LeaveBot,
     LeaveBotReply,
     ListBots,
+    OkReply,
     QueryError,
+    Retranscribe,
+    RunnerHeartbeat,
+    TranscriptionKey,
 )
 from mb_shared.contracts.recording import RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone
@@ -70,8 +78,27 @@ def build_router(scheduler: BotScheduler) -> NatsRouter:
         refusal = await scheduler.leave(command.account_id, command.bot_id)
         return (refusal or LeaveBotReply()).model_dump(mode="json")
 
+    @router.subscriber(GetBotTarget.SUBJECT, queue=SERVICE)
+    @answers_errors
+    async def on_get_bot_target(query: GetBotTarget) -> dict:
+        return (await scheduler.target(query.bot_id)).model_dump(mode="json")
+
+    @router.subscriber(Retranscribe.SUBJECT, queue=SERVICE)
+    @answers_errors
+    async def on_retranscribe(command: Retranscribe) -> dict:
+        refusal = await scheduler.retranscribe(command)
+        return (refusal or OkReply()).model_dump(mode="json")
+
+    @router.subscriber(GetTranscriptionKey.SUBJECT, queue=SERVICE)
+    @answers_errors
+    async def on_get_transcription_key(query: GetTranscriptionKey) -> dict:
+        sealed = await scheduler.transcription_key(query.request_id)
+        return TranscriptionKey(sealed_api_key=sealed).model_dump(mode="json")
+
     @router.subscriber(RunnerHeartbeat.SUBJECT, queue=SERVICE)
-    async def on_runner_heartbeat(event: RunnerHeartbeat) -> None:
-        await scheduler.on_heartbeat(event.runner_id, event.bot_ids)
+    @answers_errors
+    async def on_runner_heartbeat(beat: RunnerHeartbeat) -> dict:
+        leave = await scheduler.on_heartbeat(beat.runner_id, beat.bot_ids)
+        return HeartbeatReply(leave=leave).model_dump(mode="json")
 
     return router

@@ -1,4 +1,5 @@
-"""The scheduler's tables: bots and their status history (its own metadata, its own database)."""
+"""The scheduler's tables: bots, their status history, transcription requests and the outbox
+(its own metadata, its own database)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from mb_shared.outbox import outbox_table
+
 
 class SchedulerModel(SQLModel, registry=registry()):
     pass
+
+
+OUTBOX = outbox_table(SchedulerModel.metadata)
 
 
 def _tz(**kwargs: Any) -> Any:
@@ -51,6 +57,11 @@ class Bot(SchedulerModel, table=True):
     trace_context: dict[str, str] = Field(
         default_factory=dict, sa_column=Column(JSONB, nullable=False)
     )
+    api_key_prefix: str | None = None
+    """The API key the bot was created with (its webhooks carry it)."""
+    speech_api_key: str | None = None
+    """The provider key of its first transcript, sealed; forgotten once that transcript is done."""
+    leave_requested_at: datetime | None = _tz(nullable=True)
 
 
 class BotStatusHistory(SchedulerModel, table=True):
@@ -63,3 +74,19 @@ class BotStatusHistory(SchedulerModel, table=True):
     error: str | None = None
     reason: str | None = None
     message: str | None = None
+
+
+class TranscriptionRequest(SchedulerModel, table=True):
+    """One ask for a transcript of a bot (its first, or a rerun); `id` is the event's id."""
+
+    __tablename__ = "transcription_requests"
+
+    id: UUID = Field(primary_key=True)
+    bot_pk: int = Field(foreign_key="bots.id", index=True)
+    provider: str
+    sealed_api_key: str | None = None
+    """Forgotten once the transcriber answered."""
+    rerun: bool = False
+    webhook_url: str | None = None
+    created_at: datetime = _tz(nullable=False)
+    done_at: datetime | None = _tz(nullable=True)

@@ -1,4 +1,5 @@
-"""The bot lifecycle: creation, dispatch when due, status transitions, completion, lost runners."""
+"""The bot lifecycle: creation, dispatch when due, status transitions, transcription requests,
+completion, lost runners. Every change and the events it causes commit together (the outbox)."""
 
 from __future__ import annotations
 
@@ -25,15 +26,17 @@ from mb_shared.contracts.bot import (
 from mb_shared.contracts.queries import (
     BotList,
     BotSummary,
+    BotTarget,
     BotView,
     CreateBot,
     ListBots,
     QueryError,
+    Retranscribe,
 )
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
-from mb_shared.contracts.transcription import TranscriptionDone
-from scheduler.models import Bot
-from scheduler.ports import BotRepository, EventPublisher, LockedBot
+from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
+from scheduler.models import Bot, TranscriptionRequest
+from scheduler.ports import BotRepository, LockedBot
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +51,12 @@ class BotScheduler:
     def __init__(
         self,
         repository: BotRepository,
-        publish: EventPublisher,
         *,
         heartbeat_timeout: timedelta,
         pickup_timeout: timedelta,
         dedup_window: timedelta = timedelta(minutes=5),
     ) -> None:
         self._bots = repository
-        self._publish = publish
         self._heartbeat_timeout = heartbeat_timeout
         self._pickup_timeout = pickup_timeout
         self._dedup_window = dedup_window
@@ -65,18 +66,23 @@ class BotScheduler:
         same meeting within the deduplication window is refused unless its key differs."""
         now = _now()
         due = now
-        if command.params.start_time is not None:
-            due = max(now, datetime.fromtimestamp(command.params.start_time, UTC))
+        params = command.params
+        if params.start_time is not None:
+            due = max(now, datetime.fromtimestamp(params.start_time, UTC))
         bot = Bot(
             bot_id=uuid.uuid4(),
             account_id=command.account_id,
-            params=command.params.model_dump(mode="json"),
+            params=params.without_secrets().model_dump(mode="json"),
             status=BotStatus.QUEUED,
             created_at=now,
             due_at=due,
             trace_context=trace_context,
+            api_key_prefix=command.api_key_prefix,
+            speech_api_key=params.speech_to_text.api_key if params.speech_to_text else None,
         )
-        duplicate = await self._bots.add(bot, now, self._dedup_window)
+        requested = BotRequested(bot_id=bot.bot_id, account_id=bot.account_id,
+                                 params=params.without_secrets())
+        duplicate = await self._bots.add(bot, now, self._dedup_window, [requested])
         if duplicate is not None:
             minutes = self._dedup_window.total_seconds() / 60
             return QueryError(
@@ -89,14 +95,6 @@ class BotScheduler:
                     "deduplication_key."
                 ),
             )
-        await self._publish(
-            BotRequested(
-                bot_id=bot.bot_id,
-                account_id=bot.account_id,
-                params=command.params,
-                webhook=command.webhook,
-            )
-        )
         return bot
 
     async def view(self, account_id: int, bot_id: UUID) -> BotView | QueryError:
@@ -126,7 +124,16 @@ class BotScheduler:
             ],
             extra=bot.params.get("extra"),
             transcription_error=bot.transcription_error,
+            api_key_prefix=bot.api_key_prefix,
         )
+
+    async def target(self, bot_id: UUID) -> BotTarget | QueryError:
+        bot = await self._bots.get(bot_id)
+        if bot is None:
+            return QueryError(status=404, code="BotNotFound", message=f"No bot {bot_id}")
+        return BotTarget(bot_id=bot.bot_id, account_id=bot.account_id,
+                         webhook_url=bot.params.get("webhook_url"),
+                         api_key_prefix=bot.api_key_prefix, extra=bot.params.get("extra"))
 
     async def list(self, query: ListBots) -> BotList:
         bots, next_after = await self._bots.list(query)
@@ -144,36 +151,76 @@ class BotScheduler:
         )
 
     async def leave(self, account_id: int, bot_id: UUID) -> QueryError | None:
-        events: list[Event] = []
         async with self._bots.locked(bot_id) as unit:
             if unit is None or unit.bot.account_id != account_id:
                 return QueryError(status=404, code="BotNotFound", message=f"No bot {bot_id}")
-            status = BotStatus(unit.bot.status)
-            if status == BotStatus.QUEUED and unit.bot.dispatched_at is None:
-                events.append(self._fail(unit, BotError.CANNOT_JOIN_MEETING, EndReason.CANCELLED,
-                                         "The bot was removed before it joined the meeting."))
+            bot = unit.bot
+            status = BotStatus(bot.status)
+            if status == BotStatus.QUEUED and bot.dispatched_at is None:
+                unit.emit(self._fail(unit, BotError.CANNOT_JOIN_MEETING, EndReason.CANCELLED,
+                                     "The bot was removed before it joined the meeting."))
             elif not status.is_terminal:
-                events.append(BotLeaveRequested(bot_id=bot_id))
-        await self._publish_all(events)
+                bot.leave_requested_at = bot.leave_requested_at or _now()
+                unit.emit(BotLeaveRequested(bot_id=bot_id))
         return None
 
     async def dispatch_due(self, limit: int = 20) -> int:
         """Hand due bots to the runners' work queue; claimed rows are locked so replicas agree."""
-        bots = await self._bots.claim_due(_now(), limit)
-        for bot in bots:
-            await self._publish(
-                BotDispatched(
-                    event_id=uuid.uuid5(_DISPATCH_NAMESPACE, str(bot.bot_id)),
-                    bot_id=bot.bot_id,
-                    account_id=bot.account_id,
-                    params=BotParams.model_validate(bot.params),
-                ),
-                bot.trace_context,
+
+        def dispatched(bot: Bot) -> BotDispatched:
+            return BotDispatched(
+                event_id=uuid.uuid5(_DISPATCH_NAMESPACE, str(bot.bot_id)),
+                bot_id=bot.bot_id,
+                account_id=bot.account_id,
+                params=BotParams.model_validate(bot.params),
             )
-        return len(bots)
+
+        return len(await self._bots.claim_due(_now(), limit, dispatched))
+
+    async def retranscribe(self, command: Retranscribe) -> QueryError | None:
+        """Transcribe a completed bot's recording again (`POST /bots/retranscribe`)."""
+        async with self._bots.locked(command.bot_id) as unit:
+            if unit is None or unit.bot.account_id != command.account_id:
+                return QueryError(status=404, code="BotNotFound",
+                                  message=f"bot_uuid: no bot {command.bot_id}", field="bot_uuid")
+            bot = unit.bot
+            if bot.status != BotStatus.COMPLETED:
+                return QueryError(
+                    status=409, code="BotNotCompleted", field="bot_uuid",
+                    message=f"bot_uuid: the bot is {bot.status}; only a completed bot's "
+                            "recording can be transcribed again")
+            if not RecordingArtifacts.model_validate(bot.artifacts).audio:
+                return QueryError(
+                    status=409, code="NoAudio", field="bot_uuid",
+                    message="bot_uuid: the bot's recording has no audio (none was recorded, or "
+                            "its data was deleted), so there is nothing to transcribe")
+            self._request_transcription(unit, command.speech_to_text.provider,
+                                        command.speech_to_text.api_key, rerun=True,
+                                        webhook_url=command.webhook_url)
+        return None
+
+    def _request_transcription(self, unit: LockedBot, provider: str, sealed_api_key: str | None,
+                               *, rerun: bool, webhook_url: str | None = None) -> None:
+        bot = unit.bot
+        event = TranscriptionRequested(
+            bot_id=bot.bot_id,
+            account_id=bot.account_id,
+            artifacts=RecordingArtifacts.model_validate(bot.artifacts),
+            provider=provider,
+            has_key=sealed_api_key is not None,
+            speakers=bot.speakers,
+            rerun=rerun,
+            webhook_url=webhook_url,
+        )
+        unit.request_transcription(TranscriptionRequest(
+            id=event.event_id, bot_pk=bot.id, provider=provider, sealed_api_key=sealed_api_key,
+            rerun=rerun, webhook_url=webhook_url, created_at=event.occurred_at))
+        unit.emit(event)
+
+    async def transcription_key(self, request_id: UUID) -> str | None:
+        return await self._bots.transcription_key(request_id)
 
     async def on_status_change(self, event: BotStatusChanged) -> None:
-        events: list[Event] = []
         async with self._bots.locked(event.bot_id) as unit:
             if unit is None:
                 log.warning("status change for an unknown bot", extra={"bot_id": event.bot_id})
@@ -187,9 +234,9 @@ class BotScheduler:
                             extra={"bot_id": event.bot_id})
                 return
             if event.status == BotStatus.FAILED:
-                events.append(self._fail(unit, event.error or BotError.INTERNAL_ERROR,
-                                         event.reason or EndReason.INTERNAL_ERROR,
-                                         event.message or "The bot failed."))
+                unit.emit(self._fail(unit, event.error or BotError.INTERNAL_ERROR,
+                                     event.reason or EndReason.INTERNAL_ERROR,
+                                     event.message or "The bot failed."))
             else:
                 at = event.occurred_at
                 bot.status = event.status
@@ -201,11 +248,11 @@ class BotScheduler:
                     bot.exited_at = at
                     bot.reason = event.reason
                 unit.record_status(at)
-                events.extend(self._complete_if_ready(unit))
-        await self._publish_all(events)
+                unit.emit(*self._complete_if_ready(unit))
 
     async def on_recording_uploaded(self, event: RecordingUploaded) -> None:
-        events: list[Event] = []
+        """The recording is stored: the first transcript is asked for (if the bot wants one),
+        and the bot completes once its call has ended and the transcript is there."""
         async with self._bots.locked(event.bot_id) as unit:
             if unit is None or unit.bot.recording_uploaded:
                 return
@@ -215,19 +262,23 @@ class BotScheduler:
             bot.speakers = event.speakers
             bot.reason = bot.reason or event.end_reason
             bot.recording_uploaded = True
-            events.extend(self._complete_if_ready(unit))
-        await self._publish_all(events)
+            stt = BotParams.model_validate(bot.params).speech_to_text
+            if stt is not None and BotStatus(bot.status) != BotStatus.FAILED:
+                self._request_transcription(unit, stt.provider, bot.speech_api_key, rerun=False)
+            unit.emit(*self._complete_if_ready(unit))
 
     async def on_transcription_done(self, event: TranscriptionDone) -> None:
-        if event.rerun:
-            # `POST /bots/retranscribe` of a finished bot: its lifecycle, speakers and
-            # `has_transcript` stay as they were; the webhook-dispatcher delivers the rerun.
-            return
-        events: list[Event] = []
+        """The first transcript completes the bot (if its call ended); a rerun changes nothing
+        of the bot (the webhook-dispatcher delivers it). Either way the request's key is
+        forgotten."""
         async with self._bots.locked(event.bot_id) as unit:
-            if unit is None or unit.bot.transcription_finished:
+            if unit is None:
                 return
+            if event.request_id is not None:
+                await unit.close_transcription_request(event.request_id, _now())
             bot = unit.bot
+            if event.rerun or bot.transcription_finished:
+                return
             if event.speakers:
                 bot.speakers = event.speakers
             if event.error:
@@ -235,12 +286,12 @@ class BotScheduler:
             bot.transcription_finished = True
             bot.has_transcript = event.error is None
             bot.transcription_error = event.error
-            events.extend(self._complete_if_ready(unit))
-        await self._publish_all(events)
+            bot.speech_api_key = None
+            unit.emit(*self._complete_if_ready(unit))
 
-    async def on_heartbeat(self, runner_id: str, bot_ids: list[UUID]) -> None:
-        if bot_ids:
-            await self._bots.touch(bot_ids, runner_id, _now())
+    async def on_heartbeat(self, runner_id: str, bot_ids: list[UUID]) -> list[UUID]:
+        """Note that the runner is alive; the bots it must make leave."""
+        return await self._bots.touch(bot_ids, runner_id, _now())
 
     async def sweep(self) -> None:
         """End bots whose runner went silent, and dispatched bots no runner took."""
@@ -262,15 +313,9 @@ class BotScheduler:
 
     async def _fail_if(self, bot_id: UUID, still, error: BotError, reason: EndReason,
                        message: str) -> None:
-        events: list[Event] = []
         async with self._bots.locked(bot_id) as unit:
             if unit is not None and still(unit.bot):
-                events.append(self._fail(unit, error, reason, message))
-        await self._publish_all(events)
-
-    async def _publish_all(self, events: list[Event]) -> None:
-        for event in events:
-            await self._publish(event)
+                unit.emit(self._fail(unit, error, reason, message))
 
     @staticmethod
     def _wants_transcript(bot: Bot) -> bool:
@@ -313,6 +358,7 @@ class BotScheduler:
         bot.error, bot.reason, bot.message = error, reason, message
         bot.ended_at = now
         bot.exited_at = bot.exited_at or now
+        bot.speech_api_key = None
         unit.record_status(now)
         return BotFailed(
             bot_id=bot.bot_id,

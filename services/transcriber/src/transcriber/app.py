@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from faststream import FastStream
 
 from mb_shared.contracts.bot import SpeechToTextProvider
+from mb_shared.contracts.queries import GetTranscriptionKey, QueryError, TranscriptionKey
+from mb_shared.messaging import ask
 from mb_shared.service_kit import ServiceKit
 from mb_shared.storage import ObjectStore
 from transcriber.adapters.repository import SqlTranscriptRepository
 from transcriber.handlers import SERVICE, build_router, consume
+from transcriber.models import OUTBOX
 from transcriber.providers import GladiaRecognizer, HttpPolicy, LocalRecognizer, RunpodRecognizer
 from transcriber.purge import build_purge_router
 from transcriber.service import TranscriptionService
@@ -20,7 +25,21 @@ from transcriber.whisper_model import ensure_whisper_model
 def build_app(settings: TranscriberSettings) -> FastStream:
     kit = ServiceKit(SERVICE, settings)
     sessions = kit.database()
-    repository = SqlTranscriptRepository(sessions)
+    repository = SqlTranscriptRepository(sessions, kit.outbox(OUTBOX, sessions))
+    key_ring = settings.key_ring() if settings.secret_keys else None
+
+    async def provider_keys(request_id: UUID) -> str | None:
+        """The request's key, asked of the scheduler (sealed) and opened here."""
+        reply = await ask(kit.broker, GetTranscriptionKey(request_id=request_id),
+                          TranscriptionKey, timeout=10.0)
+        if isinstance(reply, QueryError):
+            raise RuntimeError(f"the scheduler did not give the key: {reply.message}")
+        if reply.sealed_api_key is None:
+            return None
+        if key_ring is None:
+            raise RuntimeError("MB_SECRET_KEYS is not set: the provider key cannot be opened")
+        return key_ring.open(reply.sealed_api_key)
+
     model_dir = ensure_whisper_model(settings.model_cache_dir)
     speech = WhisperSpeechToText(
         model_dir, cpu_threads=settings.cpu_threads, language=settings.language
@@ -35,7 +54,7 @@ def build_app(settings: TranscriberSettings) -> FastStream:
             settings.runpod_model, settings.language),
     }
     service = TranscriptionService(recognizers, repository, ObjectStore(settings),
-                                   settings.work_dir)
+                                   settings.work_dir, provider_keys)
     consume(kit, service)
     kit.broker.include_router(build_router(repository))
     kit.broker.include_router(build_purge_router(sessions))

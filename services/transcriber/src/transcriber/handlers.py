@@ -1,14 +1,14 @@
-"""Thin handlers. Consumes recording.uploaded, transcription.requested (durable) and
-transcriber.transcript.get (request/reply); publishes transcription.done."""
+"""Thin handlers. Consumes transcription.requested (durable, kept in progress while
+transcribing) and answers transcriber.transcript.get (request/reply); publishes
+transcription.done through the outbox."""
 
 from __future__ import annotations
 
 from faststream.nats import NatsRouter
 
 from mb_shared.contracts.queries import GetTranscript, TranscriptReply
-from mb_shared.contracts.recording import RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionRequested
-from mb_shared.messaging import answers_errors, publish_event
+from mb_shared.messaging import answers_errors
 from mb_shared.service_kit import ServiceKit
 from transcriber.ports import TranscriptRepository
 from transcriber.service import TranscriptionService
@@ -17,17 +17,9 @@ SERVICE = "transcriber"
 
 
 def consume(kit: ServiceKit, service: TranscriptionService) -> None:
-    """The transcriber's durable consumers (kept in progress while transcribing)."""
-
-    async def on_recording_uploaded(event: RecordingUploaded) -> None:
-        done = await service.transcribe(event)
-        if done is not None:
-            await publish_event(kit.broker, done)
-
     async def on_transcription_requested(event: TranscriptionRequested) -> None:
-        await publish_event(kit.broker, await service.retranscribe(event))
+        await service.handle(event)
 
-    kit.consume(RecordingUploaded, on_recording_uploaded)
     kit.consume(TranscriptionRequested, on_transcription_requested)
 
 

@@ -1,4 +1,5 @@
-"""The transcriber's tables: one transcript per run, its segments and words."""
+"""The transcriber's tables: the runs of transcription requests, one transcript per successful
+run with its segments and words, and the outbox."""
 
 from __future__ import annotations
 
@@ -9,9 +10,27 @@ from sqlalchemy import Column, DateTime
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from mb_shared.outbox import outbox_table
+
 
 class TranscriberModel(SQLModel, registry=registry()):
     pass
+
+
+OUTBOX = outbox_table(TranscriberModel.metadata)
+
+
+class TranscriptionRun(TranscriberModel, table=True):
+    """A request handled (its id is the request's): what makes handling it twice a no-op."""
+
+    __tablename__ = "transcription_runs"
+
+    request_id: UUID = Field(primary_key=True)
+    bot_id: UUID = Field(index=True)
+    provider: str
+    transcript_id: int | None = None
+    error: str | None = None
+    finished_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class Transcript(TranscriberModel, table=True):

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
 
-from mb_shared.contracts.transcription import TranscriptSegment
+from mb_shared.contracts.transcription import TranscriptionDone, TranscriptSegment
 from transcriber.attribution import Segment
 
 
 class TranscriptRepository(Protocol):
-    async def replace(self, bot_id: UUID, provider: str, segments: list[Segment]) -> int: ...
+    async def handled(self, request_id: UUID) -> bool: ...
+
+    async def finish(self, request_id: UUID, bot_id: UUID, provider: str,
+                     segments: list[Segment] | None,
+                     done: Callable[[int | None], TranscriptionDone]) -> TranscriptionDone | None:
+        """In one transaction: record the request's run, make `segments` (if any) the bot's
+        current transcript, and stage `done(transcript_id)` in the outbox. None (and nothing
+        changed) when the request's run was already recorded."""
+
     async def current(self, bot_id: UUID) -> tuple[int, str, list[TranscriptSegment]] | None: ...
 
 

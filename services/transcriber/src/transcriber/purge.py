@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from faststream.nats import NatsRouter
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,7 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mb_shared.contracts.queries import PurgeReply, PurgeTranscripts
 from mb_shared.database import session_scope
 from mb_shared.messaging import answers_errors
-from transcriber.models import Transcript, TranscriptSegmentRow, TranscriptWordRow
+from transcriber.models import (
+    Transcript,
+    TranscriptionRun,
+    TranscriptSegmentRow,
+    TranscriptWordRow,
+)
 
 
 async def purge_transcripts(sessions: async_sessionmaker[AsyncSession], bot_id) -> int:
@@ -26,6 +31,10 @@ async def purge_transcripts(sessions: async_sessionmaker[AsyncSession], bot_id) 
             delete(TranscriptSegmentRow).where(col(TranscriptSegmentRow.transcript_id).in_(runs))
         )
         result = await session.exec(delete(Transcript).where(Transcript.bot_id == bot_id))
+        await session.exec(
+            update(TranscriptionRun).where(col(TranscriptionRun.bot_id) == bot_id)
+            .values(transcript_id=None)
+        )
         return result.rowcount
 
 

@@ -1,18 +1,24 @@
-"""Transcribing a recording: speech to text, words to speakers, the transcript stored."""
+"""Transcribing a recording on request: speech to text, words to speakers, the transcript stored
+with the answer (`transcription.done`) in one transaction.
+
+A request is handled once: a second delivery of it (a redelivery after a crash, a replay) finds
+its run recorded and does nothing. The provider's key, when the request has one, is asked of the
+scheduler with the request's id and used only in memory.
+"""
 
 from __future__ import annotations
 
 import logging
 import shutil
 import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from uuid import UUID
 
-from mb_shared.contracts.bot import SpeechToText as SpeechToTextParams
-from mb_shared.contracts.bot import SpeechToTextProvider
-from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
 from transcriber.attribution import (
+    Segment,
     attribute_words,
     group_into_segments,
     parse_speaker_timeline,
@@ -23,55 +29,73 @@ from transcriber.providers import AudioSource, ProviderError, Recognizer
 
 log = logging.getLogger(__name__)
 
+_DONE_NAMESPACE = uuid.UUID("2d5c7a61-0f4e-4b8a-9d3c-6e1f2a7b9c04")
+
+ProviderKeys = Callable[[UUID], Awaitable[str | None]]
+"""The provider key of a request (by its id), opened; None when it has none."""
+
+
+def done_event_id(request_id: UUID) -> UUID:
+    """The answer to a request always has the same id, so a second copy is dropped."""
+    return uuid.uuid5(_DONE_NAMESPACE, str(request_id))
+
 
 class TranscriptionService:
     def __init__(
         self,
-        recognizers: dict[SpeechToTextProvider, Recognizer],
+        recognizers: dict[str, Recognizer],
         repository: TranscriptRepository,
         files: Files,
         work_dir: Path,
+        provider_keys: ProviderKeys,
     ) -> None:
         self._recognizers = recognizers
         self._repository = repository
         self._files = files
         self._work_dir = work_dir
+        self._provider_keys = provider_keys
 
-    async def transcribe(self, event: RecordingUploaded) -> TranscriptionDone | None:
-        """None when the bot asked for no transcript."""
-        if event.speech_to_text is None:
+    async def handle(self, request: TranscriptionRequested) -> TranscriptionDone | None:
+        """Transcribe and store; the answer, or None when this request was handled before."""
+        if await self._repository.handled(request.event_id):
             return None
-        return await self._run(event.bot_id, event.artifacts, event.speech_to_text,
-                               event.speakers)
+        segments, speakers, word_count, error = await self._transcribe(request)
+        if error is not None:
+            log.warning("%s could not transcribe bot %s: %s", request.provider, request.bot_id,
+                        error)
 
-    async def retranscribe(self, event: TranscriptionRequested) -> TranscriptionDone:
-        """Transcribe a stored recording again (`POST /bots/retranscribe`). The new transcript
-        replaces the current one only once it is stored; on any refusal the current one stays.
-        The answer is a rerun (`rerun=True`) carrying where its webhook goes."""
-        audio = event.artifacts.audio
-        if audio and not await self._files.exists(audio):
-            done = self._refusal(event.bot_id, event.speech_to_text.provider, [],
-                                 "the recording's audio is no longer stored")
-        else:
-            done = await self._run(event.bot_id, event.artifacts, event.speech_to_text, [])
-        return done.model_copy(update={"rerun": True, "webhook_url": event.webhook_url})
+        def done(transcript_id: int | None) -> TranscriptionDone:
+            return TranscriptionDone(
+                event_id=done_event_id(request.event_id),
+                bot_id=request.bot_id,
+                request_id=request.event_id,
+                transcript_id=transcript_id,
+                provider=request.provider,
+                speakers=speakers,
+                word_count=word_count,
+                error=error,
+                rerun=request.rerun,
+                webhook_url=request.webhook_url,
+            )
 
-    @staticmethod
-    def _refusal(bot_id: UUID, provider: str, speakers: list[str], error: str) -> TranscriptionDone:
-        return TranscriptionDone(bot_id=bot_id, transcript_id=None, provider=provider,
-                                 speakers=speakers, word_count=0, error=error)
+        return await self._repository.finish(request.event_id, request.bot_id, request.provider,
+                                             segments, done)
 
-    async def _run(self, bot_id: UUID, artifacts: RecordingArtifacts,
-                   speech_to_text: SpeechToTextParams, speakers: list[str]) -> TranscriptionDone:
-        provider = speech_to_text.provider
+    async def _transcribe(self, request: TranscriptionRequested
+                          ) -> tuple[list[Segment] | None, list[str], int, str | None]:
+        """(segments or None, speakers, word count, error or None)."""
+        provider, artifacts = request.provider, request.artifacts
         recognizer = self._recognizers.get(provider)
         if recognizer is None:
-            return self._refusal(bot_id, provider, speakers,
-                                 f"the {provider} provider is not available on this platform")
+            return None, request.speakers, 0, (
+                f"the {provider} provider is not available on this platform")
         if not artifacts.audio:
-            return self._refusal(bot_id, provider, speakers, "the recording has no audio")
+            return None, request.speakers, 0, "the recording has no audio"
+        if not await self._files.exists(artifacts.audio):
+            return None, request.speakers, 0, "the recording's audio is no longer stored"
+        api_key = await self._provider_keys(request.event_id) if request.has_key else None
         self._work_dir.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f"{bot_id}-", dir=self._work_dir))
+        workdir = Path(tempfile.mkdtemp(prefix=f"{request.bot_id}-", dir=self._work_dir))
         try:
             audio = workdir / Path(artifacts.audio).name
             await self._files.download(artifacts.audio, audio)
@@ -82,18 +106,10 @@ class TranscriptionService:
                 )
             source = AudioSource(audio, lambda: self._files.presigned_url(artifacts.audio))
             try:
-                words = await recognizer.recognize(source, speech_to_text.api_key)
+                words = await recognizer.recognize(source, api_key)
             except ProviderError as exc:
-                log.warning("%s could not transcribe bot %s: %s", provider, bot_id, exc)
-                return self._refusal(bot_id, provider, speakers, str(exc))
+                return None, request.speakers, 0, str(exc)
             segments = group_into_segments(attribute_words(words, timeline))
-            transcript_id = await self._repository.replace(bot_id, provider, segments)
-            return TranscriptionDone(
-                bot_id=bot_id,
-                transcript_id=transcript_id,
-                provider=provider,
-                speakers=speakers_of(timeline) or speakers,
-                word_count=len(words),
-            )
+            return segments, speakers_of(timeline) or request.speakers, len(words), None
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

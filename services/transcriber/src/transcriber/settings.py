@@ -8,6 +8,7 @@ from mb_shared.settings import BaseServiceSettings
 
 
 class TranscriberSettings(BaseServiceSettings):
+    SEALS_SECRETS = True
     model_cache_dir: Path = Field(default=Path("var/models"), alias="TRANSCRIBER_MODEL_CACHE_DIR")
     cpu_threads: int = Field(default=2, alias="TRANSCRIBER_CPU_THREADS")
     language: str | None = Field(default="en", alias="TRANSCRIBER_LANGUAGE")

@@ -1,15 +1,14 @@
-"""Builds the dispatcher from its settings: consumers, database, HTTP client, retry loop."""
+"""Builds the dispatcher from its settings: consumers, database, lookups, HTTP client, retry loop."""
 
 from __future__ import annotations
 
 import aiohttp
 from faststream import FastStream
 
-from mb_shared.contracts.queries import GetTranscript, QueryError, TranscriptReply
-from mb_shared.messaging import ask
 from mb_shared.service_kit import ServiceKit
 from mb_shared.storage import ObjectStore
 from webhook_dispatcher.adapters.http_sender import AiohttpSender
+from webhook_dispatcher.adapters.lookups import BusLookups
 from webhook_dispatcher.adapters.repository import SqlDeliveryStore
 from webhook_dispatcher.handlers import SERVICE, build_router, consume
 from webhook_dispatcher.purge import build_purge_router
@@ -19,14 +18,8 @@ from webhook_dispatcher.settings import DispatcherSettings
 
 def build_app(settings: DispatcherSettings) -> FastStream:
     kit = ServiceKit(SERVICE, settings)
-    sessions = kit.database()
+    sessions = kit.database(pool_size=12)
     state: dict = {}
-
-    async def transcripts(bot_id):
-        reply = await ask(kit.broker, GetTranscript(bot_id=bot_id), TranscriptReply, timeout=30.0)
-        if isinstance(reply, QueryError):
-            raise RuntimeError(f"transcript of {bot_id}: {reply.message}")
-        return reply.segments
 
     class _LazySender:
         async def send(self, url, headers, body):
@@ -36,7 +29,8 @@ def build_app(settings: DispatcherSettings) -> FastStream:
         SqlDeliveryStore(sessions),
         _LazySender(),
         ObjectStore(settings),
-        transcripts,
+        BusLookups(kit.broker),
+        settings.key_ring(),
         retry_schedule_s=settings.retry_schedule_s,
         jitter=settings.jitter,
         retry_after_max_s=settings.retry_after_max_s,
@@ -54,4 +48,5 @@ def build_app(settings: DispatcherSettings) -> FastStream:
         kit.on_close(session.close)
 
     kit.every(settings.poll_s, "retry loop", dispatcher.deliver_due)
+    kit.on_stop(dispatcher.settle)
     return kit.app

@@ -1,11 +1,11 @@
-"""Thin handlers. Consumes bot.requested, bot.status_change, bot.completed, bot.failed and
-transcription.done (reruns); answers webhooks.retry; publishes nothing."""
+"""Thin handlers. Consumes bot.status_change, bot.completed, bot.failed and transcription.done
+(reruns); answers webhooks.retry; publishes nothing."""
 
 from __future__ import annotations
 
 from faststream.nats import NatsRouter
 
-from mb_shared.contracts.bot import BotCompleted, BotFailed, BotRequested, BotStatusChanged
+from mb_shared.contracts.bot import BotCompleted, BotFailed, BotStatusChanged
 from mb_shared.contracts.queries import RetryWebhook
 from mb_shared.contracts.transcription import TranscriptionDone
 from mb_shared.messaging import answers_errors
@@ -17,7 +17,6 @@ SERVICE = "webhook-dispatcher"
 
 def consume(kit: ServiceKit, dispatcher: Dispatcher) -> None:
     """The dispatcher's durable consumers (retried, then dead letters)."""
-    kit.consume(BotRequested, dispatcher.on_bot_requested)
     kit.consume(BotStatusChanged, dispatcher.on_status_change)
     kit.consume(BotCompleted, dispatcher.on_completed)
     kit.consume(BotFailed, dispatcher.on_failed)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from mb_shared.contracts.queries import BotTarget as BotTargetReply
+from mb_shared.contracts.queries import DeliveryProfile
+from mb_shared.contracts.transcription import TranscriptSegment
 from webhook_dispatcher.models import BotTarget, Delivery
+
+
+class Unavailable(Exception):
+    """A service the dispatcher asks (scheduler, api-gateway, transcriber) did not answer, or
+    refused: the work waits and is tried again."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +55,19 @@ class WebhookSender(Protocol):
 
 
 class DeliveryStore(Protocol):
-    async def save_target(self, target: BotTarget) -> None: ...
+    async def save_target(self, target: BotTarget) -> BotTarget:
+        """Keep the bot's target (the first one saved wins); returns the stored one."""
     async def target(self, bot_id: UUID) -> BotTarget | None: ...
-    async def mark_final_sent(self, bot_id: UUID) -> None: ...
+    async def mark_final(self, bot_id: UUID, at: datetime) -> None: ...
     async def enqueue(self, delivery: Delivery) -> bool: ...
-    async def next_pending(self, bot_id: UUID) -> Delivery | None: ...
+    async def next_pending(self, bot_id: UUID) -> Delivery | None:
+        """The bot's pending delivery of the earliest event (`occurred_at`, then `id`)."""
+    def bot_lock(self, bot_id: UUID) -> AbstractAsyncContextManager[bool]:
+        """While held, no other replica delivers this bot; yields False when another holds it."""
+    async def defer(self, delivery: Delivery, until: datetime, error: str) -> None:
+        """Put the delivery off to `until` (not an attempt: nothing was sent)."""
+    async def save_payload(self, delivery: Delivery, payload: dict[str, Any]) -> None:
+        """The payload is complete now (transcript read): store it for every later attempt."""
     async def bots_due(self, now: datetime) -> list[UUID]: ...
     async def record_attempt(self, delivery: Delivery, result: AttemptResult, started_at: datetime,
                              state: str, next_attempt_at: datetime | None) -> None: ...
@@ -75,5 +92,16 @@ class UrlSigner(Protocol):
     def presigned_url(self, key: str) -> str: ...
 
 
-class TranscriptSource(Protocol):
-    async def __call__(self, bot_id: UUID) -> list[Any]: ...
+class Lookups(Protocol):
+    """What the dispatcher asks other services; each raises `Unavailable` when it cannot."""
+
+    async def bot_target(self, bot_id: UUID) -> BotTargetReply | None:
+        """None when the scheduler knows no such bot."""
+    async def delivery_profile(self, account_id: int,
+                               api_key_prefix: str | None) -> DeliveryProfile: ...
+    async def transcript(self, bot_id: UUID) -> list[TranscriptSegment]: ...
+
+
+class Secrets(Protocol):
+    def open(self, sealed: str) -> str: ...
+

@@ -1,14 +1,20 @@
-"""Deliveries: one per event, attempted in order per bot, signed, retried with backoff and jitter."""
+"""Deliveries: one per event, attempted in order per bot, signed, retried with backoff and jitter.
+
+Where a bot's webhooks go and how they are signed is looked up, not carried by events: the bot's
+own URL from the scheduler (once per bot), the account's URL, API key and signing secret from the
+api-gateway (sealed, opened here, at every attempt). A `complete` payload's transcript is read from
+the transcriber at its first attempt. When one of them does not answer, the attempt is put off with
+a growing delay (nothing is sent, the customer's retry schedule is untouched) until it does.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -16,17 +22,19 @@ from mb_shared.contracts.bot import (
     WEBHOOK_STATUS_CODES,
     BotCompleted,
     BotFailed,
-    BotRequested,
     BotStatusChanged,
 )
-from mb_shared.contracts.queries import OkReply, QueryError, RetryWebhook
+from mb_shared.contracts.queries import DeliveryProfile, OkReply, QueryError, RetryWebhook
 from mb_shared.contracts.transcription import TranscriptionDone
+from mb_shared.secrets import SecretError
 from webhook_dispatcher import payloads
 from webhook_dispatcher.models import BotTarget, Delivery
 from webhook_dispatcher.ports import (
     AttemptResult,
     DeliveryStore,
-    TranscriptSource,
+    Lookups,
+    Secrets,
+    Unavailable,
     UrlSigner,
     WebhookSender,
 )
@@ -58,89 +66,95 @@ class Dispatcher:
         store: DeliveryStore,
         sender: WebhookSender,
         signer: UrlSigner,
-        transcripts: TranscriptSource,
+        lookups: Lookups,
+        secrets: Secrets,
         *,
         retry_schedule_s: list[float],
         jitter: float,
         retry_after_max_s: float = 3600.0,
+        defer_max_s: float = 60.0,
+        concurrency: int = 8,
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
         self._signer = signer
-        self._transcripts = transcripts
+        self._lookups = lookups
+        self._secrets = secrets
         self._schedule = retry_schedule_s
         self._jitter = jitter
         self._retry_after_max_s = retry_after_max_s
+        self._defer_max_s = defer_max_s
+        self._concurrency = asyncio.Semaphore(concurrency)
         self._clock = clock
         self._rng = rng or random.Random()
-        self._bot_locks: dict[UUID, asyncio.Lock] = {}
         self._background: set[asyncio.Task] = set()
+        self._again: set[UUID] = set()
 
-    async def on_bot_requested(self, event: BotRequested) -> None:
-        secret = event.webhook.signing_secret
-        if secret is not None:
-            try:
-                signing_key(secret)
-            except InvalidSecretError:
-                log.error("bot %s: invalid webhook signing secret; deliveries will be unsigned",
-                          event.bot_id, extra={"bot_id": event.bot_id})
-        await self._store.save_target(
-            BotTarget(
-                bot_id=event.bot_id,
-                account_id=event.account_id,
-                url=event.webhook.url,
-                api_key=event.webhook.api_key,
-                signing_secret=secret,
-                extra=event.params.extra,
-            )
-        )
+    async def _target(self, bot_id: UUID) -> BotTarget:
+        """The bot's target, asked of the scheduler the first time (raises `Unavailable`, so
+        that the event is tried again, when the scheduler does not answer or knows no such bot).
+        """
+        target = await self._known_target(bot_id)
+        if target is None:
+            raise Unavailable(f"the scheduler knows no bot {bot_id}")
+        return target
+
+    async def _known_target(self, bot_id: UUID) -> BotTarget | None:
+        target = await self._store.target(bot_id)
+        if target is not None:
+            return target
+        known = await self._lookups.bot_target(bot_id)
+        if known is None:
+            return None
+        return await self._store.save_target(BotTarget(
+            bot_id=bot_id, account_id=known.account_id, url=known.webhook_url,
+            api_key_prefix=known.api_key_prefix, extra=known.extra))
 
     async def on_status_change(self, event: BotStatusChanged) -> None:
+        """A status of the bot's visit; not sent once the bot's final event happened before it."""
         if event.status not in WEBHOOK_STATUS_CODES:
             return
-        target = await self._store.target(event.bot_id)
-        if target is None or target.final_sent:
+        target = await self._target(event.bot_id)
+        if target.final_at is not None and event.occurred_at >= target.final_at:
             return
-        await self._enqueue(target, event.event_id, "bot.status_change", payloads.status_change(event))
+        await self._enqueue(target, event.event_id, "bot.status_change",
+                            payloads.status_change(event), occurred_at=event.occurred_at)
 
     async def on_completed(self, event: BotCompleted) -> None:
-        target = await self._store.target(event.bot_id)
-        if target is None:
-            return
-        segments = await self._transcripts(event.bot_id) if event.has_transcript else []
-        await self._store.mark_final_sent(event.bot_id)
+        target = await self._target(event.bot_id)
+        await self._store.mark_final(event.bot_id, event.occurred_at)
         await self._enqueue(
             target,
             event.event_id,
             "complete",
-            payloads.complete(event, segments),
+            payloads.complete(event, []),
             {"mp4": event.mp4_key, "audio": event.audio_key},
+            needs_transcript=event.has_transcript,
+            occurred_at=event.occurred_at,
         )
 
     async def on_failed(self, event: BotFailed) -> None:
-        target = await self._store.target(event.bot_id)
-        if target is None:
-            return
-        await self._store.mark_final_sent(event.bot_id)
-        await self._enqueue(target, event.event_id, "failed", payloads.failed(event))
+        target = await self._target(event.bot_id)
+        await self._store.mark_final(event.bot_id, event.occurred_at)
+        await self._enqueue(target, event.event_id, "failed", payloads.failed(event),
+                            occurred_at=event.occurred_at)
 
     async def on_transcription_done(self, event: TranscriptionDone) -> None:
         """A rerun (`POST /bots/retranscribe`) is delivered as `transcription_complete` to the
         URL it names, else to the bot's; first transcripts are part of `complete`."""
         if not event.rerun:
             return
-        target = await self._store.target(event.bot_id)
-        if target is None:
-            return
-        segments = await self._transcripts(event.bot_id) if event.error is None else []
+        target = await self._target(event.bot_id)
         await self._enqueue(
             target,
             event.event_id,
             "transcription_complete",
-            payloads.transcription_complete(event, segments, target.extra),
-            url=event.webhook_url or target.url,
+            payloads.transcription_complete(event, [], target.extra),
+            needs_transcript=event.error is None,
+            occurred_at=event.occurred_at,
+            url=event.webhook_url,
         )
 
     async def retry(self, query: RetryWebhook) -> OkReply | QueryError:
@@ -148,7 +162,11 @@ class Dispatcher:
         same `webhook-id`, set back to pending for a new run of attempts (numbered from 1 again;
         the earlier runs' attempt rows are kept), to `query.webhook_url` if given, else to the
         bot's webhook URL. Its stored body is sent again, with download URLs presigned afresh."""
-        target = await self._store.target(query.bot_id)
+        try:
+            target = await self._known_target(query.bot_id)
+        except Unavailable:
+            return QueryError(status=503, code="ServiceUnavailable",
+                              message="The bot could not be looked up; retry in a few seconds.")
         if target is None or target.account_id != query.account_id:
             return QueryError(status=404, code="BotNotFound",
                               message=f"bot_uuid: no bot {query.bot_id} for this account",
@@ -162,6 +180,13 @@ class Dispatcher:
                 field="bot_uuid")
         url = query.webhook_url or target.url
         if not url:
+            try:
+                url = (await self._profile(target)).webhook_url
+            except Unavailable:
+                return QueryError(status=503, code="ServiceUnavailable",
+                                  message="The account's webhook URL could not be read; retry "
+                                          "in a few seconds.")
+        if not url:
             return QueryError(status=409, code="NoWebhookUrl",
                               message="webhook_url: the bot has no webhook URL; give one",
                               field="webhook_url")
@@ -171,19 +196,19 @@ class Dispatcher:
                 message=f"webhook_url: {url} answered 410 Gone before, so nothing more is sent "
                         "there for this account; give another URL",
                 field="webhook_url")
-        async with self._bot_lock(query.bot_id):
-            await self._store.restart(final, url, self._clock())
+        await self._store.restart(final, url, self._clock())
         log.info("webhook %s of the bot sent again on request", final.event,
                  extra={"bot_id": query.bot_id})
-        self._in_background(self.deliver_bot(query.bot_id))
+        self.deliver_soon(query.bot_id)
         return OkReply()
 
-    def _in_background(self, work) -> None:
-        """Attempt at once without making the asker wait (the retry loop would pick it up too)."""
+    def deliver_soon(self, bot_id: UUID) -> None:
+        """Attempt the bot's due deliveries now, without making the caller wait (the retry loop
+        would pick them up too)."""
 
         async def logged() -> None:
             try:
-                await work
+                await self.deliver_bot(bot_id)
             except Exception:
                 log.exception("delivering in the background failed; the retry loop will retry")
 
@@ -196,11 +221,18 @@ class Dispatcher:
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
+    async def _profile(self, target: BotTarget) -> DeliveryProfile:
+        return await self._lookups.delivery_profile(target.account_id, target.api_key_prefix)
+
     async def _enqueue(self, target: BotTarget, webhook_id: UUID, kind: str, payload: dict,
-                       file_keys: dict | None = None, *, url: str | None = None) -> None:
-        """`url` overrides the bot's webhook URL for this delivery."""
+                       file_keys: dict | None = None, *, occurred_at: datetime,
+                       needs_transcript: bool = False, url: str | None = None) -> None:
+        """`url` overrides the bot's webhook URL for this delivery; without either, the
+        account's is asked of the api-gateway (raises `Unavailable`)."""
         now = self._clock()
         url = url or target.url
+        if not url:
+            url = (await self._profile(target)).webhook_url
         if not url:
             state = NO_URL
         elif await self._store.endpoint_gone(target.account_id, url):
@@ -215,63 +247,87 @@ class Dispatcher:
             url=url,
             payload=payload,
             file_keys=file_keys or {},
+            needs_transcript=needs_transcript and state == PENDING,
             state=state,
+            occurred_at=occurred_at,
             created_at=now,
             next_attempt_at=now if state == PENDING else None,
         )
         if await self._store.enqueue(delivery) and state == PENDING:
-            await self.deliver_bot(target.bot_id)
+            self.deliver_soon(target.bot_id)
 
     async def deliver_due(self) -> None:
-        for bot_id in await self._store.bots_due(self._clock()):
-            await self.deliver_bot(bot_id)
-
-    @contextlib.asynccontextmanager
-    async def _bot_lock(self, bot_id: UUID) -> AsyncIterator[None]:
-        """One at a time per bot in this process: attempts, and resetting a delivery."""
-        lock = self._bot_locks.setdefault(bot_id, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and not lock._waiters:
-                self._bot_locks.pop(bot_id, None)
+        """Every bot with a due delivery, a few at a time, so that one slow endpoint does not
+        hold the others back."""
+        bots = await self._store.bots_due(self._clock())
+        await asyncio.gather(*(self.deliver_bot(bot_id) for bot_id in bots))
 
     async def deliver_bot(self, bot_id: UUID) -> None:
-        """Attempt the bot's oldest pending deliveries in order, stopping at the first one not due."""
-        async with self._bot_lock(bot_id):
-            target = await self._store.target(bot_id)
-            while True:
-                delivery = await self._store.next_pending(bot_id)
-                if delivery is None or delivery.next_attempt_at > self._clock():
-                    break
-                if not await self._attempt(delivery, target):
-                    break
+        """Attempt the bot's pending deliveries in order, stopping at the first one not due; one
+        replica at a time per bot. Asked while this process is already at it, the running loop
+        goes round once more (another replica's are found by the retry loop)."""
+        while True:
+            self._again.discard(bot_id)
+            async with self._concurrency, self._store.bot_lock(bot_id) as mine:
+                if not mine:
+                    self._again.add(bot_id)
+                    return
+                await self._deliver_pending(bot_id)
+            if bot_id not in self._again:
+                return
 
-    def _body(self, delivery: Delivery) -> bytes:
+    async def _deliver_pending(self, bot_id: UUID) -> None:
+        target = await self._store.target(bot_id)
+        if target is None:
+            return
+        while True:
+            delivery = await self._store.next_pending(bot_id)
+            if delivery is None or delivery.next_attempt_at > self._clock():
+                return
+            if not await self._attempt(delivery, target):
+                return
+
+    def _body(self, delivery: Delivery, payload: dict) -> bytes:
         """The body of one attempt, with download URLs presigned afresh."""
-        payload = json.loads(json.dumps(delivery.payload))
+        payload = json.loads(json.dumps(payload))
         for field, key in delivery.file_keys.items():
             payload["data"][field] = self._signer.presigned_url(key) if key else ""
         return json.dumps(payload).encode()
 
-    def _headers(self, delivery: Delivery, target: BotTarget | None, body: bytes,
+    def _headers(self, delivery: Delivery, profile: DeliveryProfile, body: bytes,
                  at: datetime) -> dict[str, str]:
         """Headers of one attempt; the signature covers exactly `body`, at this attempt's time."""
         webhook_id = str(delivery.webhook_id)
         headers = {"Content-Type": "application/json", ID_HEADER: webhook_id}
-        if target is None:
-            return headers
-        headers[API_KEY_HEADER] = target.api_key
-        if target.signing_secret:
-            try:
-                key = signing_key(target.signing_secret)
-            except InvalidSecretError:
-                log.error("bot %s: invalid webhook signing secret; sending unsigned",
-                          delivery.bot_id, extra={"bot_id": delivery.bot_id})
-            else:
-                headers.update(signature_headers(key, webhook_id, int(at.timestamp()), body))
+        if profile.sealed_api_key:
+            headers[API_KEY_HEADER] = self._secrets.open(profile.sealed_api_key)
+        try:
+            key = signing_key(self._secrets.open(profile.sealed_signing_secret))
+        except InvalidSecretError:
+            log.error("bot %s: invalid webhook signing secret; sending unsigned",
+                      delivery.bot_id, extra={"bot_id": delivery.bot_id})
+        else:
+            headers.update(signature_headers(key, webhook_id, int(at.timestamp()), body))
         return headers
+
+    async def _payload(self, delivery: Delivery) -> dict:
+        """The delivery's payload, its transcript read the first time (raises `Unavailable`)."""
+        if not delivery.needs_transcript:
+            return delivery.payload
+        segments = await self._lookups.transcript(delivery.bot_id)
+        payload = json.loads(json.dumps(delivery.payload))
+        payload["data"]["transcript"] = payloads.transcript(segments)
+        if delivery.event == "transcription_complete" and not payload["data"]["speakers"]:
+            payload["data"]["speakers"] = list(dict.fromkeys(s.speaker for s in segments))
+        await self._store.save_payload(delivery, payload)
+        return payload
+
+    async def _defer(self, delivery: Delivery, why: Exception) -> None:
+        delay = min(self._defer_max_s, 2.0 ** delivery.deferrals)
+        log.warning("webhook %s put off %.0f s: %s", delivery.event, delay, why,
+                    extra={"bot_id": delivery.bot_id})
+        await self._store.defer(delivery, self._clock() + timedelta(seconds=delay),
+                                str(why)[:500])
 
     def _retry_delay(self, number: int, result: AttemptResult) -> float:
         """Seconds before attempt `number + 1`: the schedule's delay with jitter, lengthened (never
@@ -281,20 +337,24 @@ class Dispatcher:
             delay = max(delay, min(result.retry_after_s, self._retry_after_max_s))
         return delay
 
-    async def _attempt(self, delivery: Delivery, target: BotTarget | None) -> bool:
+    async def _attempt(self, delivery: Delivery, target: BotTarget) -> bool:
         """One attempt; True when the delivery is settled (the bot's next one may go)."""
-        account_id = delivery.account_id if delivery.account_id is not None else (
-            target.account_id if target is not None else None)
-        if account_id is not None and await self._store.endpoint_gone(account_id, delivery.url):
+        account_id = target.account_id
+        if await self._store.endpoint_gone(account_id, delivery.url):
             await self._store.close_endpoint(account_id, delivery.url, delivery.webhook_id,
                                              self._clock())
             log.info("webhook %s not sent: endpoint gone", delivery.event,
                      extra={"bot_id": delivery.bot_id})
             return True
-        body = self._body(delivery)
         started = self._clock()
-        result = await self._sender.send(delivery.url, self._headers(delivery, target, body, started),
-                                         body)
+        try:
+            profile = await self._profile(target)
+            body = self._body(delivery, await self._payload(delivery))
+            headers = self._headers(delivery, profile, body, started)
+        except (Unavailable, SecretError) as why:
+            await self._defer(delivery, why)
+            return False
+        result = await self._sender.send(delivery.url, headers, body)
         number = delivery.attempts + 1
         next_at = None
         if result.delivered:

@@ -9,6 +9,7 @@ from mb_shared.settings import BaseServiceSettings
 
 
 class DispatcherSettings(BaseServiceSettings):
+    SEALS_SECRETS = True
     attempt_timeout_s: float = Field(default=10.0, alias="WEBHOOK_ATTEMPT_TIMEOUT_S")
     retry_schedule_s: Annotated[list[float], NoDecode] = Field(
         default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000], alias="WEBHOOK_RETRY_SCHEDULE_S"

@@ -1,18 +1,23 @@
 """Event and query contracts: one pydantic model per subject, and the registry of all of them."""
 
-from mb_shared.contracts.base import Event, Message, Signal, utcnow
-from mb_shared.contracts.catalogue import CONSUMERS, EVENTS, SIGNALS, STREAMS
+from mb_shared.contracts.base import Event, Message, utcnow
+from mb_shared.contracts.catalogue import CONSUMERS, EVENTS, STREAMS
 from mb_shared.contracts.queries import (
     CreateBot,
     DeleteBotData,
     GetBot,
+    GetBotTarget,
+    GetDeliveryProfile,
     GetTranscript,
+    GetTranscriptionKey,
     LeaveBot,
     ListBots,
     PurgeDeliveries,
     PurgeTranscripts,
     Query,
+    Retranscribe,
     RetryWebhook,
+    RunnerHeartbeat,
 )
 
 QUERIES: dict[str, type[Query]] = {
@@ -20,8 +25,13 @@ QUERIES: dict[str, type[Query]] = {
     for cls in (
         CreateBot,
         GetBot,
+        GetBotTarget,
         LeaveBot,
         ListBots,
+        Retranscribe,
+        GetTranscriptionKey,
+        RunnerHeartbeat,
+        GetDeliveryProfile,
         GetTranscript,
         RetryWebhook,
         DeleteBotData,
@@ -30,5 +40,4 @@ QUERIES: dict[str, type[Query]] = {
     )
 }
 
-__all__ = ["CONSUMERS", "EVENTS", "QUERIES", "SIGNALS", "STREAMS", "Event", "Message", "Query",
-           "Signal", "utcnow"]
+__all__ = ["CONSUMERS", "EVENTS", "QUERIES", "STREAMS", "Event", "Message", "Query", "utcnow"]

@@ -1,4 +1,4 @@
-"""The envelope every message on the bus carries: id, time, schema version, subject, stream."""
+"""The envelope of messages on the bus: events carry id, time, schema version, subject, stream."""
 
 from __future__ import annotations
 
@@ -32,11 +32,3 @@ class Event(Message):
     event_id: UUID = Field(default_factory=uuid4)
     occurred_at: datetime = Field(default_factory=utcnow)
     schema_version: int = 1
-
-
-class Signal(Message):
-    """A passing notice on core NATS (a heartbeat): never stored, worthless once late."""
-
-    SUBJECT: ClassVar[str]
-
-    occurred_at: datetime = Field(default_factory=utcnow)

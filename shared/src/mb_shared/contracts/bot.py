@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from mb_shared.contracts.base import Event, Message, Signal
+from mb_shared.contracts.base import Event, Message
 
 
 class Platform(StrEnum):
@@ -30,6 +30,9 @@ class SpeechToTextProvider(StrEnum):
 
 
 class SpeechToText(Message):
+    """The provider a transcript is made with. `api_key` is only ever a sealed value (see
+    `mb_shared.secrets`), between the gateway and the scheduler; events carry none."""
+
     provider: SpeechToTextProvider = SpeechToTextProvider.DEFAULT
     api_key: str | None = None
 
@@ -160,25 +163,26 @@ class BotParams(Message):
     transcription_custom_parameters: Any = None
     zoom: dict[str, Any] | None = None
 
-
-class WebhookTarget(Message):
-    """Where and how a bot's events are delivered, and the account's Standard Webhooks secret."""
-
-    url: str | None
-    api_key: str
-    signing_secret: str | None = None
+    def without_secrets(self) -> BotParams:
+        """The parameters as events carry them: no provider key, sealed or not."""
+        if self.speech_to_text is None or self.speech_to_text.api_key is None:
+            return self
+        return self.model_copy(update={
+            "speech_to_text": self.speech_to_text.model_copy(update={"api_key": None})})
 
 
 class BotRequested(Event):
-    """The scheduler created a bot (published on creation, before dispatch)."""
+    """The scheduler created a bot (published on creation, before dispatch). Where its webhooks
+    go and how they are signed belong to the account, and are looked up when delivering."""
 
     SUBJECT = "bot.requested"
     STREAM = "EVENTS"
+    SCHEMA_VERSION = 2
 
     bot_id: UUID
     account_id: int
     params: BotParams
-    webhook: WebhookTarget
+    schema_version: int = 2
 
 
 class BotDispatched(Event):
@@ -206,17 +210,9 @@ class BotStatusChanged(Event):
     runner_id: str | None = None
 
 
-class RunnerHeartbeat(Signal):
-    """A runner is alive and holds these bots (core NATS, every few seconds)."""
-
-    SUBJECT = "runner.heartbeat"
-
-    runner_id: str
-    bot_ids: list[UUID]
-
-
 class BotLeaveRequested(Event):
-    """The user asked the bot to leave (`DELETE /bots/{uuid}`)."""
+    """The user asked the bot to leave (`DELETE /bots/{uuid}`). Runners hear it at once; one that
+    missed it is told again in the answer to its next heartbeat."""
 
     SUBJECT = "bot.leave_requested"
     STREAM = "EVENTS"

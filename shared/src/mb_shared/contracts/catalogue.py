@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from mb_shared.contracts.base import Event, Signal
+from mb_shared.contracts.base import Event
 from mb_shared.contracts.bot import (
     BotCompleted,
     BotDispatched,
@@ -20,7 +20,6 @@ from mb_shared.contracts.bot import (
     BotLeaveRequested,
     BotRequested,
     BotStatusChanged,
-    RunnerHeartbeat,
 )
 from mb_shared.contracts.operations import DeadLetter
 from mb_shared.contracts.recording import RecordingUploaded
@@ -68,13 +67,10 @@ EVENTS: dict[str, type[Event]] = {
     )
 }
 
-SIGNALS: dict[str, type[Signal]] = {cls.SUBJECT: cls for cls in (RunnerHeartbeat,)}
-
 CONSUMERS: dict[str, tuple[type[Event], ...]] = {
     "scheduler": (BotStatusChanged, RecordingUploaded, TranscriptionDone),
-    "transcriber": (RecordingUploaded, TranscriptionRequested),
-    "webhook-dispatcher": (BotRequested, BotStatusChanged, BotCompleted, BotFailed,
-                           TranscriptionDone),
+    "transcriber": (TranscriptionRequested,),
+    "webhook-dispatcher": (BotStatusChanged, BotCompleted, BotFailed, TranscriptionDone),
     "bot-runner": (BotDispatched,),
 }
 """The durable consumers of each service: one per (service, subject), shared by its replicas."""
@@ -96,7 +92,8 @@ def subjects_of(stream: str) -> list[str]:
     return sorted(subject for subject, cls in EVENTS.items() if cls.STREAM == stream)
 
 
-def stream_config(spec: StreamSpec) -> StreamConfig:
+def stream_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
+    """`replicas`: copies of the stream in a NATS cluster (1 on a single server)."""
     return StreamConfig(
         name=spec.name,
         description=spec.description,
@@ -107,6 +104,7 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
         max_age=spec.max_age_s,
         max_bytes=spec.max_bytes,
         duplicate_window=spec.duplicate_window_s,
+        num_replicas=replicas,
     )
 
 

@@ -12,8 +12,8 @@ from mb_shared.contracts.bot import (
     BotParams,
     BotStatus,
     EndReason,
+    SpeechToText,
     StatusRecord,
-    WebhookTarget,
 )
 from mb_shared.contracts.recording import RecordingArtifacts
 from mb_shared.contracts.transcription import TranscriptSegment
@@ -24,11 +24,14 @@ class Query(Message):
 
 
 class CreateBot(Query):
+    """`params.speech_to_text.api_key` is sealed; `api_key_prefix` names the API key the bot is
+    created with (its webhooks carry that key)."""
+
     SUBJECT = "scheduler.bot.create"
 
     account_id: int
     params: BotParams
-    webhook: WebhookTarget
+    api_key_prefix: str | None = None
 
 
 class GetBot(Query):
@@ -85,6 +88,80 @@ class BotList(Message):
     ok: Literal[True] = True
     bots: list[BotSummary]
     next_after: list[Any] | None
+
+
+class GetBotTarget(Query):
+    """Where a bot's webhooks go, for the webhook-dispatcher (any account)."""
+
+    SUBJECT = "scheduler.bot.target"
+
+    bot_id: UUID
+
+
+class BotTarget(Message):
+    ok: Literal[True] = True
+    bot_id: UUID
+    account_id: int
+    webhook_url: str | None
+    """The bot's own URL; None means the account's."""
+    api_key_prefix: str | None
+    extra: dict[str, Any] | None = None
+
+
+class Retranscribe(Query):
+    """`POST /bots/retranscribe`: `speech_to_text.api_key` is sealed."""
+
+    SUBJECT = "scheduler.bot.retranscribe"
+
+    account_id: int
+    bot_id: UUID
+    speech_to_text: SpeechToText
+    webhook_url: str | None = None
+
+
+class GetTranscriptionKey(Query):
+    """The provider key of a transcription request (`TranscriptionRequested.event_id`)."""
+
+    SUBJECT = "scheduler.transcription.key"
+
+    request_id: UUID
+
+
+class TranscriptionKey(Message):
+    ok: Literal[True] = True
+    sealed_api_key: str | None
+
+
+class RunnerHeartbeat(Query):
+    """A runner is alive and holds these bots; the answer names those it must make leave."""
+
+    SUBJECT = "scheduler.runner.heartbeat"
+
+    runner_id: str
+    bot_ids: list[UUID]
+
+
+class HeartbeatReply(Message):
+    ok: Literal[True] = True
+    leave: list[UUID] = []
+
+
+class GetDeliveryProfile(Query):
+    """How to deliver an account's webhooks: its default URL, the API key the documented header
+    carries (the one named by `api_key_prefix` if it is still active, else the newest active one)
+    and the signing secret, both sealed."""
+
+    SUBJECT = "accounts.delivery_profile"
+
+    account_id: int
+    api_key_prefix: str | None = None
+
+
+class DeliveryProfile(Message):
+    ok: Literal[True] = True
+    webhook_url: str | None
+    sealed_api_key: str | None
+    sealed_signing_secret: str
 
 
 class GetTranscript(Query):
@@ -182,6 +259,7 @@ class BotView(Message):
     history: list[StatusRecord]
     extra: dict[str, Any] | None = None
     transcription_error: str | None = None
+    api_key_prefix: str | None = None
 
 
 class TranscriptReply(Message):

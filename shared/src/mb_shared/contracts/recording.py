@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from mb_shared.contracts.base import Event, Message
-from mb_shared.contracts.bot import EndReason, SpeechToText
+from mb_shared.contracts.bot import EndReason
 
 
 class RecordingArtifacts(Message):
@@ -17,7 +17,6 @@ class RecordingArtifacts(Message):
     audio: str | None = None
     speaker_timeline: str | None = None
     participants: str | None = None
-
 
     @property
     def recording(self) -> str | None:
@@ -30,6 +29,7 @@ class RecordingUploaded(Event):
 
     SUBJECT = "recording.uploaded"
     STREAM = "EVENTS"
+    SCHEMA_VERSION = 2
 
     bot_id: UUID
     artifacts: RecordingArtifacts
@@ -37,4 +37,4 @@ class RecordingUploaded(Event):
     duration_s: float
     end_reason: EndReason
     speakers: list[str]
-    speech_to_text: SpeechToText | None = None
+    schema_version: int = 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from mb_shared.contracts.base import Event, Message
-from mb_shared.contracts.bot import SpeechToText
+from mb_shared.contracts.bot import SpeechToTextProvider
 from mb_shared.contracts.recording import RecordingArtifacts
 
 
@@ -25,6 +25,28 @@ class TranscriptSegment(Message):
     words: list[TranscriptWord]
 
 
+class TranscriptionRequested(Event):
+    """The scheduler asks for a transcript of a bot's stored recording: its first one, once the
+    recording is uploaded, or again (`rerun`, `POST /bots/retranscribe`), where the new transcript
+    replaces the current one only once it is stored. This event's id names the request: the
+    provider's key, when `has_key`, is asked of the scheduler with it (`scheduler.transcription.key`),
+    and the answer (`transcription.done`) carries it."""
+
+    SUBJECT = "transcription.requested"
+    STREAM = "EVENTS"
+    SCHEMA_VERSION = 2
+
+    bot_id: UUID
+    account_id: int
+    artifacts: RecordingArtifacts
+    provider: SpeechToTextProvider
+    has_key: bool = False
+    speakers: list[str] = []
+    rerun: bool = False
+    webhook_url: str | None = None
+    schema_version: int = 2
+
+
 class TranscriptionDone(Event):
     """A transcript of the bot's recording is stored (or failed, with `error`)."""
 
@@ -32,24 +54,11 @@ class TranscriptionDone(Event):
     STREAM = "EVENTS"
 
     bot_id: UUID
+    request_id: UUID | None = None
     transcript_id: int | None
     provider: str
     speakers: list[str]
     word_count: int
     error: str | None = None
     rerun: bool = False
-    webhook_url: str | None = None
-
-
-class TranscriptionRequested(Event):
-    """Transcribe a stored recording again (`POST /bots/retranscribe`); the new transcript
-    replaces the current one only once it is stored."""
-
-    SUBJECT = "transcription.requested"
-    STREAM = "EVENTS"
-
-    bot_id: UUID
-    account_id: int
-    artifacts: RecordingArtifacts
-    speech_to_text: SpeechToText
     webhook_url: str | None = None

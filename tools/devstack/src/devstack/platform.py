@@ -35,6 +35,7 @@ _PROBE_BOT = "00000000-0000-0000-0000-000000000000"
 QUERY_SUBJECTS = {
     "scheduler.bot.get": json.dumps({"account_id": 0, "bot_id": _PROBE_BOT}).encode(),
     "transcriber.transcript.get": json.dumps({"bot_id": _PROBE_BOT}).encode(),
+    "accounts.delivery_profile": json.dumps({"account_id": 0}).encode(),
 }
 DURABLE_CONSUMERS = {name: (stream, name) for name, stream in durable_consumers().items()}
 
@@ -100,6 +101,7 @@ class PlatformStack:
             "RUNNER_BOT_IMAGE_ALLOW_PRIVATE": "true",
             "GATEWAY_PORT": str(self.gateway_port or find_free_ports(1)[0]),
             "GATEWAY_HOST": "127.0.0.1",
+            "MB_SECRET_KEYS": self._secret_keys(),
             **self.settings,
         }
         for service in DATABASES:
@@ -122,9 +124,23 @@ class PlatformStack:
         )
         return self.endpoints
 
+    def _secret_keys(self) -> str:
+        """The key ring of this state directory, made on first start (mode 0600): what is sealed
+        in its databases stays readable from one start to the next."""
+        from mb_shared.secrets import new_key
+
+        path = self.base_dir / "secret-keys"
+        if not path.exists():
+            self.base_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(new_key() + "\n")
+        return ",".join(path.read_text().split())
+
     def _service_env(self, env: dict[str, str], service: str) -> dict[str, str]:
         database = DATABASES.get(service)
         out = dict(env)
+        if service == "bot-runner":
+            out.pop("MB_SECRET_KEYS", None)  # it handles no secret
         if database:
             out["DATABASE_URL"] = self.infra_endpoints.database_dsn(database)
         else:

@@ -1,10 +1,11 @@
-"""SQLModel repository of bots and their status history."""
+"""SQLModel repository of bots, their status history and transcription requests. Events a change
+causes are staged in the outbox in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -13,11 +14,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mb_shared.contracts.base import Event
 from mb_shared.contracts.bot import BotStatus
 from mb_shared.contracts.queries import ListBots
 from mb_shared.database import session_scope
+from mb_shared.outbox import Outbox
+from mb_shared.secrets import KeyRing
 from scheduler.adapters.listing import cursor_of, list_statement, sort_columns
-from scheduler.models import Bot, BotStatusHistory
+from scheduler.models import Bot, BotStatusHistory, TranscriptionRequest
 
 _WITH_RUNNER = [s.value for s in BotStatus if s.is_with_runner]
 
@@ -26,6 +30,20 @@ _WITH_RUNNER = [s.value for s in BotStatus if s.is_with_runner]
 class _LockedBot:
     session: AsyncSession
     bot: Bot
+    events: list[Event] = field(default_factory=list)
+
+    def emit(self, *events: Event) -> None:
+        self.events.extend(events)
+
+    def request_transcription(self, request: TranscriptionRequest) -> None:
+        self.session.add(request)
+
+    async def close_transcription_request(self, request_id: UUID, at: datetime) -> None:
+        await self.session.exec(
+            update(TranscriptionRequest)
+            .where(col(TranscriptionRequest.id) == request_id)
+            .values(sealed_api_key=None, done_at=at)
+        )
 
     def record_status(self, at: datetime) -> None:
         bot = self.bot
@@ -43,10 +61,12 @@ class _LockedBot:
 
 
 class SqlBotRepository:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox) -> None:
         self._sessions = sessions
+        self._outbox = outbox
 
-    async def add(self, bot: Bot, at: datetime, dedup_window: timedelta) -> Bot | None:
+    async def add(self, bot: Bot, at: datetime, dedup_window: timedelta,
+                  events: list[Event]) -> Bot | None:
         url = bot.params["meeting_url"]
         key = bot.params.get("deduplication_key") or ""
         async with session_scope(self._sessions) as session:
@@ -71,6 +91,7 @@ class SqlBotRepository:
             session.add(bot)
             await session.flush()
             session.add(BotStatusHistory(bot_pk=bot.id, status=bot.status, at=at))
+            await self._outbox.put(session, events)
         return None
 
     async def get(self, bot_id: UUID) -> Bot | None:
@@ -84,7 +105,12 @@ class SqlBotRepository:
             bot = (
                 await session.exec(select(Bot).where(Bot.bot_id == bot_id).with_for_update())
             ).first()
-            yield _LockedBot(session, bot) if bot is not None else None
+            if bot is None:
+                yield None
+                return
+            unit = _LockedBot(session, bot)
+            yield unit
+            await self._outbox.put(session, unit.events)
 
     async def list(self, query: ListBots) -> tuple[list[Bot], list | None]:
         keys = sort_columns(query)
@@ -103,7 +129,8 @@ class SqlBotRepository:
             )
             return [(r.status, r.at, r.error, r.reason, r.message) for r in rows]
 
-    async def claim_due(self, now: datetime, limit: int) -> Sequence[Bot]:
+    async def claim_due(self, now: datetime, limit: int,
+                        dispatch: Callable[[Bot], Event]) -> Sequence[Bot]:
         async with session_scope(self._sessions) as session:
             bots = (
                 await session.exec(
@@ -121,15 +148,33 @@ class SqlBotRepository:
             for bot in bots:
                 bot.dispatched_at = now
                 session.add(bot)
+                await self._outbox.put(session, [dispatch(bot)], bot.trace_context)
         return bots
 
-    async def touch(self, bot_ids: Sequence[UUID], runner_id: str, at: datetime) -> None:
+    async def touch(self, bot_ids: Sequence[UUID], runner_id: str, at: datetime) -> list[UUID]:
+        """Note that the runner holds these bots; those it must make leave: asked to, or
+        already ended here (failed while the runner was out of reach)."""
+        if not bot_ids:
+            return []
         async with session_scope(self._sessions) as session:
             await session.exec(
                 update(Bot)
                 .where(col(Bot.bot_id).in_(list(bot_ids)), col(Bot.status).in_(_WITH_RUNNER))
                 .values(last_seen_at=at, runner_id=runner_id)
             )
+            leave = await session.exec(
+                select(Bot.bot_id).where(
+                    col(Bot.bot_id).in_(list(bot_ids)),
+                    col(Bot.leave_requested_at).is_not(None)
+                    | col(Bot.status).in_([BotStatus.COMPLETED, BotStatus.FAILED]),
+                )
+            )
+            return list(leave)
+
+    async def transcription_key(self, request_id: UUID) -> str | None:
+        async with self._sessions() as session:
+            request = await session.get(TranscriptionRequest, request_id)
+            return request.sealed_api_key if request is not None else None
 
     async def silent_since(self, before: datetime) -> Sequence[UUID]:
         async with self._sessions() as session:
@@ -156,3 +201,23 @@ class SqlBotRepository:
                     )
                 )
             ).all()
+
+
+async def reseal_secrets(sessions: async_sessionmaker[AsyncSession], key_ring: KeyRing) -> int:
+    """Seal every stored provider key again with the ring's newest key (`rotate-secrets`)."""
+    count = 0
+    async with session_scope(sessions) as session:
+        bots = await session.exec(
+            select(Bot).where(col(Bot.speech_api_key).is_not(None)).with_for_update())
+        for bot in bots.all():
+            bot.speech_api_key = key_ring.reseal(bot.speech_api_key)
+            session.add(bot)
+            count += 1
+        requests = await session.exec(
+            select(TranscriptionRequest)
+            .where(col(TranscriptionRequest.sealed_api_key).is_not(None)).with_for_update())
+        for request in requests.all():
+            request.sealed_api_key = key_ring.reseal(request.sealed_api_key)
+            session.add(request)
+            count += 1
+    return count

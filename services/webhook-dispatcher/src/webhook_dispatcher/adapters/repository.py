@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import func, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -20,18 +23,50 @@ class SqlDeliveryStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def save_target(self, target: BotTarget) -> None:
+    async def save_target(self, target: BotTarget) -> BotTarget:
         async with session_scope(self._sessions) as session:
-            await session.merge(target)
+            await session.exec(
+                insert(BotTarget).values(**target.model_dump())
+                .on_conflict_do_nothing(index_elements=["bot_id"])
+            )
+        return await self.target(target.bot_id)
 
     async def target(self, bot_id: UUID) -> BotTarget | None:
         async with self._sessions() as session:
             return await session.get(BotTarget, bot_id)
 
-    async def mark_final_sent(self, bot_id: UUID) -> None:
+    async def mark_final(self, bot_id: UUID, at: datetime) -> None:
         async with session_scope(self._sessions) as session:
             await session.exec(
-                update(BotTarget).where(col(BotTarget.bot_id) == bot_id).values(final_sent=True)
+                update(BotTarget)
+                .where(col(BotTarget.bot_id) == bot_id)
+                .values(final_at=func.least(func.coalesce(BotTarget.final_at, at), at))
+            )
+
+    @contextlib.asynccontextmanager
+    async def bot_lock(self, bot_id: UUID) -> AsyncIterator[bool]:
+        """A transaction-scoped advisory lock on the bot, held on its own connection for as long
+        as the block runs; a replica that dies lets it go with its connection."""
+        async with self._sessions() as session, session.begin():
+            mine = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"webhook-delivery:{bot_id}"},
+            )
+            yield bool(mine)
+
+    async def defer(self, delivery: Delivery, until: datetime, error: str) -> None:
+        async with session_scope(self._sessions) as session:
+            await session.exec(
+                update(Delivery).where(col(Delivery.id) == delivery.id)
+                .values(next_attempt_at=until, last_error=error,
+                        deferrals=Delivery.deferrals + 1)
+            )
+
+    async def save_payload(self, delivery: Delivery, payload: dict[str, Any]) -> None:
+        async with session_scope(self._sessions) as session:
+            await session.exec(
+                update(Delivery).where(col(Delivery.id) == delivery.id)
+                .values(payload=payload, needs_transcript=False)
             )
 
     async def enqueue(self, delivery: Delivery) -> bool:
@@ -52,7 +87,7 @@ class SqlDeliveryStore:
                 await session.exec(
                     select(Delivery)
                     .where(Delivery.bot_id == bot_id, Delivery.state == "pending")
-                    .order_by(col(Delivery.id))
+                    .order_by(col(Delivery.occurred_at), col(Delivery.id))
                     .limit(1)
                 )
             ).first()
@@ -89,6 +124,7 @@ class SqlDeliveryStore:
                     state=state,
                     next_attempt_at=next_attempt_at,
                     delivered_at=started_at if state == "delivered" else None,
+                    last_error=result.error,
                 )
             )
 

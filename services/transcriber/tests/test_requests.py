@@ -1,4 +1,5 @@
-"""`TranscriptionService.retranscribe` over fakes: the stored audio and timeline, a rerun reply."""
+"""`TranscriptionService.handle` over fakes: the stored audio and timeline, once per request,
+the provider key asked by request id, errors as answers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from uuid import uuid4
 
 import pytest
 
-from mb_shared.contracts.bot import SpeechToText, SpeechToTextProvider
+from mb_shared.contracts.bot import SpeechToTextProvider
 from mb_shared.contracts.recording import RecordingArtifacts
 from mb_shared.contracts.transcription import TranscriptionRequested
 from transcriber.providers import AudioSource, ProviderError
@@ -38,12 +39,27 @@ class RefusingProvider:
 
 
 class FakeRepository:
-    def __init__(self) -> None:
-        self.stored: list[tuple] = []
+    """Runs and transcripts in memory, with the SQL repository's once-per-request rule."""
 
-    async def replace(self, bot_id, provider, segments) -> int:
-        self.stored.append((bot_id, provider, segments))
-        return len(self.stored) + 40
+    def __init__(self) -> None:
+        self.runs: dict = {}
+        self.stored: list[tuple] = []
+        self.staged: list = []
+
+    async def handled(self, request_id) -> bool:
+        return request_id in self.runs
+
+    async def finish(self, request_id, bot_id, provider, segments, done):
+        if request_id in self.runs:
+            return None
+        transcript_id = None
+        if segments is not None:
+            self.stored.append((bot_id, provider, segments))
+            transcript_id = len(self.stored) + 40
+        answer = done(transcript_id)
+        self.runs[request_id] = answer
+        self.staged.append(answer)
+        return answer
 
     async def current(self, bot_id):
         return None
@@ -66,14 +82,28 @@ class FakeFiles:
         return f"http://127.0.0.1:1/{key}"
 
 
+class Keys:
+    def __init__(self) -> None:
+        self.asked: list = []
+
+    async def __call__(self, request_id):
+        self.asked.append(request_id)
+        return "gladia-key-in-memory"
+
+
 @pytest.fixture
-def parts(tmp_path):
+def keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture
+def parts(tmp_path, keys):
     files = FakeFiles({"bots/x/audio.wav": b"RIFF-audio", "bots/x/speaker_timeline.json": TIMELINE})
     speech, repository = FakeSpeech(), FakeRepository()
     recognizers = {SpeechToTextProvider.DEFAULT: speech,
                    SpeechToTextProvider.GLADIA: RefusingProvider()}
     return speech, repository, files, TranscriptionService(recognizers, repository, files,
-                                                           tmp_path)
+                                                           tmp_path, keys)
 
 
 def request(**kw) -> TranscriptionRequested:
@@ -81,43 +111,62 @@ def request(**kw) -> TranscriptionRequested:
         bot_id=kw.pop("bot_id", uuid4()), account_id=1,
         artifacts=RecordingArtifacts(audio="bots/x/audio.wav",
                                      speaker_timeline="bots/x/speaker_timeline.json"),
-        speech_to_text=kw.pop("speech_to_text", SpeechToText()), **kw)
+        provider=kw.pop("provider", SpeechToTextProvider.DEFAULT), **kw)
 
 
-async def test_the_stored_audio_is_transcribed_with_the_stored_timeline(parts):
+@pytest.mark.parametrize("rerun", [False, True])
+async def test_the_stored_audio_is_transcribed_with_the_stored_timeline(parts, keys, rerun):
     speech, repository, _, service = parts
-    event = request(webhook_url="https://customer.test/rerun")
-    done = await service.retranscribe(event)
-    assert speech.heard == [(b"RIFF-audio", None)]
+    event = request(rerun=rerun, webhook_url="https://customer.test/rerun" if rerun else None)
+    done = await service.handle(event)
+    assert speech.heard == [(b"RIFF-audio", None)] and keys.asked == []
     ((bot_id, provider, segments),) = repository.stored
     assert bot_id == event.bot_id and provider == SpeechToTextProvider.DEFAULT
     assert [(s.speaker, [w.text for w in s.words]) for s in segments] == [
         ("Alice", ["Hello", "again."])]
-    assert done.rerun and done.webhook_url == "https://customer.test/rerun"
+    assert repository.staged == [done]
+    assert done.rerun == rerun and done.webhook_url == event.webhook_url
+    assert done.request_id == event.event_id
     assert (done.bot_id, done.transcript_id, done.error) == (event.bot_id, 41, None)
     assert done.speakers == ["Alice"] and done.word_count == 2
 
 
-async def test_a_provider_refusal_is_a_rerun_error_and_keeps_the_transcript(parts):
+async def test_a_request_delivered_twice_is_handled_once_with_the_same_answer_id(parts):
+    speech, repository, _, service = parts
+    event = request()
+    first = await service.handle(event)
+    assert await service.handle(event) is None
+    assert len(speech.heard) == 1 and len(repository.stored) == 1
+    other = await service.handle(request())
+    assert first.event_id != other.event_id
+
+
+async def test_the_key_is_asked_with_the_request_id_only_when_there_is_one(parts, keys):
+    speech, _, _, service = parts
+    event = request(has_key=True)
+    await service.handle(event)
+    assert keys.asked == [event.event_id]
+    assert speech.heard == [(b"RIFF-audio", "gladia-key-in-memory")]
+
+
+async def test_a_provider_refusal_is_an_error_and_keeps_the_transcript(parts):
     _, repository, _, service = parts
-    done = await service.retranscribe(
-        request(speech_to_text=SpeechToText(provider=SpeechToTextProvider.GLADIA, api_key="k")))
-    assert done.rerun and done.transcript_id is None
+    done = await service.handle(request(provider=SpeechToTextProvider.GLADIA, has_key=True))
+    assert done.transcript_id is None
     assert done.error == "Gladia refused the API key (HTTP 401)"
-    assert repository.stored == []
+    assert repository.stored == [] and repository.staged == [done]
 
 
-async def test_a_provider_not_configured_is_a_rerun_error(parts):
+async def test_a_provider_not_configured_is_an_error(parts):
     _, repository, _, service = parts
-    done = await service.retranscribe(
-        request(speech_to_text=SpeechToText(provider=SpeechToTextProvider.RUNPOD, api_key="k")))
+    done = await service.handle(request(provider=SpeechToTextProvider.RUNPOD))
     assert done.error == "the Runpod provider is not available on this platform"
     assert repository.stored == []
 
 
-async def test_audio_no_longer_stored_is_a_rerun_error(parts):
+async def test_audio_no_longer_stored_is_an_error(parts):
     _, repository, files, service = parts
     del files.objects["bots/x/audio.wav"]
-    done = await service.retranscribe(request())
+    done = await service.handle(request(rerun=True))
     assert done.rerun and done.error == "the recording's audio is no longer stored"
     assert repository.stored == []

@@ -1,0 +1,45 @@
+"""`mb-scheduler rotate-secrets` on a real PostgreSQL: provider keys of bots and of transcription
+requests are sealed again with the newest key of MB_SECRET_KEYS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+
+from mb_shared.migrations import migrate
+from mb_shared.secrets import KeyRing, new_key
+
+
+def test_rotation_reseals_every_provider_key(fresh_database):
+    old, new = new_key(), new_key()
+    migrate("scheduler", fresh_database)
+    old_ring = KeyRing([old])
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        bot_pk = conn.execute(
+            "INSERT INTO bots (bot_id, account_id, params, status, created_at, due_at, "
+            "artifacts, duration_s, speakers, recording_uploaded, transcription_finished, "
+            "has_transcript, trace_context, speech_api_key) VALUES (%s, 1, '{}', 'queued', "
+            "now(), now(), '{}', 0, '[]', false, false, false, '{}', %s) RETURNING id",
+            (uuid.uuid4(), old_ring.seal("gladia-key"))).fetchone()[0]
+        conn.execute(
+            "INSERT INTO transcription_requests (id, bot_pk, provider, sealed_api_key, rerun, "
+            "created_at) VALUES (%s, %s, 'Runpod', %s, true, now())",
+            (uuid.uuid4(), bot_pk, old_ring.seal("runpod-key")))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mb-scheduler"), "rotate-secrets"],
+        env={**os.environ, "DATABASE_URL": fresh_database, "MB_SECRET_KEYS": f"{new},{old}"},
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "2 secret(s) sealed again" in result.stdout
+    new_ring = KeyRing([new])
+    with psycopg.connect(fresh_database) as conn:
+        (bot_key,), = conn.execute("SELECT speech_api_key FROM bots").fetchall()
+        (request_key,), = conn.execute(
+            "SELECT sealed_api_key FROM transcription_requests").fetchall()
+    assert new_ring.open(bot_key) == "gladia-key"
+    assert new_ring.open(request_key) == "runpod-key"
