@@ -390,7 +390,8 @@ def test_a_killed_browser_keeps_what_was_recorded(
     assert files is not None
     assert child_ffmpegs() == []
     print(f"\nrecorded {recorded:.2f} s before the kill, salvaged {files.duration_s:.2f} s")
-    assert recorded - lost_at_most <= files.duration_s <= recorded + 0.2
+    # The page made nothing after the kill (its clock and the test's are the system's).
+    assert recorded - lost_at_most <= files.duration_s <= recorded + 0.05
 
     wprobe = ffprobe(files.wav)
     (ws,) = wprobe["streams"]

@@ -258,7 +258,8 @@ class TabRecorder:
         self._resuming = False
         self._start_info: dict[str, Any] = {}
         self._last_chunk_mono = 0.0
-        self._last_frame_mono = 0.0
+        # When the page made the latest media it handed over (unix s, page's clock).
+        self._last_media_unix = 0.0
         self._stall_warned = False
 
     # ------------------------------------------------------------------ API
@@ -406,7 +407,8 @@ class TabRecorder:
         are not the browser's and outlive it, so everything the page handed over
         -- every audio chunk and screencast frame received -- is decoded and
         encoded exactly as ``stop()`` would, into the same files. The recording
-        ends at the last media the page handed over.
+        ends when the page made the last media it handed over (that chunk's or
+        frame's own time).
 
         What can be lost is what was still inside the page: the audio its
         MediaRecorder had not yet handed over, at most one timeslice
@@ -423,14 +425,13 @@ class TabRecorder:
         self._state = "stopping"
         try:
             assert self._clock is not None
-            last_media_mono = max(self._last_chunk_mono, self._last_frame_mono)
-            duration = last_media_mono - self._t0_mono
+            duration = self._last_media_unix - self._clock.started_at_unix
             if duration <= 0:
                 log.warning("recorder: the page handed over nothing before it was lost")
                 self._state = "failed"
                 return None
             log.info("recorder: salvaging %.1f s recorded before the page was lost", duration)
-            return self._finish(self._clock.started_at_unix + duration, timeout, trim=True)
+            return self._finish(self._last_media_unix, timeout, trim=True)
         except RecorderError:
             log.exception("recorder: could not salvage the recording")
             self._state = "failed"
@@ -668,14 +669,18 @@ class TabRecorder:
         msg = json.loads(params["payload"])
         if msg.get("t") == "chunk":
             self._last_chunk_mono = time.monotonic()
+            self._media_made_at(msg.get("date", time.time() * 1000) / 1000.0)
             self._chunk_q.put(("chunk", int(msg["seg"]), base64.b64decode(msg["data"])))
         elif msg.get("t") == "error":
             log.warning("page MediaRecorder error: %s", msg.get("msg"))
 
+    def _media_made_at(self, unix: float) -> None:
+        self._last_media_unix = max(self._last_media_unix, min(unix, time.time()))
+
     def _on_frame(self, params: dict[str, Any]) -> None:
         self._latest_frame = base64.b64decode(params["data"])
         self._frames_in += 1
-        self._last_frame_mono = time.monotonic()
+        self._media_made_at((params.get("metadata") or {}).get("timestamp") or time.time())
         cdp = self._cdp
         if cdp is None:
             return
