@@ -1,4 +1,5 @@
-"""Every way a Meet visit can fail reaches the user as a typed `failed` webhook."""
+"""Every way a Meet visit can fail reaches the user as a typed `failed` webhook, and a visit cut
+short after recording started still delivers what was recorded."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 
 from minio import Minio
 
+from support import decodes, ffprobe, normalize
+
 
 def send_bot(api, webhooks, code, **extra):
     response = api.join(meeting_url=f"https://meet.google.com/{code}", bot_name="Notetaker",
@@ -17,14 +20,14 @@ def send_bot(api, webhooks, code, **extra):
     return response.body["bot_id"]
 
 
-def recording_bot(api, simulator, webhooks, code, said):
+def recording_bot(api, simulator, webhooks, code, said, **extra):
     """A bot recording a long meeting where Alice has `said` something."""
     simulator.create_meeting(
         code, participants=[{"name": "Alice"}],
         script=[{"speaker": "Alice", "text": said, "at": 1.0}],
         admission={"action": "admit", "after": 1.0}, end_after=300,
     )
-    bot_id = send_bot(api, webhooks, code)
+    bot_id = send_bot(api, webhooks, code, **extra)
     webhooks.wait_for(bot_id, lambda w: w.body["data"].get("status", {}).get("code")
                       == "in_call_recording", timeout=120)
     return bot_id
@@ -119,26 +122,89 @@ def test_a_killed_bot_runner_ends_the_bot_as_failed_and_keeps_uploads(
         platform.restart("bot-runner")
 
 
-def test_a_browser_crash_is_a_typed_internal_error_and_leaves_no_process(
-    api, simulator, webhooks, platform, meeting_code
-):
-    bot_id = recording_bot(api, simulator, webhooks, meeting_code, "Can everyone see my screen?")
-    runner = platform.processes["bot-runner"]
+def bot_processes(runner, bot_id):
+    """The bot's Chromium processes (their command line names its work directory) and every
+    chromedriver under the runner."""
+    found = []
+    for process in runner.descendants():
+        try:
+            if bot_id in " ".join(process.cmdline()) or process.name() == "chromedriver":
+                found.append(process)
+        except Exception:  # gone meanwhile
+            continue
+    return found
 
-    def bot_processes():
-        found = []
-        for process in runner.descendants():
-            try:
-                if bot_id in " ".join(process.cmdline()) or process.name() == "chromedriver":
-                    found.append(process)
-            except Exception:  # gone meanwhile
-                continue
-        return found
 
-    (browser,) = [p for p in bot_processes()
+def kill_browser(runner, bot_id) -> float:
+    """SIGKILL the bot's main Chromium process, as a crash or the out-of-memory killer would
+    end it; returns when (unix time)."""
+    (browser,) = [p for p in bot_processes(runner, bot_id)
                   if p.name().startswith("chrom") and p.name() != "chromedriver"
                   and not any(a.startswith("--type=") for a in p.cmdline())]
+    killed_at = time.time()
     browser.kill()
+    return killed_at
+
+
+def assert_no_process_left(runner, bot_id):
+    deadline = time.monotonic() + 15
+    while bot_processes(runner, bot_id) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert bot_processes(runner, bot_id) == [], "processes of the crashed bot's browser outlived it"
+
+
+def test_a_browser_crash_while_recording_delivers_what_was_recorded_and_leaves_no_process(
+    api, simulator, webhooks, platform, meeting_code
+):
+    said = "Can everyone see my screen?"
+    bot_id = recording_bot(api, simulator, webhooks, meeting_code, said,
+                           speech_to_text={"provider": "Default"})
+    runner = platform.processes["bot-runner"]
+    # Kill once Alice has finished and the page has had two timeslices to hand her words over.
+    deadline = time.monotonic() + 60
+    while (spoken := simulator.meeting(meeting_code)["utterances"][0]["actual_end"]) is None:
+        assert time.monotonic() < deadline, "Alice never spoke"
+        time.sleep(0.5)
+    time.sleep(max(0.0, spoken + 2.0 - time.time()))
+    killed_at = kill_browser(runner, bot_id)
+
+    final = webhooks.wait_final(bot_id, timeout=300)
+    data = final.body["data"]
+    assert final.body["event"] == "complete", final.body
+    assert data["reason"] == "browser_crashed"
+    heard = normalize(" ".join(w["word"] for s in data["transcript"] for w in s["words"]))
+    assert "see my screen" in " ".join(heard), heard
+    assert {s["speaker"] for s in data["transcript"]} == {"Alice"}
+
+    # The mp4 lasts the time in the call up to the kill, less the moments before recording
+    # started and the page's last timeslice (1 s) of audio it never handed over.
+    (guest,) = simulator.meeting(meeting_code)["guests"]
+    in_call = killed_at - guest["admitted_at"]
+    probe = ffprobe(data["mp4"])
+    kinds = {s["codec_type"]: s["codec_name"] for s in probe["streams"]}
+    assert kinds == {"video": "h264", "audio": "aac"}, kinds
+    duration = float(probe["format"]["duration"])
+    print(f"\nmp4 {duration:.2f} s, bot in call {in_call:.2f} s before the kill")
+    assert in_call - 3.0 <= duration <= in_call
+    assert data["audio"] and decodes(data["audio"])
+
+    body = api.request("GET", f"/bots/{bot_id}").body
+    history = [(h["code"], h["reason"]) for h in body["status_history"]]
+    assert history[-2:] == [("call_ended", "browser_crashed"), ("completed", None)], history
+    assert webhooks.status_codes(bot_id)[-1] == "call_ended"
+    assert_no_process_left(runner, bot_id)
+
+
+def test_a_browser_crash_before_recording_is_a_typed_internal_error_and_leaves_no_process(
+    api, simulator, webhooks, platform, meeting_code
+):
+    simulator.create_meeting(meeting_code, participants=[{"name": "Alice"}],
+                             admission={"action": "ignore"})
+    bot_id = send_bot(api, webhooks, meeting_code)
+    webhooks.wait_for(bot_id, lambda w: w.body["data"].get("status", {}).get("code")
+                      == "in_waiting_room", timeout=120)
+    runner = platform.processes["bot-runner"]
+    kill_browser(runner, bot_id)
 
     final = webhooks.wait_final(bot_id, timeout=120)
     data = final.body["data"]
@@ -149,7 +215,5 @@ def test_a_browser_crash_is_a_typed_internal_error_and_leaves_no_process(
     status = api.request("GET", f"/bots/{bot_id}").body["status"]
     assert (status["code"], status["error"], status["reason"]) == (
         "failed", "InternalError", "browser_crashed"), status
-    deadline = time.monotonic() + 15
-    while bot_processes() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert bot_processes() == [], "processes of the crashed bot's browser outlived it"
+    assert "in_call_recording" not in webhooks.status_codes(bot_id)
+    assert_no_process_left(runner, bot_id)

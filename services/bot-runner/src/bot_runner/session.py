@@ -17,7 +17,7 @@ from typing import Protocol
 
 from bot_runner.browser import Browser
 from bot_runner.camera import ImagePolicy, camera_chromium_flags, prepare_camera
-from bot_runner.media import TabRecorder, recorder_chromium_flags
+from bot_runner.media import RecordingFiles, TabRecorder, recorder_chromium_flags
 from bot_runner.platforms import adapter_for
 from bot_runner.platforms.base import InputDriver, PageState, PlatformAdapter
 from bot_runner.timeline import SpeakerTimelineBuilder
@@ -187,25 +187,46 @@ class BotSession:
         adapter.dismiss_dialogs()
         adapter.arrange(self.dispatch.params.recording_mode)
         clock = recorder.start()
-        self._screenshot(browser, "admitted")
-        adapter.start_speaker_probe()
         started_at = datetime.fromtimestamp(clock.started_at_unix, UTC)
         timeline = SpeakerTimelineBuilder(clock.started_at_page_ms, clock.started_at_unix,
                                           self.dispatch.params.platform)
-        self.effects.status(BotStatus.IN_CALL_RECORDING)
-        reason = self._watch_call(adapter, recorder, browser, timeline)
-        if reason == EndReason.NO_ONE_JOINED:
-            self._screenshot(browser, "alone")
-            adapter.leave()
-            timeout = self.dispatch.params.automatic_leave.noone_joined_timeout
-            raise BotFailure(BotError.TIMEOUT_WAITING_TO_START, reason,
-                             f"No other participant joined within {timeout} s, so the bot left.")
-        files = recorder.stop()
-        timeline.add_events(self._drain(adapter))
+        try:
+            self._screenshot(browser, "admitted")
+            adapter.start_speaker_probe()
+            self.effects.status(BotStatus.IN_CALL_RECORDING)
+            reason = self._watch_call(adapter, recorder, browser, timeline)
+        except Exception as exc:
+            files = self._salvage(recorder, browser, exc)
+            reason = EndReason.BROWSER_CRASHED
+        else:
+            if reason == EndReason.NO_ONE_JOINED:
+                self._screenshot(browser, "alone")
+                adapter.leave()
+                timeout = self.dispatch.params.automatic_leave.noone_joined_timeout
+                raise BotFailure(BotError.TIMEOUT_WAITING_TO_START, reason,
+                                 f"No other participant joined within {timeout} s, so the bot left.")
+            files = recorder.stop()
+            timeline.add_events(self._drain(adapter))
+            if reason not in (EndReason.REMOVED, EndReason.MEETING_ENDED):
+                adapter.leave()
         timeline.close(files.duration_s)
-        if reason not in (EndReason.REMOVED, EndReason.MEETING_ENDED):
-            adapter.leave()
         self.effects.status(BotStatus.CALL_ENDED, reason=reason)
+        self._deliver(files, timeline, started_at, reason)
+
+    def _salvage(self, recorder: TabRecorder, browser: Browser, exc: Exception) -> RecordingFiles:
+        """What was recorded until the browser died (crashed, killed, out of memory). Re-raises
+        `exc` if the browser is fine, or if nothing usable was recorded: the bot then fails."""
+        if browser.responds():
+            raise exc
+        log.error("the bot's browser crashed while recording: %s", exc,
+                  extra={"bot_id": self.dispatch.bot_id})
+        files = recorder.salvage()
+        if files is None:
+            raise exc
+        return files
+
+    def _deliver(self, files: RecordingFiles, timeline: SpeakerTimelineBuilder,
+                 started_at: datetime, reason: EndReason) -> None:
         mp3 = None if files.mp4 else encode_mp3(files.wav)
         artifacts = RecordingArtifacts(
             mp4=self.effects.upload("recording.mp4", files.mp4, "video/mp4") if files.mp4 else None,

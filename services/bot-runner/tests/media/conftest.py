@@ -92,22 +92,26 @@ def meeting_server(speech_wav: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def chromium() -> Iterator[Callable[[], object]]:
-    """Factory for headless Chromiums (each with its own profile); all quit at teardown."""
+def chromium() -> Iterator[Callable[..., object]]:
+    """Factory for headless Chromiums (each with its own profile); all quit at teardown.
+
+    `own_process_group=True` starts chromedriver (and so Chromium) in a process group of its
+    own, `driver.service.process.pid`, which a test may kill as a whole."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     drivers = []
     profiles = []
 
-    def make():
+    def make(*, own_process_group: bool = False):
         profile = tempfile.mkdtemp(prefix="rec-test-profile-")
         profiles.append(profile)
         opts = webdriver.ChromeOptions()
         opts.binary_location = CHROMIUM
         for flag in [*BASE_FLAGS, *recorder_chromium_flags(), f"--user-data-dir={profile}"]:
             opts.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+        popen_kw = {"process_group": 0} if own_process_group else {}
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER, popen_kw=popen_kw), options=opts)
         drivers.append(driver)
         driver.set_script_timeout(30)
         return driver

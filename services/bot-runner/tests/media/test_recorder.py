@@ -6,6 +6,7 @@ import array
 import json
 import math
 import os
+import signal
 import subprocess
 import time
 import wave
@@ -142,6 +143,15 @@ def wait_recording(driver, timeout: float = 10.0) -> None:
         time.sleep(0.1)
 
 
+def keep_pumping(rec: TabRecorder, timeout: float = 10.0) -> None:
+    """pump() until it raises (what the runner's loop does); fails if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec.pump()
+        time.sleep(0.1)
+    pytest.fail(f"pump() did not notice in {timeout} s")
+
+
 def keep_busy(driver, rec: TabRecorder, until: float) -> None:
     """What the runner does meanwhile: pump() plus its own Selenium calls."""
     while time.time() < until:
@@ -189,6 +199,8 @@ def test_stop_before_start_is_an_error(tmp_path: Path) -> None:
     rec = TabRecorder(None, tmp_path)
     with pytest.raises(RecorderError):
         rec.stop()
+    with pytest.raises(RecorderError):
+        rec.salvage()
     rec.close()
 
 
@@ -347,3 +359,60 @@ def test_survives_navigation_and_web_audio(chromium, meeting_server: str, tmp_pa
         assert heard is not None and abs(heard - at) < 0.1, (heard, at)
     assert child_ffmpegs() == []
 
+
+
+@pytest.mark.parametrize("video", [True, False], ids=["video", "audio_only"])
+def test_a_killed_browser_keeps_what_was_recorded(
+    chromium, meeting_server: str, tmp_path: Path, video: bool
+) -> None:
+    """The browser's whole process group is killed mid-recording (as a crash or an out-of-memory
+    kill would end it): pump() notices, and salvage() delivers playable files of everything the
+    page handed over, short of the kill by at most one timeslice of audio."""
+    driver = chromium(own_process_group=True)
+    rec = TabRecorder(driver, tmp_path / "crash", video=video)
+    try:
+        rec.install()
+        open_meeting(driver, f"{meeting_server}/?path=webrtc&speech=/speech.wav")
+        clock = rec.start()
+        join(driver)
+        speech = driver.execute_script("return playSpeech()")
+        keep_busy(driver, rec, clock.started_at_unix + 5.0)
+        killed_at = time.time()
+        os.killpg(driver.service.process.pid, signal.SIGKILL)
+        with pytest.raises(RecorderError):
+            keep_pumping(rec)
+        files = rec.salvage()
+    finally:
+        rec.close()
+
+    recorded = killed_at - clock.started_at_unix
+    lost_at_most = rec.timeslice_ms / 1000 + 0.5  # the page's last timeslice, and slack
+    assert files is not None
+    assert child_ffmpegs() == []
+    print(f"\nrecorded {recorded:.2f} s before the kill, salvaged {files.duration_s:.2f} s")
+    # The page made nothing after the kill (its clock and the test's are the system's).
+    assert recorded - lost_at_most <= files.duration_s <= recorded + 0.05
+
+    wprobe = ffprobe(files.wav)
+    (ws,) = wprobe["streams"]
+    assert ws["codec_name"] == "pcm_s16le" and int(ws["sample_rate"]) == 16000
+    assert abs(float(wprobe["format"]["duration"]) - files.duration_s) < 0.2
+    # The speech the page played before the kill is in the file.
+    speech_at = clock.media_time_from_page_ms(speech["perf"])
+    mean_db, _ = volume(files.wav, speech_at, files.duration_s - speech_at)
+    assert mean_db > -50, f"speech is silent in the salvaged audio.wav ({mean_db} dB)"
+
+    if not video:
+        assert files.mp4 is None
+        return
+    assert files.mp4 is not None and files.mp4.exists()
+    assert not rec.live_mp4_path.exists()
+    probe = ffprobe(files.mp4)
+    kinds = {s["codec_type"]: s["codec_name"] for s in probe["streams"]}
+    assert kinds == {"video": "h264", "audio": "aac"}, kinds
+    assert abs(float(probe["format"]["duration"]) - files.duration_s) < 0.2
+    for stream in probe["streams"]:
+        assert abs(float(stream["duration"]) - files.duration_s) < 0.2, stream
+    mean_db, _ = volume(files.mp4, speech_at, files.duration_s - speech_at)
+    assert mean_db > -50, f"speech is silent in the salvaged recording.mp4 ({mean_db} dB)"
+    assert distinct_frames(files.mp4) > 10

@@ -283,8 +283,9 @@
     rec.ondataavailable = (ev) => {
       const n = seq++;
       const blob = ev.data;
+      const date = Date.now();  // the chunk holds the audio up to about now
       sending = sending.then(async () => {
-        if (blob && blob.size) emit({ t: 'chunk', seg: segment, n, data: await blobToBase64(blob) });
+        if (blob && blob.size) emit({ t: 'chunk', seg: segment, n, date, data: await blobToBase64(blob) });
       }).catch((e) => note('emit: ' + e));
     };
     rec.onerror = (ev) => { note('recorder error: ' + (ev.error || ev)); emit({ t: 'error', seg: segment, msg: String(ev.error || ev) }); };

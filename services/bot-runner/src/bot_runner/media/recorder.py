@@ -16,7 +16,9 @@ Approach (see ``media/README.md`` for what was tried and why):
   webm to PCM; Python paces video frames on the wall clock and places the PCM on
   the same timeline (padding silence across page navigations), and one ffmpeg
   encodes ``recording.mp4`` (H.264 + AAC) and ``audio.wav`` (16 kHz mono) as the
-  meeting goes, so ``stop()`` only has to flush.
+  meeting goes, so ``stop()`` only has to flush. These processes are the
+  runner's, not the browser's: if the browser dies, ``salvage()`` flushes them
+  the same way, without the page.
 
 Selenium is used only in ``install()``/``start()``/``screenshot_png()``, on the
 caller's thread; everything else runs on the recorder's own threads, so the
@@ -190,7 +192,7 @@ class TabRecorder:
         while in_meeting:
             rec.pump()           # cheap health check; never touches the driver
             ...
-        files = rec.stop()
+        files = rec.stop()       # or, once the browser is gone: rec.salvage()
 
     ``close()`` (or the context manager) kills whatever is still running.
     """
@@ -224,8 +226,9 @@ class TabRecorder:
         self.ffmpeg = ffmpeg
         self.keep_webm = keep_webm  # also save the page's raw webm (decoder-N.webm)
         self.mp4_path = self.workdir / "recording.mp4" if video else None
-        # Written while recording (fragmented: playable even if everything
-        # dies), remuxed into a plain MP4 with the index up front by stop().
+        # Written while recording (fragmented: what ffmpeg has written stays
+        # playable, though it writes late), remuxed into a plain MP4 with the
+        # index up front by stop()/salvage().
         self.live_mp4_path = self.workdir / "recording.fragmented.mp4" if video else None
         self.wav_path = self.workdir / "audio.wav"
 
@@ -255,6 +258,8 @@ class TabRecorder:
         self._resuming = False
         self._start_info: dict[str, Any] = {}
         self._last_chunk_mono = 0.0
+        # When the page made the latest media it handed over (unix s, page's clock).
+        self._last_media_unix = 0.0
         self._stall_warned = False
 
     # ------------------------------------------------------------------ API
@@ -387,53 +392,107 @@ class TabRecorder:
             if self.video:
                 with contextlib.suppress(Exception):
                     cdp.call("Page.stopScreencast", timeout=5)
-            duration = max(0.0, stop_unix - self._clock.started_at_unix)
-            with self._lock:
-                self._final_duration = duration
-                self._final_frames = max(1, round(duration * self.fps))
-                if self._current_seg >= 0:
-                    self._chunk_q.put(("end", self._current_seg))
-                self._current_seg = -2  # ignore late chunks/navigations
-            self._chunk_q.put(None)
-            self._seg_q.put(None)
-            self._wake.set()
-
-            deadline = time.monotonic() + (timeout or max(60.0, duration))
-            assert self._encoder is not None
-            try:
-                self._encoder.wait(max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired as exc:
-                raise RecorderError("encoder did not finish in time") from exc
-            for t in self._threads:
-                t.join(max(0.1, deadline - time.monotonic()))
-            self._raise_if_failed()
-            if self._encoder.returncode != 0:
-                raise RecorderError(
-                    f"ffmpeg exited with {self._encoder.returncode}, see {self._encoder_log_path}"
-                )
-            self._finalize_mp4(deadline)
-            self._state = "stopped"
-            return RecordingFiles(
-                mp4=self.mp4_path,
-                wav=self.wav_path,
-                duration_s=duration,
-                clock=self._clock,
-                segments=len(self._segments),
-                stats=self.stats(),
-            )
+            return self._finish(stop_unix, timeout)
         except BaseException:
             self._state = "failed"
             raise
         finally:
             self.close()
 
-    def _finalize_mp4(self, deadline: float) -> None:
-        """Fragmented MP4 -> plain MP4 (duration in the header, index first)."""
+    def salvage(self, timeout: float | None = None) -> RecordingFiles | None:
+        """Finish the files from what reached the recorder before the page died.
+
+        For a tab or browser that crashed, was killed or ran out of memory: no
+        DevTools call is made. The recorder's own processes (decoders, encoder)
+        are not the browser's and outlive it, so everything the page handed over
+        -- every audio chunk and screencast frame received -- is decoded and
+        encoded exactly as ``stop()`` would, into the same files. The recording
+        ends when the page made the last media it handed over (that chunk's or
+        frame's own time).
+
+        What can be lost is what was still inside the page: the audio its
+        MediaRecorder had not yet handed over, at most one timeslice
+        (``timeslice_ms``, 1 s; silence in the files if frames came later), and
+        frames Chromium had not sent.
+        ``pump()`` does not move media (the recorder's threads do, all the time),
+        so how often it is called does not matter.
+
+        Returns None if nothing was handed over after ``start()``, or if the
+        recorder's own pipeline failed too (see ``ffmpeg.log``).
+        """
+        if self._state != "recording":
+            raise RecorderError(f"recorder is {self._state}, not recording")
+        self._state = "stopping"
+        try:
+            assert self._clock is not None
+            duration = self._last_media_unix - self._clock.started_at_unix
+            if duration <= 0:
+                log.warning("recorder: the page handed over nothing before it was lost")
+                self._state = "failed"
+                return None
+            log.info("recorder: salvaging %.1f s recorded before the page was lost", duration)
+            return self._finish(self._last_media_unix, timeout, trim=True)
+        except RecorderError:
+            log.exception("recorder: could not salvage the recording")
+            self._state = "failed"
+            return None
+        except BaseException:
+            self._state = "failed"
+            raise
+        finally:
+            self.close()
+
+    def _finish(self, stop_unix: float, timeout: float | None, *,
+                trim: bool = False) -> RecordingFiles:
+        """End the inputs at `stop_unix` and wait for the files (the page is not used).
+
+        `trim` cuts the video frames the pacer wrote past `stop_unix` (after a crash
+        it repeats the last frame until told to stop)."""
+        assert self._clock is not None
+        duration = max(0.0, stop_unix - self._clock.started_at_unix)
+        with self._lock:
+            self._final_duration = duration
+            self._final_frames = max(1, round(duration * self.fps))
+            if self._current_seg >= 0:
+                self._chunk_q.put(("end", self._current_seg))
+            self._current_seg = -2  # ignore late chunks/navigations
+        self._chunk_q.put(None)
+        self._seg_q.put(None)
+        self._wake.set()
+
+        deadline = time.monotonic() + (timeout or max(60.0, duration))
+        assert self._encoder is not None
+        try:
+            self._encoder.wait(max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired as exc:
+            raise RecorderError("encoder did not finish in time") from exc
+        for t in self._threads:
+            t.join(max(0.1, deadline - time.monotonic()))
+        self._raise_if_failed()
+        if self._encoder.returncode != 0:
+            raise RecorderError(
+                f"ffmpeg exited with {self._encoder.returncode}, see {self._encoder_log_path}"
+            )
+        self._finalize_mp4(deadline, duration if trim else None)
+        self._state = "stopped"
+        return RecordingFiles(
+            mp4=self.mp4_path,
+            wav=self.wav_path,
+            duration_s=duration,
+            clock=self._clock,
+            segments=len(self._segments),
+            stats=self.stats(),
+        )
+
+    def _finalize_mp4(self, deadline: float, duration: float | None = None) -> None:
+        """Fragmented MP4 -> plain MP4 (duration in the header, index first), cut at
+        `duration` if given."""
         if self.live_mp4_path is None or self.mp4_path is None:
             return
+        cut = ["-t", f"{duration:.3f}"] if duration is not None else []
         cmd = [
             self.ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-            "-i", str(self.live_mp4_path), "-map", "0", "-c", "copy",
+            "-i", str(self.live_mp4_path), "-map", "0", "-c", "copy", *cut,
             "-movflags", "+faststart", "-f", "mp4", str(self.mp4_path),
         ]
         try:
@@ -610,13 +669,18 @@ class TabRecorder:
         msg = json.loads(params["payload"])
         if msg.get("t") == "chunk":
             self._last_chunk_mono = time.monotonic()
+            self._media_made_at(msg.get("date", time.time() * 1000) / 1000.0)
             self._chunk_q.put(("chunk", int(msg["seg"]), base64.b64decode(msg["data"])))
         elif msg.get("t") == "error":
             log.warning("page MediaRecorder error: %s", msg.get("msg"))
 
+    def _media_made_at(self, unix: float) -> None:
+        self._last_media_unix = max(self._last_media_unix, min(unix, time.time()))
+
     def _on_frame(self, params: dict[str, Any]) -> None:
         self._latest_frame = base64.b64decode(params["data"])
         self._frames_in += 1
+        self._media_made_at((params.get("metadata") or {}).get("timestamp") or time.time())
         cdp = self._cdp
         if cdp is None:
             return
