@@ -246,3 +246,18 @@ def test_gateway_has_a_disruption_budget_selecting_its_pods(objects):
     labels = by_kind(objects, "Deployment")["api-gateway"]["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert set(by_kind(objects, "PodDisruptionBudget")) == {"api-gateway"}
+
+
+def test_retry_delays_reach_every_service_through_the_config_map(objects):
+    config_map = by_kind(objects, "ConfigMap")["meeting-bots"]
+    assert config_map["data"]["MB_RETRY_DELAYS_S"] == "1,5,15,60,300,900"
+    for name, deployment in by_kind(objects, "Deployment").items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert {"configMapRef": {"name": "meeting-bots"}} in container["envFrom"], name
+
+    for given in ("0.5, 2,10", [0.5, 2, 10]):
+        data = by_kind(render({"retryDelaysS": given}), "ConfigMap")["meeting-bots"]["data"]
+        assert data["MB_RETRY_DELAYS_S"] == "0.5,2,10"
+    for wrong in ("", [], "1,soon"):
+        with pytest.raises(helm.HelmRenderError, match="retryDelaysS"):
+            render({"retryDelaysS": wrong})

@@ -149,6 +149,17 @@ service's settings check them), NATS_URL when it is secret, and the pod's identi
 {{- if $env }}{{ toYaml $env }}{{ end -}}
 {{- end -}}
 
+{{/* A list, or a comma-separated string, as "a,b,c" (items trimmed, empty ones dropped). */}}
+{{- define "mb.csv" -}}
+{{- $items := list -}}
+{{- $raw := kindIs "slice" . | ternary . (splitList "," (toString (. | default ""))) -}}
+{{- range $raw -}}
+{{- $item := toString . | trim -}}
+{{- if $item }}{{ $items = append $items $item }}{{ end -}}
+{{- end -}}
+{{- join "," $items -}}
+{{- end -}}
+
 {{/* A database URL for the generated Secret. Args: root, database. */}}
 {{- define "mb.databaseUrl" -}}
 {{- $pg := .root.Values.postgresql -}}
@@ -212,6 +223,15 @@ limits:
 {{- end -}}
 {{- if and (ne .Values.environment "development") (has (lower .Values.s3.secretKey) (list "changeme" "change-me" "secret" "minioadmin")) -}}
 {{- fail "s3.secretKey is a placeholder; the services refuse it outside development" -}}
+{{- end -}}
+{{- end -}}
+{{- $delays := include "mb.csv" .Values.retryDelaysS -}}
+{{- if not $delays -}}
+{{- fail "retryDelaysS must hold at least one wait (seconds)" -}}
+{{- end -}}
+{{- range (splitList "," $delays) -}}
+{{- if not (regexMatch "^[0-9]+([.][0-9]+)?$" .) -}}
+{{- fail (printf "retryDelaysS: %q is not a number of seconds" .) -}}
 {{- end -}}
 {{- end -}}
 {{- if lt (int .Values.botRunner.maxConcurrentBots) 1 -}}
