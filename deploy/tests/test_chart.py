@@ -9,6 +9,7 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
 CHART = Path(__file__).resolve().parents[1] / "helm" / "meeting-bots"
 
@@ -21,11 +22,15 @@ SERVICES = {
     "webhook-dispatcher": ("webhookDispatcher", "webhooks"),
 }
 MIGRATING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher"]
+# The services that seal or open secrets, and so get MB_SECRET_KEYS (never the bot-runner).
+SEALING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher"]
+KEY = Fernet.generate_key().decode()
 
-# What an operator must supply at least: credentials for the generated Secret.
+# What an operator must supply at least: credentials and the key ring for the generated Secret.
 REQUIRED_VALUES: dict[str, Any] = {
     "postgresql": {"password": "pg-password"},
     "s3": {"accessKey": "access-key", "secretKey": "a-real-secret"},
+    "secrets": {"secretKeys": [KEY]},
 }
 
 
@@ -261,3 +266,66 @@ def test_retry_delays_reach_every_service_through_the_config_map(objects):
     for wrong in ("", [], "1,soon"):
         with pytest.raises(helm.HelmRenderError, match="retryDelaysS"):
             render({"retryDelaysS": wrong})
+
+
+def _containers(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every container of the Deployments and Jobs, as "<object>/<container>"."""
+    return {
+        f"{o['metadata']['name']}/{c['name']}": c
+        for o in objects
+        if o["kind"] in {"Deployment", "Job"}
+        for c in o["spec"]["template"]["spec"]["containers"]
+    }
+
+
+def test_secret_keys_reach_exactly_the_four_sealing_services(objects):
+    secret = by_kind(objects, "Secret")["meeting-bots"]["stringData"]
+    assert secret["MB_SECRET_KEYS"] == KEY
+    for name, deployment in by_kind(objects, "Deployment").items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        ref = env_of(container).get("MB_SECRET_KEYS")
+        if name in SEALING:
+            assert ref == {"secretKeyRef": {"name": "meeting-bots", "key": "MB_SECRET_KEYS"}}, name
+        else:
+            assert ref is None, f"{name} must never see MB_SECRET_KEYS"
+    # Nowhere else either: no ConfigMap value, no envFrom of the Secret.
+    assert "MB_SECRET_KEYS" not in by_kind(objects, "ConfigMap")["meeting-bots"]["data"]
+    for where, container in _containers(objects).items():
+        assert all("secretRef" not in source for source in container.get("envFrom", [])), where
+    # The migrations read it too (their settings refuse to start without it), from the hook's copy.
+    (job,) = by_kind(objects, "Job").values()
+    for container in job["spec"]["template"]["spec"]["containers"]:
+        ref = env_of(container)["MB_SECRET_KEYS"]["secretKeyRef"]
+        assert by_kind(objects, "Secret")[ref["name"]]["stringData"][ref["key"]] == KEY
+
+
+def test_secret_keys_newest_first_as_a_list_or_a_string():
+    newer = Fernet.generate_key().decode()
+    for given in ([newer, KEY], f"{newer}, {KEY}"):
+        objects = render({"secrets": {"secretKeys": given}})
+        assert by_kind(objects, "Secret")["meeting-bots"]["stringData"]["MB_SECRET_KEYS"] == (
+            f"{newer},{KEY}"
+        )
+
+
+def test_install_without_secret_keys_fails_outside_development():
+    for missing in ([], ""):
+        with pytest.raises(helm.HelmRenderError, match="secrets.secretKeys"):
+            render({"secrets": {"secretKeys": missing}})
+    with pytest.raises(helm.HelmRenderError, match="not a Fernet key"):
+        render({"secrets": {"secretKeys": ["changeme"]}})
+    # In development the services run without it, and so does the chart: no key, no variable.
+    objects = render({"environment": "development", "secrets": {"secretKeys": []}})
+    assert "MB_SECRET_KEYS" not in by_kind(objects, "Secret")["meeting-bots"]["stringData"]
+    for where, container in _containers(objects).items():
+        assert "MB_SECRET_KEYS" not in env_of(container), where
+
+
+def test_existing_secret_provides_the_secret_keys():
+    objects = render({"secrets": {"existingSecret": "managed-elsewhere"}}, base={})
+    for where, container in _containers(objects).items():
+        ref = env_of(container).get("MB_SECRET_KEYS")
+        if where.split("/")[1] in SEALING:
+            assert ref["secretKeyRef"] == {"name": "managed-elsewhere", "key": "MB_SECRET_KEYS"}
+        else:
+            assert ref is None, where

@@ -219,9 +219,12 @@ def _value_of(words: list[str], flag: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def deployments() -> dict[str, dict[str, Any]]:
+    from cryptography.fernet import Fernet
+
     values = {
         "postgresql": {"password": "pg-password"},
         "s3": {"accessKey": "access-key", "secretKey": "a-real-secret"},
+        "secrets": {"secretKeys": [Fernet.generate_key().decode()]},
     }
     with helm.Chart.load(CHART) as chart:
         manifests = chart.render(values, name="mb", namespace="meeting-bots", is_install=True)

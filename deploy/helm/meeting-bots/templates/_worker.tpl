@@ -2,6 +2,7 @@
 Deployment of a worker (a service without a port). Takes the dict of the other helpers plus:
   command, args: the container's command line (lists)
   database:      its database (gateway, scheduler, transcriber, webhooks) or "" for none
+  secretKeys:    true when it seals or opens secrets (MB_SECRET_KEYS)
   env:           YAML list of the service's own variables
   volumes, mounts: YAML lists of extra volumes and their mounts
   resources:     YAML resources ("" uses values.resources)
@@ -54,6 +55,11 @@ spec:
           env:
             {{- if .database }}
             {{- include "mb.databaseEnv" . | nindent 12 }}
+            {{- end }}
+            {{- if .secretKeys }}
+            {{- with (include "mb.secretKeysEnv" .) }}
+            {{- . | nindent 12 }}
+            {{- end }}
             {{- end }}
             {{- include "mb.commonEnv" . | nindent 12 }}
             {{- with .env }}
