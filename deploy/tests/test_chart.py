@@ -104,10 +104,14 @@ def test_every_service_has_a_deployment_named_after_it(objects):
 
 def test_every_container_has_limits_and_a_hardened_security_context():
     everything = render(
-        {"botRunner": {"keda": {"enabled": True}}, "apiGateway": {"ingress": {"enabled": True}}}
+        {
+            "botRunner": {"keda": {"enabled": True}},
+            "apiGateway": {"ingress": {"enabled": True}},
+            "rotateSecrets": {"enabled": True},
+        }
     )
     specs = pod_specs(everything)
-    assert len(specs) == len(SERVICES) + 1  # the Deployments and the migrations Job
+    assert len(specs) == len(SERVICES) + 2  # the Deployments, the migrations and rotation Jobs
     for where, spec in specs:
         assert spec["securityContext"]["runAsNonRoot"] is True, where
         assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
@@ -190,7 +194,7 @@ def test_transcriber_model_cache_is_a_volume(objects):
 
 
 def test_migrations_job_is_a_pre_install_and_pre_upgrade_hook_running_every_migrate(objects):
-    (job,) = by_kind(objects, "Job").values()
+    job = by_kind(objects, "Job")["meeting-bots-migrations"]
     hooks = job["metadata"]["annotations"]["helm.sh/hook"].split(",")
     assert sorted(hooks) == ["pre-install", "pre-upgrade"]
     spec = job["spec"]["template"]["spec"]
@@ -293,7 +297,7 @@ def test_secret_keys_reach_exactly_the_four_sealing_services(objects):
     for where, container in _containers(objects).items():
         assert all("secretRef" not in source for source in container.get("envFrom", [])), where
     # The migrations read it too (their settings refuse to start without it), from the hook's copy.
-    (job,) = by_kind(objects, "Job").values()
+    job = by_kind(objects, "Job")["meeting-bots-migrations"]
     for container in job["spec"]["template"]["spec"]["containers"]:
         ref = env_of(container)["MB_SECRET_KEYS"]["secretKeyRef"]
         assert by_kind(objects, "Secret")[ref["name"]]["stringData"][ref["key"]] == KEY
@@ -329,3 +333,50 @@ def test_existing_secret_provides_the_secret_keys():
             assert ref["secretKeyRef"] == {"name": "managed-elsewhere", "key": "MB_SECRET_KEYS"}
         else:
             assert ref is None, where
+
+
+def test_rotate_secrets_job_only_when_enabled_after_the_upgrade(objects):
+    assert set(by_kind(objects, "Job")) == {"meeting-bots-migrations"}
+
+    job = by_kind(render({"rotateSecrets": {"enabled": True}}), "Job")[
+        "meeting-bots-rotate-secrets"
+    ]
+    hooks = job["metadata"]["annotations"]["helm.sh/hook"].split(",")
+    assert sorted(hooks) == ["post-install", "post-upgrade"]
+    spec = job["spec"]["template"]["spec"]
+    assert spec["restartPolicy"] == "Never"
+    containers = {c["name"]: c for c in spec["containers"]}
+    assert sorted(containers) == ["api-gateway", "scheduler"]
+    for name, container in containers.items():
+        assert container["command"] + container["args"] == [f"mb-{name}", "rotate-secrets"]
+        assert container["image"] == f"meeting-bots/{name}:0.1.0"
+        env = env_of(container)
+        # After the upgrade the release's own Secret holds the new ring.
+        assert env["MB_SECRET_KEYS"]["secretKeyRef"] == {
+            "name": "meeting-bots",
+            "key": "MB_SECRET_KEYS",
+        }
+        database = SERVICES[name][1]
+        assert env["DATABASE_URL"]["secretKeyRef"]["key"] == f"{database.upper()}_DATABASE_URL"
+
+    more = render({"rotateSecrets": {"enabled": True, "services": ["webhook-dispatcher"]}})
+    (container,) = by_kind(more, "Job")["meeting-bots-rotate-secrets"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert container["command"] == ["mb-webhook-dispatcher"]
+    with pytest.raises(helm.HelmRenderError, match="stores no secret"):
+        render({"rotateSecrets": {"enabled": True, "services": ["bot-runner"]}})
+
+
+def test_the_documented_set_forms_give_the_chart_what_it_expects():
+    newer = Fernet.generate_key().decode()
+    for expression, expected in (
+        (f"secrets.secretKeys={KEY}", KEY),
+        (f"secrets.secretKeys={{{newer},{KEY}}}", f"{newer},{KEY}"),
+    ):
+        values = _merge(REQUIRED_VALUES, helm.parse_set_string(expression))
+        secret = by_kind(render(base=values), "Secret")["meeting-bots"]["stringData"]
+        assert secret["MB_SECRET_KEYS"] == expected, expression
+    values = _merge(REQUIRED_VALUES, helm.parse_set_string("retryDelaysS={1,5,15}"))
+    config = by_kind(render(base=values), "ConfigMap")["meeting-bots"]["data"]
+    assert config["MB_RETRY_DELAYS_S"] == "1,5,15"
