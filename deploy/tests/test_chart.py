@@ -254,7 +254,48 @@ def test_gateway_has_a_disruption_budget_selecting_its_pods(objects):
     pdb = by_kind(objects, "PodDisruptionBudget")["api-gateway"]
     labels = by_kind(objects, "Deployment")["api-gateway"]["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    assert set(by_kind(objects, "PodDisruptionBudget")) == {"api-gateway"}
+
+
+def test_replicas_default_to_two_where_the_services_share_work(objects):
+    replicas = {n: d["spec"]["replicas"] for n, d in by_kind(objects, "Deployment").items()}
+    assert replicas == {
+        "api-gateway": 2,
+        "scheduler": 2,
+        "webhook-dispatcher": 2,
+        "transcriber": 1,
+        "bot-runner": 1,
+    }
+    scaled = render({"transcriber": {"replicas": 3}, "botRunner": {"replicas": 2}})
+    replicas = {n: d["spec"]["replicas"] for n, d in by_kind(scaled, "Deployment").items()}
+    assert replicas["transcriber"] == 3 and replicas["bot-runner"] == 2
+
+
+def _budgets(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return by_kind(objects, "PodDisruptionBudget")
+
+
+def test_every_service_with_more_than_one_replica_has_a_disruption_budget(objects):
+    assert set(_budgets(objects)) == {"api-gateway", "scheduler", "webhook-dispatcher"}
+    for name in ("scheduler", "webhook-dispatcher"):
+        pdb = _budgets(objects)[name]
+        assert pdb["apiVersion"] == "policy/v1"
+        assert pdb["spec"]["minAvailable"] == 1
+        labels = by_kind(objects, "Deployment")[name]["spec"]["template"]["metadata"]["labels"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        # Another service's pods are not counted.
+        others = by_kind(objects, "Deployment")["api-gateway"]["spec"]["template"]["metadata"]
+        assert not pdb["spec"]["selector"]["matchLabels"].items() <= others["labels"].items()
+
+    # One replica: no budget, it would block every node drain.
+    single = render({"scheduler": {"replicas": 1}, "webhookDispatcher": {"replicas": 1}})
+    assert set(_budgets(single)) == {"api-gateway"}
+    more = render({"transcriber": {"replicas": 2}, "botRunner": {"replicas": 2}})
+    assert {"transcriber", "bot-runner"} <= set(_budgets(more))
+    # KEDA owns the bot-runner's count, which may be 1: no budget then.
+    keda = render({"botRunner": {"replicas": 2, "keda": {"enabled": True}}})
+    assert "bot-runner" not in _budgets(keda)
+    off = render({"scheduler": {"pdb": {"enabled": False}}})
+    assert "scheduler" not in _budgets(off)
 
 
 def test_retry_delays_reach_every_service_through_the_config_map(objects):

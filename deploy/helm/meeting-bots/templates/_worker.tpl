@@ -1,5 +1,6 @@
 {{/*
-Deployment of a worker (a service without a port). Takes the dict of the other helpers plus:
+Deployment of a worker (a service without a port), and its PodDisruptionBudget when it has more
+than one replica. Takes the dict of the other helpers plus:
   command, args: the container's command line (lists)
   database:      its database (gateway, scheduler, transcriber, webhooks) or "" for none
   secretKeys:    true when it seals or opens secrets (MB_SECRET_KEYS)
@@ -84,4 +85,18 @@ spec:
         {{- with .volumes }}
         {{- . | nindent 8 }}
         {{- end }}
+{{- if and (not .autoscaled) $v.pdb.enabled (gt (int $v.replicas) 1) }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "mb.fullname" . }}
+  labels:
+    {{- include "mb.labels" . | nindent 4 }}
+spec:
+  minAvailable: {{ $v.pdb.minAvailable }}
+  selector:
+    matchLabels:
+      {{- include "mb.selectorLabels" . | nindent 6 }}
+{{- end }}
 {{- end -}}
