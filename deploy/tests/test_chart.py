@@ -11,6 +11,9 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from mb_shared.contracts.bot import BotDispatched
+from mb_shared.contracts.catalogue import durable_consumers, durable_name
+
 CHART = Path(__file__).resolve().parents[1] / "helm" / "meeting-bots"
 
 SERVICES = {
@@ -227,7 +230,12 @@ def test_keda_scaled_object_only_when_enabled(objects):
     (trigger,) = scaled_object["spec"]["triggers"]
     assert trigger["type"] == "nats-jetstream"
     assert trigger["metadata"]["stream"] == "DISPATCH"
-    assert trigger["metadata"]["consumer"] == "bot-runner"
+    assert trigger["metadata"]["consumer"] == "bot-runner-bot_dispatch"
+    # The name the bot-runner gives its durable consumer, on the stream it reads.
+    assert {trigger["metadata"]["consumer"]: trigger["metadata"]["stream"]}.items() <= (
+        durable_consumers().items()
+    )
+    assert trigger["metadata"]["consumer"] == durable_name("bot-runner", BotDispatched)
     assert trigger["metadata"]["lagThreshold"] == "2"
     # KEDA owns the replica count: the Deployment must not fight it on every upgrade.
     assert "replicas" not in by_kind(scaled, "Deployment")["bot-runner"]["spec"]
