@@ -9,6 +9,10 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
+from cryptography.fernet import Fernet
+
+from mb_shared.contracts.bot import BotDispatched
+from mb_shared.contracts.catalogue import durable_consumers, durable_name
 
 CHART = Path(__file__).resolve().parents[1] / "helm" / "meeting-bots"
 
@@ -21,11 +25,15 @@ SERVICES = {
     "webhook-dispatcher": ("webhookDispatcher", "webhooks"),
 }
 MIGRATING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher"]
+# The services that seal or open secrets, and so get MB_SECRET_KEYS (never the bot-runner).
+SEALING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher"]
+KEY = Fernet.generate_key().decode()
 
-# What an operator must supply at least: credentials for the generated Secret.
+# What an operator must supply at least: credentials and the key ring for the generated Secret.
 REQUIRED_VALUES: dict[str, Any] = {
     "postgresql": {"password": "pg-password"},
     "s3": {"accessKey": "access-key", "secretKey": "a-real-secret"},
+    "secrets": {"secretKeys": [KEY]},
 }
 
 
@@ -99,10 +107,14 @@ def test_every_service_has_a_deployment_named_after_it(objects):
 
 def test_every_container_has_limits_and_a_hardened_security_context():
     everything = render(
-        {"botRunner": {"keda": {"enabled": True}}, "apiGateway": {"ingress": {"enabled": True}}}
+        {
+            "botRunner": {"keda": {"enabled": True}},
+            "apiGateway": {"ingress": {"enabled": True}},
+            "rotateSecrets": {"enabled": True},
+        }
     )
     specs = pod_specs(everything)
-    assert len(specs) == len(SERVICES) + 1  # the Deployments and the migrations Job
+    assert len(specs) == len(SERVICES) + 2  # the Deployments, the migrations and rotation Jobs
     for where, spec in specs:
         assert spec["securityContext"]["runAsNonRoot"] is True, where
         assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
@@ -185,7 +197,7 @@ def test_transcriber_model_cache_is_a_volume(objects):
 
 
 def test_migrations_job_is_a_pre_install_and_pre_upgrade_hook_running_every_migrate(objects):
-    (job,) = by_kind(objects, "Job").values()
+    job = by_kind(objects, "Job")["meeting-bots-migrations"]
     hooks = job["metadata"]["annotations"]["helm.sh/hook"].split(",")
     assert sorted(hooks) == ["pre-install", "pre-upgrade"]
     spec = job["spec"]["template"]["spec"]
@@ -218,7 +230,12 @@ def test_keda_scaled_object_only_when_enabled(objects):
     (trigger,) = scaled_object["spec"]["triggers"]
     assert trigger["type"] == "nats-jetstream"
     assert trigger["metadata"]["stream"] == "DISPATCH"
-    assert trigger["metadata"]["consumer"] == "bot-runner"
+    assert trigger["metadata"]["consumer"] == "bot-runner-bot_dispatch"
+    # The name the bot-runner gives its durable consumer, on the stream it reads.
+    assert {trigger["metadata"]["consumer"]: trigger["metadata"]["stream"]}.items() <= (
+        durable_consumers().items()
+    )
+    assert trigger["metadata"]["consumer"] == durable_name("bot-runner", BotDispatched)
     assert trigger["metadata"]["lagThreshold"] == "2"
     # KEDA owns the replica count: the Deployment must not fight it on every upgrade.
     assert "replicas" not in by_kind(scaled, "Deployment")["bot-runner"]["spec"]
@@ -245,4 +262,170 @@ def test_gateway_has_a_disruption_budget_selecting_its_pods(objects):
     pdb = by_kind(objects, "PodDisruptionBudget")["api-gateway"]
     labels = by_kind(objects, "Deployment")["api-gateway"]["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    assert set(by_kind(objects, "PodDisruptionBudget")) == {"api-gateway"}
+
+
+def test_replicas_default_to_two_where_the_services_share_work(objects):
+    replicas = {n: d["spec"]["replicas"] for n, d in by_kind(objects, "Deployment").items()}
+    assert replicas == {
+        "api-gateway": 2,
+        "scheduler": 2,
+        "webhook-dispatcher": 2,
+        "transcriber": 1,
+        "bot-runner": 1,
+    }
+    scaled = render({"transcriber": {"replicas": 3}, "botRunner": {"replicas": 2}})
+    replicas = {n: d["spec"]["replicas"] for n, d in by_kind(scaled, "Deployment").items()}
+    assert replicas["transcriber"] == 3 and replicas["bot-runner"] == 2
+
+
+def _budgets(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return by_kind(objects, "PodDisruptionBudget")
+
+
+def test_every_service_with_more_than_one_replica_has_a_disruption_budget(objects):
+    assert set(_budgets(objects)) == {"api-gateway", "scheduler", "webhook-dispatcher"}
+    for name in ("scheduler", "webhook-dispatcher"):
+        pdb = _budgets(objects)[name]
+        assert pdb["apiVersion"] == "policy/v1"
+        assert pdb["spec"]["minAvailable"] == 1
+        labels = by_kind(objects, "Deployment")[name]["spec"]["template"]["metadata"]["labels"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        # Another service's pods are not counted.
+        others = by_kind(objects, "Deployment")["api-gateway"]["spec"]["template"]["metadata"]
+        assert not pdb["spec"]["selector"]["matchLabels"].items() <= others["labels"].items()
+
+    # One replica: no budget, it would block every node drain.
+    single = render({"scheduler": {"replicas": 1}, "webhookDispatcher": {"replicas": 1}})
+    assert set(_budgets(single)) == {"api-gateway"}
+    more = render({"transcriber": {"replicas": 2}, "botRunner": {"replicas": 2}})
+    assert {"transcriber", "bot-runner"} <= set(_budgets(more))
+    # KEDA owns the bot-runner's count, which may be 1: no budget then.
+    keda = render({"botRunner": {"replicas": 2, "keda": {"enabled": True}}})
+    assert "bot-runner" not in _budgets(keda)
+    off = render({"scheduler": {"pdb": {"enabled": False}}})
+    assert "scheduler" not in _budgets(off)
+
+
+def test_retry_delays_reach_every_service_through_the_config_map(objects):
+    config_map = by_kind(objects, "ConfigMap")["meeting-bots"]
+    assert config_map["data"]["MB_RETRY_DELAYS_S"] == "1,5,15,60,300,900"
+    for name, deployment in by_kind(objects, "Deployment").items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert {"configMapRef": {"name": "meeting-bots"}} in container["envFrom"], name
+
+    for given in ("0.5, 2,10", [0.5, 2, 10]):
+        data = by_kind(render({"retryDelaysS": given}), "ConfigMap")["meeting-bots"]["data"]
+        assert data["MB_RETRY_DELAYS_S"] == "0.5,2,10"
+    for wrong in ("", [], "1,soon"):
+        with pytest.raises(helm.HelmRenderError, match="retryDelaysS"):
+            render({"retryDelaysS": wrong})
+
+
+def _containers(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every container of the Deployments and Jobs, as "<object>/<container>"."""
+    return {
+        f"{o['metadata']['name']}/{c['name']}": c
+        for o in objects
+        if o["kind"] in {"Deployment", "Job"}
+        for c in o["spec"]["template"]["spec"]["containers"]
+    }
+
+
+def test_secret_keys_reach_exactly_the_four_sealing_services(objects):
+    secret = by_kind(objects, "Secret")["meeting-bots"]["stringData"]
+    assert secret["MB_SECRET_KEYS"] == KEY
+    for name, deployment in by_kind(objects, "Deployment").items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        ref = env_of(container).get("MB_SECRET_KEYS")
+        if name in SEALING:
+            assert ref == {"secretKeyRef": {"name": "meeting-bots", "key": "MB_SECRET_KEYS"}}, name
+        else:
+            assert ref is None, f"{name} must never see MB_SECRET_KEYS"
+    # Nowhere else either: no ConfigMap value, no envFrom of the Secret.
+    assert "MB_SECRET_KEYS" not in by_kind(objects, "ConfigMap")["meeting-bots"]["data"]
+    for where, container in _containers(objects).items():
+        assert all("secretRef" not in source for source in container.get("envFrom", [])), where
+    # The migrations read it too (their settings refuse to start without it), from the hook's copy.
+    job = by_kind(objects, "Job")["meeting-bots-migrations"]
+    for container in job["spec"]["template"]["spec"]["containers"]:
+        ref = env_of(container)["MB_SECRET_KEYS"]["secretKeyRef"]
+        assert by_kind(objects, "Secret")[ref["name"]]["stringData"][ref["key"]] == KEY
+
+
+def test_secret_keys_newest_first_as_a_list_or_a_string():
+    newer = Fernet.generate_key().decode()
+    for given in ([newer, KEY], f"{newer}, {KEY}"):
+        objects = render({"secrets": {"secretKeys": given}})
+        assert by_kind(objects, "Secret")["meeting-bots"]["stringData"]["MB_SECRET_KEYS"] == (
+            f"{newer},{KEY}"
+        )
+
+
+def test_install_without_secret_keys_fails_outside_development():
+    for missing in ([], ""):
+        with pytest.raises(helm.HelmRenderError, match="secrets.secretKeys"):
+            render({"secrets": {"secretKeys": missing}})
+    with pytest.raises(helm.HelmRenderError, match="not a Fernet key"):
+        render({"secrets": {"secretKeys": ["changeme"]}})
+    # In development the services run without it, and so does the chart: no key, no variable.
+    objects = render({"environment": "development", "secrets": {"secretKeys": []}})
+    assert "MB_SECRET_KEYS" not in by_kind(objects, "Secret")["meeting-bots"]["stringData"]
+    for where, container in _containers(objects).items():
+        assert "MB_SECRET_KEYS" not in env_of(container), where
+
+
+def test_existing_secret_provides_the_secret_keys():
+    objects = render({"secrets": {"existingSecret": "managed-elsewhere"}}, base={})
+    for where, container in _containers(objects).items():
+        ref = env_of(container).get("MB_SECRET_KEYS")
+        if where.split("/")[1] in SEALING:
+            assert ref["secretKeyRef"] == {"name": "managed-elsewhere", "key": "MB_SECRET_KEYS"}
+        else:
+            assert ref is None, where
+
+
+def test_rotate_secrets_job_only_when_enabled_after_the_upgrade(objects):
+    assert set(by_kind(objects, "Job")) == {"meeting-bots-migrations"}
+
+    job = by_kind(render({"rotateSecrets": {"enabled": True}}), "Job")[
+        "meeting-bots-rotate-secrets"
+    ]
+    hooks = job["metadata"]["annotations"]["helm.sh/hook"].split(",")
+    assert sorted(hooks) == ["post-install", "post-upgrade"]
+    spec = job["spec"]["template"]["spec"]
+    assert spec["restartPolicy"] == "Never"
+    containers = {c["name"]: c for c in spec["containers"]}
+    assert sorted(containers) == ["api-gateway", "scheduler"]
+    for name, container in containers.items():
+        assert container["command"] + container["args"] == [f"mb-{name}", "rotate-secrets"]
+        assert container["image"] == f"meeting-bots/{name}:0.1.0"
+        env = env_of(container)
+        # After the upgrade the release's own Secret holds the new ring.
+        assert env["MB_SECRET_KEYS"]["secretKeyRef"] == {
+            "name": "meeting-bots",
+            "key": "MB_SECRET_KEYS",
+        }
+        database = SERVICES[name][1]
+        assert env["DATABASE_URL"]["secretKeyRef"]["key"] == f"{database.upper()}_DATABASE_URL"
+
+    more = render({"rotateSecrets": {"enabled": True, "services": ["webhook-dispatcher"]}})
+    (container,) = by_kind(more, "Job")["meeting-bots-rotate-secrets"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert container["command"] == ["mb-webhook-dispatcher"]
+    with pytest.raises(helm.HelmRenderError, match="stores no secret"):
+        render({"rotateSecrets": {"enabled": True, "services": ["bot-runner"]}})
+
+
+def test_the_documented_set_forms_give_the_chart_what_it_expects():
+    newer = Fernet.generate_key().decode()
+    for expression, expected in (
+        (f"secrets.secretKeys={KEY}", KEY),
+        (f"secrets.secretKeys={{{newer},{KEY}}}", f"{newer},{KEY}"),
+    ):
+        values = _merge(REQUIRED_VALUES, helm.parse_set_string(expression))
+        secret = by_kind(render(base=values), "Secret")["meeting-bots"]["stringData"]
+        assert secret["MB_SECRET_KEYS"] == expected, expression
+    values = _merge(REQUIRED_VALUES, helm.parse_set_string("retryDelaysS={1,5,15}"))
+    config = by_kind(render(base=values), "ConfigMap")["meeting-bots"]["data"]
+    assert config["MB_RETRY_DELAYS_S"] == "1,5,15"

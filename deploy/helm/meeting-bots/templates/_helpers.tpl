@@ -135,6 +135,30 @@ service's settings check them), NATS_URL when it is secret, and the pod's identi
 {{- end }}
 {{- end -}}
 
+{{/* MB_SECRET_KEYS of the generated Secret as one comma-separated string; "" when not given. */}}
+{{- define "mb.secretKeys" -}}
+{{- include "mb.csv" .Values.secrets.secretKeys -}}
+{{- end -}}
+
+{{/*
+MB_SECRET_KEYS, only for the services that seal or open secrets: api-gateway, scheduler,
+transcriber, webhook-dispatcher (never the bot-runner). Nothing when the generated Secret has no
+key (development). Args: root, and secretName for another Secret than the release's.
+*/}}
+{{- define "mb.secretKeysEnv" -}}
+{{- $existing := .root.Values.secrets.existingSecret -}}
+{{- if or $existing (include "mb.secretKeys" .root) -}}
+- name: MB_SECRET_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName | default (include "mb.secretName" .root) }}
+      key: MB_SECRET_KEYS
+      {{- if and $existing (eq .root.Values.environment "development") }}
+      optional: true
+      {{- end }}
+{{- end -}}
+{{- end -}}
+
 {{/* DATABASE_URL from the Secret key of a database (gateway, scheduler, transcriber, webhooks). */}}
 {{- define "mb.databaseEnv" -}}
 {{ include "mb.secretEnv" (dict "root" .root "var" "DATABASE_URL" "key" (printf "%s_DATABASE_URL" (upper .database))) }}
@@ -147,6 +171,17 @@ service's settings check them), NATS_URL when it is secret, and the pod's identi
 {{- $env = append $env (dict "name" $name "value" (toString $value)) -}}
 {{- end -}}
 {{- if $env }}{{ toYaml $env }}{{ end -}}
+{{- end -}}
+
+{{/* A list, or a comma-separated string, as "a,b,c" (items trimmed, empty ones dropped). */}}
+{{- define "mb.csv" -}}
+{{- $items := list -}}
+{{- $raw := kindIs "slice" . | ternary . (splitList "," (toString (. | default ""))) -}}
+{{- range $raw -}}
+{{- $item := toString . | trim -}}
+{{- if $item }}{{ $items = append $items $item }}{{ end -}}
+{{- end -}}
+{{- join "," $items -}}
 {{- end -}}
 
 {{/* A database URL for the generated Secret. Args: root, database. */}}
@@ -166,6 +201,9 @@ TRANSCRIBER_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" 
 WEBHOOKS_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $dbs.webhooks) | quote }}
 S3_ACCESS_KEY: {{ .Values.s3.accessKey | quote }}
 S3_SECRET_KEY: {{ .Values.s3.secretKey | quote }}
+{{- with (include "mb.secretKeys" .) }}
+MB_SECRET_KEYS: {{ . | quote }}
+{{- end }}
 {{- if .Values.nats.urlFromSecret }}
 NATS_URL: {{ .Values.nats.url | quote }}
 {{- end }}
@@ -212,6 +250,24 @@ limits:
 {{- end -}}
 {{- if and (ne .Values.environment "development") (has (lower .Values.s3.secretKey) (list "changeme" "change-me" "secret" "minioadmin")) -}}
 {{- fail "s3.secretKey is a placeholder; the services refuse it outside development" -}}
+{{- end -}}
+{{- $keys := include "mb.secretKeys" . -}}
+{{- if and (not $keys) (ne .Values.environment "development") -}}
+{{- fail "set secrets.secretKeys (MB_SECRET_KEYS, the key ring that seals secrets at rest; see deploy/README.md), or secrets.existingSecret to a Secret you manage holding MB_SECRET_KEYS" -}}
+{{- end -}}
+{{- range (splitList "," $keys | compact) -}}
+{{- if not (regexMatch "^[A-Za-z0-9_-]{43}=$" .) -}}
+{{- fail "secrets.secretKeys holds a value that is not a Fernet key (44 characters of url-safe base64, as Fernet.generate_key() makes)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $delays := include "mb.csv" .Values.retryDelaysS -}}
+{{- if not $delays -}}
+{{- fail "retryDelaysS must hold at least one wait (seconds)" -}}
+{{- end -}}
+{{- range (splitList "," $delays) -}}
+{{- if not (regexMatch "^[0-9]+([.][0-9]+)?$" .) -}}
+{{- fail (printf "retryDelaysS: %q is not a number of seconds" .) -}}
 {{- end -}}
 {{- end -}}
 {{- if lt (int .Values.botRunner.maxConcurrentBots) 1 -}}

@@ -1,7 +1,9 @@
 {{/*
-Deployment of a worker (a service without a port). Takes the dict of the other helpers plus:
+Deployment of a worker (a service without a port), and its PodDisruptionBudget when it has more
+than one replica. Takes the dict of the other helpers plus:
   command, args: the container's command line (lists)
   database:      its database (gateway, scheduler, transcriber, webhooks) or "" for none
+  secretKeys:    true when it seals or opens secrets (MB_SECRET_KEYS)
   env:           YAML list of the service's own variables
   volumes, mounts: YAML lists of extra volumes and their mounts
   resources:     YAML resources ("" uses values.resources)
@@ -55,6 +57,11 @@ spec:
             {{- if .database }}
             {{- include "mb.databaseEnv" . | nindent 12 }}
             {{- end }}
+            {{- if .secretKeys }}
+            {{- with (include "mb.secretKeysEnv" .) }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- end }}
             {{- include "mb.commonEnv" . | nindent 12 }}
             {{- with .env }}
             {{- . | nindent 12 }}
@@ -78,4 +85,18 @@ spec:
         {{- with .volumes }}
         {{- . | nindent 8 }}
         {{- end }}
+{{- if and (not .autoscaled) $v.pdb.enabled (gt (int $v.replicas) 1) }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "mb.fullname" . }}
+  labels:
+    {{- include "mb.labels" . | nindent 4 }}
+spec:
+  minAvailable: {{ $v.pdb.minAvailable }}
+  selector:
+    matchLabels:
+      {{- include "mb.selectorLabels" . | nindent 6 }}
+{{- end }}
 {{- end -}}
