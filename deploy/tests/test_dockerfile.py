@@ -472,14 +472,6 @@ def test_hadolint_finds_nothing():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# Modules the code imports that the image's locked environment lacks, known and not fixed here
-# (the packages that should declare them belong to the services). Remove an entry once fixed:
-# test_known_missing_modules_are_still_missing fails until then.
-KNOWN_MISSING = {
-    "cryptography": "mb_shared.secrets imports it; mb-shared does not declare it (only the dev "
-    "group brings it, through mb-meeting-simulator)",
-    "aiohttp": "transcriber.providers imports it; mb-transcriber does not declare it",
-}
 
 
 def _locked_environment(package: str) -> set[str]:
@@ -532,11 +524,5 @@ def _missing_modules(service: str) -> set[str]:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_image_environment_has_every_module_the_code_imports(service):
-    missing = _missing_modules(service) - KNOWN_MISSING.keys()
+    missing = _missing_modules(service)
     assert missing == set(), f"the mb-{service} image would lack {sorted(missing)}"
-
-
-def test_known_missing_modules_are_still_missing():
-    still = set().union(*(_missing_modules(service) for service in SERVICES))
-    fixed = KNOWN_MISSING.keys() - still
-    assert not fixed, f"{sorted(fixed)} now reach the images: remove them from KNOWN_MISSING"
