@@ -20,4 +20,7 @@ lint: bootstrap ## Lint the code
 bench: bootstrap ## Measure join time, completion latency, CPU and memory of one bot
 	@$(UV) python benchmarks/bot_benchmark.py
 
-.PHONY: help bootstrap run test lint bench
+chaos: bootstrap ## Hurt the platform while bots run (kill -9, NATS, PostgreSQL, bad endpoints); print a table
+	@$(UV) python chaos/chaos.py
+
+.PHONY: help bootstrap run test lint bench chaos

@@ -1,9 +1,10 @@
-"""One real platform per test session: NATS, PostgreSQL, the object store, every service, the
-meeting simulator; a webhook receiver, a trace collector and the Gladia and Runpod emulators on
-loopback."""
+"""One real platform per test session: NATS, PostgreSQL, the object store, two replicas of every
+service (as in Kubernetes: two of each worker, two gateways), the meeting simulator; a webhook
+receiver, a trace collector and the Gladia and Runpod emulators on loopback."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ TEST_SETTINGS = {
     "WEBHOOK_ATTEMPT_TIMEOUT_S": "2",
     "RUNNER_EVERYONE_LEFT_GRACE_S": "5",
     "RUNNER_SCREENSHOT_INTERVAL_S": "5",
-    "RUNNER_MAX_CONCURRENT_BOTS": "2",
+    "RUNNER_MAX_CONCURRENT_BOTS": "1",
     "MB_RETRY_DELAYS_S": "0.5,1,2,4",
 }
 
@@ -53,7 +54,13 @@ def traces():
 @pytest.fixture(scope="session")
 def platform_dir() -> Iterator[Path]:
     """Outside pytest's temporary root, which another pytest session makes private (0700) when it
-    starts: that would lock out PostgreSQL, which runs as its own system user under root."""
+    starts: that would lock out PostgreSQL, which runs as its own system user under root.
+    `MB_TEST_STACK_DIR` names a directory to use instead, kept afterwards (its logs, to debug)."""
+    kept = os.environ.get("MB_TEST_STACK_DIR")
+    if kept:
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        yield Path(kept)
+        return
     with tempfile.TemporaryDirectory(prefix="mb-platform-", ignore_cleanup_errors=True) as path:
         yield Path(path)
 
@@ -82,7 +89,7 @@ def platform(platform_dir, traces, speech_providers):
                 "TRANSCRIBER_RUNPOD_URL": speech_providers.runpod_url,
                 "TRANSCRIBER_RUNPOD_ENDPOINT_ID": speech_providers.runpod_endpoint,
                 "TRANSCRIBER_PROVIDER_POLL_S": "0.5"}
-    stack = PlatformStack(base, settings=settings)
+    stack = PlatformStack(base, settings=settings, replicas=2, gateway_replicas=2)
     stack.start()
     yield stack
     stack.stop()

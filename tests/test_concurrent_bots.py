@@ -1,4 +1,5 @@
-"""Two bots on one runner, in two meetings at once, never hear each other's meeting."""
+"""Two bots in two meetings at once (one on each runner replica, or both on one runner with
+two slots: each bot has its own browser) never hear each other's meeting."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import uuid
 import psycopg
 from minio import Minio
 
-from support import account_api
+from support import Api, account_api
 
 
 def stored_objects(platform, bot_id: str) -> list[str]:
@@ -78,11 +78,15 @@ def test_a_bot_without_data_answers_no_data_found(api, meeting_code):
     assert response.body == {"ok": True, "status": "noDataFound"}
 
 
-def test_delete_data_is_limited_to_5_per_minute_per_key(api, platform):
-    deleter = account_api(platform, "deleter")
-    for _ in range(5):
+def test_delete_data_is_limited_to_5_per_minute_per_key_across_gateway_replicas(api, platform):
+    urls = platform.endpoints.gateway_urls
+    assert len(urls) == 2, "the suite runs two replicas of the gateway"
+    key = account_api(platform, "deleter").api_key
+    replicas = [Api(url, key) for url in urls]
+    for n in range(5):
+        deleter = replicas[n % 2]
         assert deleter.request("POST", f"/bots/{uuid.uuid4()}/delete_data").status == 404
-    limited = deleter.request("POST", f"/bots/{uuid.uuid4()}/delete_data")
+    limited = replicas[1].request("POST", f"/bots/{uuid.uuid4()}/delete_data")
     assert limited.status == 429
     assert limited.body["code"] == "TooManyRequests"
     assert 1 <= int(limited.headers["Retry-After"]) <= 60

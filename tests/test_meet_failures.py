@@ -96,30 +96,33 @@ def test_a_scheduled_bot_joins_at_its_start_time(api, simulator, webhooks, meeti
     webhooks.wait_final(bot_id, timeout=120)
 
 
-def test_a_killed_bot_runner_ends_the_bot_as_failed_and_keeps_uploads(
+def test_a_killed_bot_runner_ends_the_bot_as_failed_keeps_uploads_and_comes_back(
     api, simulator, webhooks, platform, meeting_code
 ):
     bot_id = recording_bot(api, simulator, webhooks, meeting_code, "This meeting will go on for a while.")
-    runner = platform.processes["bot-runner"]
+    runner = platform.runner_of(bot_id)
     browser_pids = [p.pid for p in runner.descendants() if "chrom" in p.name()]
     assert browser_pids, "the bot's browser should be running"
+    restarts = len(platform.supervisor.restarts_of(runner.name))
     os.kill(runner.pid, signal.SIGKILL)
-    try:
-        final = webhooks.wait_final(bot_id, timeout=120)
-        assert final.body["event"] == "failed"
-        assert final.body["data"]["error"] == "InternalError"
-        assert final.body["data"]["reason"] == "runner_lost"
-        assert "bot-runner" in final.body["data"]["message"]
-        infra = platform.infra_endpoints
-        store = Minio(infra.s3_endpoint, infra.s3_access_key, infra.s3_secret_key, secure=False)
-        kept = [o.object_name for o in store.list_objects("meeting-bots",
-                                                          prefix=f"bots/{bot_id}/", recursive=True)]
-        assert any("screenshots/" in name for name in kept), kept
-        alive = subprocess.run(["ps", "-o", "pid=", "-p", ",".join(map(str, browser_pids))],
-                               capture_output=True, text=True).stdout.split()
-        assert alive == [], f"browser processes outlived the killed runner: {alive}"
-    finally:
-        platform.restart("bot-runner")
+    final = webhooks.wait_final(bot_id, timeout=120)
+    assert final.body["event"] == "failed"
+    assert final.body["data"]["error"] == "InternalError"
+    assert final.body["data"]["reason"] == "runner_lost"
+    assert "bot-runner" in final.body["data"]["message"]
+    infra = platform.infra_endpoints
+    store = Minio(infra.s3_endpoint, infra.s3_access_key, infra.s3_secret_key, secure=False)
+    kept = [o.object_name for o in store.list_objects("meeting-bots",
+                                                      prefix=f"bots/{bot_id}/", recursive=True)]
+    assert any("screenshots/" in name for name in kept), kept
+    alive = subprocess.run(["ps", "-o", "pid=", "-p", ",".join(map(str, browser_pids))],
+                           capture_output=True, text=True).stdout.split()
+    assert alive == [], f"browser processes outlived the killed runner: {alive}"
+    deadline = time.monotonic() + 60
+    while len(platform.supervisor.restarts_of(runner.name)) == restarts:
+        assert time.monotonic() < deadline, "the killed runner was not started again"
+        time.sleep(0.5)
+    assert platform.processes[runner.name].is_running()
 
 
 def bot_processes(runner, bot_id):
@@ -159,7 +162,7 @@ def test_a_browser_crash_while_recording_delivers_what_was_recorded_and_leaves_n
     said = "Can everyone see my screen?"
     bot_id = recording_bot(api, simulator, webhooks, meeting_code, said,
                            speech_to_text={"provider": "Default"})
-    runner = platform.processes["bot-runner"]
+    runner = platform.runner_of(bot_id)
     # Kill once Alice has finished and the page has had two timeslices to hand her words over.
     deadline = time.monotonic() + 60
     while (spoken := simulator.meeting(meeting_code)["utterances"][0]["actual_end"]) is None:
@@ -203,7 +206,7 @@ def test_a_browser_crash_before_recording_is_a_typed_internal_error_and_leaves_n
     bot_id = send_bot(api, webhooks, meeting_code)
     webhooks.wait_for(bot_id, lambda w: w.body["data"].get("status", {}).get("code")
                       == "in_waiting_room", timeout=120)
-    runner = platform.processes["bot-runner"]
+    runner = platform.runner_of(bot_id)
     kill_browser(runner, bot_id)
 
     final = webhooks.wait_final(bot_id, timeout=120)

@@ -120,10 +120,23 @@ def published():
     return []
 
 
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def scheduler(published):
+def monotonic():
+    return Monotonic()
+
+
+@pytest.fixture
+def scheduler(published, monotonic):
     return BotScheduler(FakeBots(published), heartbeat_timeout=timedelta(seconds=30),
-                        pickup_timeout=timedelta(seconds=300))
+                        pickup_timeout=timedelta(seconds=300), monotonic=monotonic)
 
 
 def params(**extra):
@@ -272,9 +285,10 @@ async def test_a_runner_is_told_to_make_a_bot_leave_in_its_heartbeat(scheduler):
     assert await scheduler.on_heartbeat("runner-1", [bot.bot_id, other.bot_id]) == [bot.bot_id]
 
 
-async def test_a_silent_runner_fails_the_bot_with_a_reason(scheduler, published):
+async def test_a_silent_runner_fails_the_bot_with_a_reason(scheduler, published, monotonic):
     bot = await create(scheduler)
     await walk(scheduler, bot, *IN_CALL)
+    monotonic.now += 30  # the scheduler has listened a whole timeout
     bot.last_seen_at = datetime.now(UTC) - timedelta(seconds=31)
     await scheduler.sweep()
     (failed,) = [e for e in published if isinstance(e, BotFailed)]
@@ -282,6 +296,41 @@ async def test_a_silent_runner_fails_the_bot_with_a_reason(scheduler, published)
     assert "bot-runner" in failed.message
     await walk(scheduler, bot, BotStatus.CALL_ENDED)
     assert bot.status == BotStatus.FAILED
+
+
+async def test_a_scheduler_that_could_not_hear_runners_does_not_judge_them(
+        scheduler, published, monotonic):
+    """Just started (it was down), or its database refused the heartbeats (it was down): the
+    runners' silence is its own, not theirs, until it has heard them for a whole timeout."""
+    bot = await create(scheduler)
+    await walk(scheduler, bot, *IN_CALL)
+    bot.last_seen_at = datetime.now(UTC) - timedelta(seconds=60)
+    await scheduler.sweep()
+    assert bot.status == BotStatus.IN_CALL_RECORDING, "a scheduler that just started waits"
+
+    monotonic.now += 30
+    bots = scheduler._bots
+    touch = bots.touch
+
+    async def refused(*args):
+        raise ConnectionError("the database is down")
+
+    bots.touch = refused
+    with pytest.raises(ConnectionError):
+        await scheduler.on_heartbeat("runner-1", [bot.bot_id])
+    monotonic.now += 40
+    await scheduler.sweep()
+    assert bot.status == BotStatus.IN_CALL_RECORDING, "heartbeats could not be written"
+    bots.touch = touch
+    await scheduler.on_heartbeat("runner-1", [])
+    bot.last_seen_at = datetime.now(UTC) - timedelta(seconds=60)
+    monotonic.now += 29
+    await scheduler.sweep()
+    assert bot.status == BotStatus.IN_CALL_RECORDING
+    monotonic.now += 1
+    await scheduler.sweep()
+    assert bot.status == BotStatus.FAILED
+    assert [e.reason for e in published if isinstance(e, BotFailed)] == [EndReason.RUNNER_LOST]
 
 
 async def test_a_future_start_time_waits(scheduler):

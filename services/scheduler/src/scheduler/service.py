@@ -4,7 +4,9 @@ completion, lost runners. Every change and the events it causes commit together 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -55,9 +57,14 @@ class BotScheduler:
         heartbeat_timeout: timedelta,
         pickup_timeout: timedelta,
         dedup_window: timedelta = timedelta(minutes=5),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bots = repository
         self._heartbeat_timeout = heartbeat_timeout
+        self._monotonic = monotonic
+        self._hearing_since: float | None = monotonic()
+        """Since when this replica has recorded every heartbeat sent to it (None while it cannot):
+        only after a whole timeout of that is a runner's silence its own."""
         self._pickup_timeout = pickup_timeout
         self._dedup_window = dedup_window
 
@@ -291,13 +298,28 @@ class BotScheduler:
 
     async def on_heartbeat(self, runner_id: str, bot_ids: list[UUID]) -> list[UUID]:
         """Note that the runner is alive; the bots it must make leave."""
-        return await self._bots.touch(bot_ids, runner_id, _now())
+        try:
+            leave = await self._bots.touch(bot_ids, runner_id, _now())
+        except Exception:
+            self._hearing_since = None
+            raise
+        if self._hearing_since is None:
+            self._hearing_since = self._monotonic()
+        return leave
+
+    def _hears_runners(self) -> bool:
+        """A scheduler that was down, or could not write heartbeats (its database was), has not
+        heard runners meanwhile: their silence is judged only a whole timeout later."""
+        return (self._hearing_since is not None and self._monotonic() - self._hearing_since
+                >= self._heartbeat_timeout.total_seconds())
 
     async def sweep(self) -> None:
         """End bots whose runner went silent, and dispatched bots no runner took."""
         now = _now()
         silent = f"no heartbeat for {self._heartbeat_timeout.total_seconds():.0f} s"
-        for bot_id in await self._bots.silent_since(now - self._heartbeat_timeout):
+        lost = await self._bots.silent_since(now - self._heartbeat_timeout) \
+            if self._hears_runners() else []
+        for bot_id in lost:
             await self._fail_if(
                 bot_id, lambda bot: BotStatus(bot.status).is_with_runner,
                 BotError.INTERNAL_ERROR, EndReason.RUNNER_LOST,

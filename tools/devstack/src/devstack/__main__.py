@@ -152,15 +152,17 @@ Then fetch what it recorded (replace BOT_ID):
 
   curl -s '{url}/bots/meeting_data?bot_id=BOT_ID' -H 'x-meeting-baas-api-key: {endpoints.api_key}'
 
-Ctrl-C stops everything.""",
+A service that dies is started again, as Kubernetes would. Ctrl-C stops everything.""",
             flush=True,
         )
-        while True:
-            dead = stack.processes.dead() or [stack.infra.group[n] for n in stack.infra.check()]
-            if dead:
-                print(f"devstack: {dead[0].name} exited; see {dead[0].log_path}:\n"
-                      f"{dead[0].log_tail(20)}", file=sys.stderr)
-                return 1
+        reported = 0
+        while True:  # the supervisors restart what dies; say so
+            restarts = stack.restarts()
+            for restart in restarts[reported:]:
+                print(f"devstack: {restart.name} exited (code {restart.exit_code}) and was "
+                      f"started again {restart.restarted_at - restart.died_at:.0f} s later; see "
+                      f"{stack.processes.log_dir}", file=sys.stderr)
+            reported = len(restarts)
             time.sleep(0.5)
 
 

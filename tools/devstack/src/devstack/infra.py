@@ -246,6 +246,34 @@ class Infrastructure:
         (self.base_dir / "endpoints.json").unlink(missing_ok=True)
         self.endpoints = None
 
+    def stop_component(self, name: str, timeout: float | None = None) -> None:
+        """Stop one component (`nats`, `postgres`, `seaweedfs`), its data kept."""
+        process = self.group.processes.get(name)
+        if process is not None:
+            process.stop(self.stop_timeout if timeout is None else timeout)
+
+    def start_component(self, name: str) -> None:
+        """Start a stopped (or dead) component again on its ports and wait until it serves."""
+        assert self.endpoints is not None, "start() first"
+        process = self.group.processes.pop(name, None)
+        if process is not None and process.is_running():
+            self.group.processes[name] = process
+            return
+        bins, creds = binaries(), self._credentials()
+        starts = {"nats": (lambda: self._start_nats(bins), self._nats_ready),
+                  "postgres": (lambda: self._start_postgres(bins, creds),
+                               lambda: self._postgres_ready(self.endpoints)),
+                  "seaweedfs": (lambda: self._start_seaweedfs(bins, creds),
+                                lambda: self._s3_ready(self.endpoints))}
+        start, ready = starts[name]
+        t0 = time.monotonic()
+        start()
+        self._wait(name, t0 + self.start_timeout, t0, ready)
+
+    def restart_component(self, name: str) -> None:
+        self.stop_component(name)
+        self.start_component(name)
+
     def pids(self) -> dict[str, list[int]]:
         """Per component, the main pid followed by its live descendants (postgres backends)."""
         return self.group.pids()

@@ -20,6 +20,7 @@ from pathlib import Path
 from devstack.infra import InfraEndpoints, Infrastructure
 from devstack.processes import ManagedProcess, ProcessGroup
 from devstack.sockets import find_free_ports
+from devstack.supervisor import Supervisor
 from mb_shared.contracts.catalogue import durable_consumers
 
 DATABASES = {
@@ -29,6 +30,7 @@ DATABASES = {
     "webhook-dispatcher": "webhooks",
 }
 SERVICES = ("scheduler", "transcriber", "webhook-dispatcher", "bot-runner", "api-gateway")
+WORKERS = ("scheduler", "transcriber", "webhook-dispatcher", "bot-runner")
 
 
 _PROBE_BOT = "00000000-0000-0000-0000-000000000000"
@@ -47,12 +49,14 @@ class PlatformStartError(RuntimeError):
 @dataclass
 class PlatformEndpoints:
     gateway_url: str
+    """The first gateway; `gateway_urls` lists every replica."""
     api_key: str
     account_id: int
     simulator_control_url: str
     simulator_chromium_args: list[str]
     infra: InfraEndpoints
     env: dict[str, str] = field(repr=False)
+    gateway_urls: list[str] = field(default_factory=list)
 
 
 def _bin(name: str) -> str:
@@ -60,16 +64,31 @@ def _bin(name: str) -> str:
     return str(found) if found.exists() else (shutil.which(name) or name)
 
 
+def replica_names(service: str, count: int) -> list[str]:
+    """`scheduler` alone, or `scheduler-1`, `scheduler-2`, ..."""
+    return [service] if count == 1 else [f"{service}-{i}" for i in range(1, count + 1)]
+
+
 class PlatformStack:
-    """Start with `start()`, stop with `stop()` (also a context manager)."""
+    """Start with `start()`, stop with `stop()` (also a context manager).
+
+    `replicas` of each worker (scheduler, transcriber, webhook-dispatcher, bot-runner) and
+    `gateway_replicas` of the api-gateway (each on its own port) run side by side, as in
+    Kubernetes; a service that dies is started again by the supervisor.
+    """
 
     def __init__(self, base_dir: Path, *, settings: dict[str, str] | None = None,
-                 gateway_port: int | None = None) -> None:
+                 gateway_port: int | None = None, replicas: int = 1,
+                 gateway_replicas: int = 1) -> None:
         self.base_dir = Path(base_dir)
         self.settings = settings or {}
         self.gateway_port = gateway_port
+        self.replicas = {service: replicas for service in WORKERS} | {
+            "api-gateway": gateway_replicas}
         self.infra = Infrastructure(self.base_dir / "infra")
         self.processes = ProcessGroup(self.base_dir / "logs")
+        self.supervisor = Supervisor(self.processes)
+        self.infra_supervisor = Supervisor(self.infra.group)
         self.endpoints: PlatformEndpoints | None = None
 
     def __enter__(self) -> PlatformStack:
@@ -99,7 +118,6 @@ class PlatformStack:
             "RUNNER_WORK_DIR": str(self.base_dir / "bot-runner"),
             "RUNNER_EXTRA_CHROMIUM_ARGS": json.dumps(simulator["chromium_args"]),
             "RUNNER_BOT_IMAGE_ALLOW_PRIVATE": "true",
-            "GATEWAY_PORT": str(self.gateway_port or find_free_ports(1)[0]),
             "GATEWAY_HOST": "127.0.0.1",
             "MB_SECRET_KEYS": self._secret_keys(),
             **self.settings,
@@ -107,14 +125,29 @@ class PlatformStack:
         for service in DATABASES:
             self._run([_bin(f"mb-{service}"), "migrate"], self._service_env(env, service), service)
         account = self._create_account("local", env)
+        gateway_ports = find_free_ports(self.replicas["api-gateway"])
+        if self.gateway_port:
+            gateway_ports[0] = self.gateway_port
         for service in SERVICES:
-            self.processes.start(service, [_bin(f"mb-{service}")],
-                                 env=self._service_env(env, service), cwd=self.base_dir)
-        gateway_url = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
-        self._wait_for_gateway(gateway_url)
+            for n, name in enumerate(replica_names(service, self.replicas[service])):
+                service_env = self._service_env(env, service)
+                if service == "api-gateway":
+                    service_env["GATEWAY_PORT"] = str(gateway_ports[n])
+                self.processes.start(name, [_bin(f"mb-{service}")], env=service_env,
+                                     cwd=self.base_dir)
+                self.supervisor.watch(name)
+        gateway_urls = [f"http://127.0.0.1:{port}" for port in gateway_ports]
+        for url in gateway_urls:
+            self._wait_for_gateway(url)
         asyncio.run(self._wait_for_consumers(infra.nats_url))
+        for component in ("nats", "postgres", "seaweedfs"):
+            self.infra_supervisor.watch(
+                component, lambda component=component: self.infra.start_component(component))
+        self.supervisor.start()
+        self.infra_supervisor.start()
         self.endpoints = PlatformEndpoints(
-            gateway_url=gateway_url,
+            gateway_url=gateway_urls[0],
+            gateway_urls=gateway_urls,
             api_key=account["api_key"],
             account_id=account["account_id"],
             simulator_control_url=simulator["control_url"],
@@ -233,15 +266,28 @@ class PlatformStack:
         assert self.endpoints is not None
         return self._create_account(name, self.endpoints.env)
 
-    def restart(self, service: str) -> ManagedProcess:
-        """Start a service again after a test stopped or killed it."""
-        old = self.processes.processes.pop(service)
-        old.stop(timeout=5)
-        assert self.endpoints is not None
-        return self.processes.start(service, [_bin(f"mb-{service}")],
-                                    env=self._service_env(self.endpoints.env, service),
-                                    cwd=self.base_dir)
+    def replicas_of(self, service: str) -> list[ManagedProcess]:
+        return [self.processes[name] for name in replica_names(service, self.replicas[service])]
+
+    def runner_of(self, bot_id: str) -> ManagedProcess:
+        """The bot-runner replica whose browser runs this bot (its work directory is named
+        after the bot)."""
+        for runner in self.replicas_of("bot-runner"):
+            for process in runner.descendants():
+                try:
+                    if bot_id in " ".join(process.cmdline()):
+                        return runner
+                except Exception:  # gone meanwhile
+                    continue
+        raise LookupError(f"no bot-runner runs bot {bot_id}")
+
+    def restarts(self) -> list:
+        """Every restart the supervisors made, services and infrastructure, oldest first."""
+        return sorted(self.supervisor.restarts + self.infra_supervisor.restarts,
+                      key=lambda r: r.restarted_at)
 
     def stop(self) -> None:
+        self.supervisor.stop()
+        self.infra_supervisor.stop()
         self.processes.stop()
         self.infra.stop()

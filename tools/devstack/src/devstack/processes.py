@@ -435,6 +435,18 @@ class ProcessGroup:
     def __getitem__(self, name: str) -> ManagedProcess:
         return self.processes[name]
 
+    def restart(self, name: str, timeout: float | None = None) -> ManagedProcess:
+        """Stop `name` if it still runs, and start it again as it was started."""
+        old = self.processes[name]
+        old.stop(timeout)
+        fresh = ManagedProcess(
+            old.name, old.argv, log_dir=self.log_dir, env=old.env, cwd=old.cwd, user=old.user,
+            group=old.group, stop_signal=old.stop_signal, signal_group=old.signal_group,
+            stop_timeout=old.stop_timeout,
+        )
+        self.processes[name] = fresh
+        return fresh.start()
+
     def pids(self) -> dict[str, list[int]]:
         return {name: p.pids() for name, p in self.processes.items()}
 

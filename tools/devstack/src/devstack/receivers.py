@@ -54,10 +54,12 @@ class ReceivedWebhook:
 
 @dataclass
 class WebhookReceiver:
-    """Records every POST; `responses` and `delays` script failures and slowness per path."""
+    """Records every POST; `responses` and `delays` script failures and slowness per path (a
+    response is a status, or a status and the headers to answer with, e.g. `Retry-After` or
+    `Location`; a delay keyed `<path>#<event>` applies to that event only)."""
 
     received: list[ReceivedWebhook] = field(default_factory=list)
-    responses: dict[str, list[int]] = field(default_factory=dict)
+    responses: dict[str, list[int | tuple[int, dict[str, str]]]] = field(default_factory=dict)
     delays: dict[str, list[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,12 +77,13 @@ class WebhookReceiver:
                 ReceivedWebhook(path, dict(request.headers), body, time.time(), raw)
             )
             scripted = self.responses.get(path)
-            status = scripted.pop(0) if scripted else 200
-            slow = self.delays.get(path)
+            answer = scripted.pop(0) if scripted else 200
+            status, headers = answer if isinstance(answer, tuple) else (answer, {})
+            slow = self.delays.get(f"{path}#{body.get('event')}") or self.delays.get(path)
             delay = slow.pop(0) if slow else 0.0
         if delay:
             await asyncio.sleep(delay)
-        return web.json_response({"ok": status < 300}, status=status)
+        return web.json_response({"ok": status < 300}, status=status, headers=headers)
 
     def for_bot(self, bot_id: str) -> list[ReceivedWebhook]:
         with self._lock:
