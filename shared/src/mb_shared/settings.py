@@ -1,9 +1,12 @@
-"""Settings every service shares: NATS, database, object store, telemetry (read from the environment)."""
+"""Settings every service shares: NATS, database, object store, telemetry, outbound-URL policy (read
+from the environment)."""
 
 from __future__ import annotations
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mb_shared.url_guard import OutboundPolicy
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "minioadmin", ""}
 
@@ -25,9 +28,23 @@ class BaseServiceSettings(BaseSettings):
     s3_region: str = Field(default="us-east-1", alias="S3_REGION")
     otel_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    outbound_allow_loopback: bool = Field(default=False, alias="MB_OUTBOUND_ALLOW_LOOPBACK")
+    """Customer URLs may reach 127.0.0.1 (development and tests only; see `mb_shared.url_guard`)."""
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> BaseServiceSettings:
         if self.environment != "development" and self.s3_secret_key.lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("S3_SECRET_KEY is a placeholder; set a real secret outside development")
         return self
+
+    @model_validator(mode="after")
+    def _loopback_only_in_development(self) -> BaseServiceSettings:
+        if self.environment != "development" and self.outbound_allow_loopback:
+            raise ValueError("MB_OUTBOUND_ALLOW_LOOPBACK lets customer URLs reach this machine; "
+                             "it is refused outside MB_ENVIRONMENT=development")
+        return self
+
+    @property
+    def outbound_policy(self) -> OutboundPolicy:
+        """What customer-controlled outbound URLs may reach (`mb_shared.url_guard`)."""
+        return OutboundPolicy(allow_loopback=self.outbound_allow_loopback)
