@@ -111,7 +111,7 @@ class PlatformStack:
             "TRANSCRIBER_WORK_DIR": str(self.base_dir / "transcriber"),
             "RUNNER_WORK_DIR": str(self.base_dir / "bot-runner"),
             "RUNNER_EXTRA_CHROMIUM_ARGS": json.dumps(simulator["chromium_args"]),
-            "RUNNER_BOT_IMAGE_ALLOW_PRIVATE": "true",
+            "MB_OUTBOUND_ALLOW_LOOPBACK": "true",
             "GATEWAY_PORT": str(self.gateway_port or find_free_ports(1)[0]),
             "GATEWAY_HOST": "127.0.0.1",
             **self.settings,
