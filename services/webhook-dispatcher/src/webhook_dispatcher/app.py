@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import logging
 
-import aiohttp
 from faststream import FastStream
 
 from mb_shared.contracts.queries import GetTranscript, QueryError, TranscriptReply
 from mb_shared.database import make_engine, session_factory
 from mb_shared.messaging import ask, make_broker
 from mb_shared.storage import ObjectStore
+from mb_shared.url_guard import guarded_session
 from webhook_dispatcher.adapters.http_sender import AiohttpSender
 from webhook_dispatcher.adapters.repository import SqlDeliveryStore
 from webhook_dispatcher.handlers import SERVICE, build_router
@@ -67,7 +67,8 @@ def build_app(settings: DispatcherSettings) -> FastStream:
     async def open_http() -> None:
         from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
-        state["session"] = aiohttp.ClientSession(trace_configs=[create_trace_config()])
+        state["session"] = guarded_session(settings.outbound_policy,
+                                           trace_configs=[create_trace_config()])
         state["sender"] = AiohttpSender(state["session"], settings.attempt_timeout_s)
 
     @app.after_startup
