@@ -4,13 +4,17 @@ They keep generated requests from reaching outside this machine, starting real b
 the run out, and send only what the document calls valid as valid, without changing whether a
 request is valid:
 
-- every bot created by `POST /bots/` gets the test's local webhook receiver as `webhook_url` (the
-  gateway takes any string there) and a `start_time` in 2100, so that the scheduler keeps it
-  queued and no browser starts, unless the generated `start_time` is already later or is not a
-  number (then the gateway's answer is the thing under test);
-- `POST /bots/retry_webhook` (query) and `POST /bots/retranscribe` (body) send to the local
-  receiver instead of any `webhook_url` the gateway would take: a bot cancelled by the run has a
-  final event that a retry delivers;
+- every bot created by `POST /bots/` gets the test's local webhook receiver as `webhook_url` and a
+  `start_time` in 2100, so that the scheduler keeps it queued and no browser starts, unless the
+  generated `start_time` is already later or is not a number (then the gateway's answer is the
+  thing under test);
+- `POST /bots/retry_webhook` (query), `POST /bots/retranscribe` and `POST /accounts/webhook_url`
+  (body) send to the local receiver instead of any `webhook_url` of the documented shape: a bot
+  cancelled by the run has a final event that a retry delivers;
+- the SSRF guard refuses, with a 400 `UnsafeUrl`, customer URLs that JSON Schema cannot tell
+  apart (a private address, a single-label name): in a schema-valid `POST /bots/` body, a
+  `bot_image`, `streaming.input`/`output` or Zoom token URL that it would refuse is left out
+  (they are optional). tests/test_ssrf.py tests those refusals;
 - `DELETE /accounts/api_keys/{prefix}` never names the key the run authenticates with (its
   prefix can be read from `GET /accounts/api_keys`); such a case names a spare key created for
   it instead, so that it still revokes a key that exists;
@@ -36,11 +40,12 @@ JOIN_PATHS = ("/bots/", "/bots")
 def before_call(context, case, kwargs):
     method = case.method.upper()
     if method == "POST" and case.path in JOIN_PATHS and isinstance(case.body, dict):
-        _queued_with_local_webhook(case.body)
+        _queued_with_local_webhook(case)
     elif method == "POST" and case.path == "/bots/retry_webhook" and case.query:
         if "webhook_url" in case.query:
             case.query["webhook_url"] = _local_if_taken(case.query["webhook_url"])
-    elif method == "POST" and case.path == "/bots/retranscribe" and isinstance(case.body, dict):
+    elif (method == "POST" and case.path in ("/bots/retranscribe", "/accounts/webhook_url")
+          and isinstance(case.body, dict)):
         if "webhook_url" in case.body:
             case.body["webhook_url"] = _local_if_taken(case.body["webhook_url"])
     elif method == "DELETE" and case.path == "/accounts/api_keys/{prefix}":
@@ -49,21 +54,45 @@ def before_call(context, case, kwargs):
         _only_issued_cursors(case)
 
 
-def _queued_with_local_webhook(body: dict) -> None:
+def _queued_with_local_webhook(case) -> None:
+    body = case.body
     if body.get("webhook_url") is None or isinstance(body["webhook_url"], str):
         body["webhook_url"] = os.environ["MB_SCHEMATHESIS_WEBHOOK_URL"]
     start = body.get("start_time")
     if start is None or (type(start) in (int, float) and start < FAR_FUTURE):
         body["start_time"] = FAR_FUTURE
+    if case.meta is not None and case.meta.generation.mode.is_positive:
+        _without_urls_the_guard_refuses(body)
+
+
+def _without_urls_the_guard_refuses(body: dict) -> None:
+    from mb_shared.url_guard import OutboundPolicy, UnsafeUrl, check_url
+
+    def refused(url, schemes=("http", "https")) -> bool:
+        try:
+            check_url(url, policy=OutboundPolicy(allow_loopback=True), schemes=schemes)
+        except UnsafeUrl:
+            return True
+        return False
+
+    for name in ("bot_image", "zoom_access_token_url", "zoom_obf_token_url"):
+        if isinstance(body.get(name), str) and body[name] and refused(body[name]):
+            del body[name]
+    streaming = body.get("streaming")
+    if isinstance(streaming, dict):
+        for name in ("input", "output"):
+            if isinstance(streaming.get(name), str) and streaming[name] and refused(
+                    streaming[name], ("ws", "wss")):
+                del streaming[name]
 
 
 def _local_if_taken(url):
-    """The local receiver for a URL the gateway would send to; anything else as it is."""
+    """The local receiver for a URL of the shape the gateway takes; anything else as it is."""
     from api_gateway.errors import ApiError
-    from api_gateway.operations import _webhook_url
+    from api_gateway.urls import webhook_url_shape
 
     try:
-        taken = _webhook_url(url)
+        taken = webhook_url_shape(url)
     except (ApiError, ValueError):  # refused (or failing): the gateway's answer is under test
         return url
     return os.environ["MB_SCHEMATHESIS_WEBHOOK_URL"] if taken else url

@@ -257,9 +257,16 @@ def test_real_meeting_urls_fit_the_document(url):
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.from_regex(WEBHOOK_URL_PATTERN))
 def test_every_webhook_url_the_document_allows_is_accepted(url):
+    """...as to its shape: what JSON Schema cannot say (a private address, a single-label name)
+    is left to the SSRF guard, whose refusal is the only one."""
     from api_gateway.accounts_routes import _valid_webhook_url
+    from api_gateway.errors import ApiError
+    from mb_shared.url_guard import OutboundPolicy
 
-    _valid_webhook_url(url)
+    try:
+        _valid_webhook_url(url, OutboundPolicy())
+    except ApiError as refused:
+        assert refused.code == "UnsafeUrl", refused.message
 
 
 # --- schema compatibility -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Settings every service shares: NATS, database, object store, telemetry (read from the environment)."""
+"""Settings every service shares: NATS, database, object store, telemetry, outbound-URL policy (read
+from the environment)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from mb_shared.url_guard import OutboundPolicy
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "minioadmin", ""}
 
@@ -32,6 +35,8 @@ class BaseServiceSettings(BaseSettings):
     s3_region: str = Field(default="us-east-1", alias="S3_REGION")
     otel_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    outbound_allow_loopback: bool = Field(default=False, alias="MB_OUTBOUND_ALLOW_LOOPBACK")
+    """Customer URLs may reach 127.0.0.1 (development and tests only; see `mb_shared.url_guard`)."""
     retry_delays_s: Annotated[list[float], NoDecode] = Field(
         default=[1.0, 5.0, 15.0, 60.0, 300.0, 900.0], alias="MB_RETRY_DELAYS_S"
     )
@@ -70,3 +75,15 @@ class BaseServiceSettings(BaseSettings):
         if self.secret_keys:
             self.key_ring()  # a malformed key is refused at start, not at the first secret
         return self
+
+    @model_validator(mode="after")
+    def _loopback_only_in_development(self) -> BaseServiceSettings:
+        if self.environment != "development" and self.outbound_allow_loopback:
+            raise ValueError("MB_OUTBOUND_ALLOW_LOOPBACK lets customer URLs reach this machine; "
+                             "it is refused outside MB_ENVIRONMENT=development")
+        return self
+
+    @property
+    def outbound_policy(self) -> OutboundPolicy:
+        """What customer-controlled outbound URLs may reach (`mb_shared.url_guard`)."""
+        return OutboundPolicy(allow_loopback=self.outbound_allow_loopback)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api_gateway.accounts import Caller, LastKeyError
 from api_gateway.errors import ApiError, from_validation_error, read_json
-from api_gateway.keys import ACCOUNTS, CALLER
+from api_gateway.keys import ACCOUNTS, CALLER, SETTINGS
 from api_gateway.responses import (
     ApiKeyList,
     ApiKeyResponse,
@@ -27,6 +27,8 @@ from api_gateway.responses import (
     json_response,
 )
 from api_gateway.schemas import WEBHOOK_URL_PATTERN
+from api_gateway.urls import guarded
+from mb_shared.url_guard import OutboundPolicy
 
 routes = web.RouteTableDef()
 
@@ -36,8 +38,9 @@ class PostWebhookUrlRequest(BaseModel):
     webhook_url: Annotated[str, Field(json_schema_extra={"pattern": WEBHOOK_URL_PATTERN})]
 
 
-def _valid_webhook_url(url: str) -> str:
-    """An absolute http(s) URL, exactly as `WEBHOOK_URL_PATTERN` documents it."""
+def _valid_webhook_url(url: str, policy: OutboundPolicy) -> str:
+    """An absolute http(s) URL, exactly as `WEBHOOK_URL_PATTERN` documents it (else a 400
+    `InvalidWebhookUrl`), that the SSRF guard lets through (else a 400 `UnsafeUrl`)."""
     try:
         parts = urlsplit(url.strip())
         hostname = parts.hostname
@@ -47,7 +50,7 @@ def _valid_webhook_url(url: str) -> str:
     if not shape or not hostname or parts.scheme not in ("http", "https"):
         raise ApiError(400, "InvalidWebhookUrl", "webhook_url: must be an http or https URL",
                        field="webhook_url")
-    return url.strip()
+    return guarded(url.strip(), "webhook_url", policy)
 
 
 @routes.get("/accounts/webhook_url")
@@ -63,7 +66,7 @@ async def post_webhook_url(request: web.Request) -> web.Response:
         body = PostWebhookUrlRequest.model_validate(await read_json(request))
     except ValidationError as exc:
         raise from_validation_error(exc) from None
-    url = _valid_webhook_url(body.webhook_url)
+    url = _valid_webhook_url(body.webhook_url, request.app[SETTINGS].outbound_policy)
     await request.app[ACCOUNTS].set_webhook_url(caller.account_id, url)
     return json_response(GetWebhookUrlResponse(webhook_url=url))
 

@@ -14,6 +14,7 @@ from faststream.nats import NatsBroker
 from nats.errors import NoRespondersError
 from pydantic import ValidationError
 
+from api_gateway import urls
 from api_gateway.accounts import Caller
 from api_gateway.errors import ApiError, from_validation_error, read_json
 from api_gateway.keys import BROKER, CALLER, KEY_RING, SETTINGS, STORE
@@ -116,20 +117,29 @@ def _params(body: JoinRequest, settings, key_ring: KeyRing) -> BotParams:
                     field=f"automatic_leave.{name}",
                 )
             setattr(leave, name, value)
+    policy = settings.outbound_policy
+    bot_image = urls.guarded(str(body.bot_image), "bot_image", policy) if body.bot_image else None
+    streaming = body.streaming.model_dump() if body.streaming else None
+    for name in ("input", "output"):
+        if streaming and streaming[name]:
+            urls.guarded(streaming[name], f"streaming.{name}", policy, urls.SOCKETS)
+    for name in ("zoom_access_token_url", "zoom_obf_token_url"):
+        if getattr(body, name):
+            urls.guarded(getattr(body, name), name, policy)
     return BotParams(
         meeting_url=meeting.url,
         platform=meeting.platform,
         bot_name=body.bot_name,
-        bot_image=str(body.bot_image) if body.bot_image else None,
+        bot_image=bot_image,
         entry_message=body.entry_message,
         recording_mode=body.recording_mode or RecordingMode.SPEAKER_VIEW,
         speech_to_text=speech_to_text_params(body.speech_to_text, key_ring),
         automatic_leave=leave,
         start_time=body.start_time,
         deduplication_key=body.deduplication_key,
-        webhook_url=body.webhook_url,
+        webhook_url=urls.webhook_url(body.webhook_url, policy),
         extra=body.extra,
-        streaming=body.streaming.model_dump() if body.streaming else None,
+        streaming=streaming,
         transcription_custom_parameters=body.transcription_custom_parameters,
         zoom={
             k: v

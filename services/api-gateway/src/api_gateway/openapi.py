@@ -112,7 +112,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "the account's webhook URL for this bot. A second bot of the account to the same meeting "
         "within 5 minutes is refused (409) unless its `deduplication_key` differs. The meeting "
         "URL is checked (400 `InvalidMeetingUrl`), and so are `bot_name` (not blank) and the "
-        "`automatic_leave` ranges (400); a body that does not fit the schema is a 422.",
+        "`automatic_leave` ranges (400); a body that does not fit the schema is a 422. "
+        "`webhook_url` must be an absolute http(s) URL (400 `InvalidWebhookUrl`); it, "
+        "`bot_image`, the Zoom token URLs and `streaming.input`/`output` (ws or wss) must point "
+        "at a public host (400 `UnsafeUrl` naming the field).",
         errors=(400, 401, 409, 422, *NATS), links=JOIN_LINKS),
     ("POST", "/bots"): Operation("join", "Join", BOTS, r.JoinResponse, alias_of="/bots/"),
     ("DELETE", "/bots/{uuid}"): Operation(
@@ -177,7 +180,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body_refinements={"bot_uuid": {"format": "uuid"},
                           "webhook_url": {"pattern": WEBHOOK_URL_PATTERN}},
         description="Transcribe a completed bot's audio again; a `transcription_complete` "
-        "webhook follows. 409 when the bot is not completed or has no audio.",
+        "webhook follows. 409 when the bot is not completed or has no audio. A `webhook_url` "
+        "that is not public is a 400 `UnsafeUrl`.",
         errors=(400, 401, 404, 409, 422, *NATS)),
     ("POST", "/bots/retry_webhook"): Operation(
         "retry_webhook", "Retry Webhook", BOTS, r.OkResponse,
@@ -187,7 +191,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                   description="Send there instead of the bot's webhook URL."),
         ),
         description="Send the bot's final webhook event (`complete` or `failed`) again. 409 "
-        "when it has none yet, or no webhook URL.", errors=(400, 401, 404, 409, *NATS)),
+        "when it has none yet, or no webhook URL. A `webhook_url` that is not public is a 400 "
+        "`UnsafeUrl`.", errors=(400, 401, 404, 409, *NATS)),
     ("GET", "/bots/{uuid}/screenshots"): Operation(
         "get_screenshots", "Get Screenshots", BOTS, r.ScreenshotsList, params=(BOT_UUID,),
         description="The screenshots the bot took, oldest first (URLs presigned for one hour).",
@@ -208,7 +213,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/accounts/webhook_url"): Operation(
         "post_webhook_url", "Set Webhook URL", ACCOUNTS, r.GetWebhookUrlResponse,
         body=PostWebhookUrlRequest,
-        description="Set the account's default webhook URL (an http or https URL).",
+        description="Set the account's default webhook URL: an http or https URL (400 "
+        "`InvalidWebhookUrl`) on a public host (400 `UnsafeUrl`).",
         errors=(400, 401, 422, 500)),
     ("GET", "/accounts/webhook_secret"): Operation(
         "get_webhook_secret", "Get Webhook Signing Secret", ACCOUNTS, r.WebhookSecretResponse,
@@ -266,6 +272,12 @@ Authenticate with the `x-meeting-baas-api-key` header. Every error is JSON:
 `{"code": "InvalidMeetingUrl", "message": "meeting_url: ...", "field": "meeting_url"}`; a body
 that does not fit its schema is a 422 listing every problem in `errors`. Text may not contain the
 NUL character (U+0000): a request carrying one is a 400 `InvalidCharacter`.
+
+URLs the platform calls for you (webhooks, `bot_image`, streaming sockets, Zoom token URLs) must
+point at public hosts: loopback, private, link-local (cloud metadata), CGNAT, multicast, reserved
+and documentation addresses in any spelling, local names (`localhost`, `*.internal`, `*.local`,
+`*.svc`, ...) and single-label names are a 400 `UnsafeUrl` naming the field, and the addresses
+are checked again, after resolution, when the platform connects.
 """
 
 

@@ -10,22 +10,24 @@ one stays until the new one is stored) and the webhook-dispatcher delivers a
 `POST /bots/retry_webhook` (query: the reference's `RetryWebhookQuery`, `bot_uuid` and an optional
 `webhook_url`) has the webhook-dispatcher send the bot's final event (`complete` or `failed`) again,
 as the same delivery (same `webhook-id`) with a fresh run of attempts, to `webhook_url` if given.
+
+Both take `webhook_url` only if it is an absolute http(s) URL (else a 400 `InvalidWebhookUrl`)
+that the SSRF guard lets through (else a 400 `UnsafeUrl`), before looking at the bot.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from api_gateway import urls
 from api_gateway.accounts import Caller
 from api_gateway.bots import _ask, _bot_uuid, speech_to_text_params
 from api_gateway.errors import ApiError, from_validation_error, read_json
-from api_gateway.keys import CALLER, KEY_RING
-from api_gateway.schemas import WEBHOOK_URL_PATTERN, SpeechToTextApiParameter
+from api_gateway.keys import CALLER, KEY_RING, SETTINGS
+from api_gateway.schemas import SpeechToTextApiParameter
 from mb_shared.contracts.bot import SpeechToText, SpeechToTextProvider
 from mb_shared.contracts.queries import OkReply, Retranscribe, RetryWebhook
 
@@ -43,21 +45,6 @@ class RetranscribeBody(BaseModel):
     webhook_url: str | None = None
 
 
-def _webhook_url(raw: Any) -> str | None:
-    """An optional absolute http(s) URL; anything else is a 400 naming `webhook_url`."""
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, str) and re.fullmatch(WEBHOOK_URL_PATTERN, raw.strip()):
-        try:
-            parts = urlsplit(raw)
-            if parts.scheme in ("http", "https") and parts.hostname:
-                return raw
-        except ValueError:  # e.g. an unclosed IPv6 bracket
-            pass
-    raise ApiError(400, "InvalidWebhookUrl",
-                   f"webhook_url: {raw!r} is not an absolute http(s) URL", field="webhook_url")
-
-
 @routes.post("/bots/retranscribe")
 async def retranscribe(request: web.Request) -> web.Response:
     caller: Caller = request[CALLER]
@@ -66,7 +53,7 @@ async def retranscribe(request: web.Request) -> web.Response:
     except ValidationError as exc:
         raise from_validation_error(exc) from None
     bot_id = _bot_uuid(body.bot_uuid, "bot_uuid")
-    webhook_url = _webhook_url(body.webhook_url)
+    webhook_url = urls.webhook_url(body.webhook_url, request.app[SETTINGS].outbound_policy)
     speech_to_text = (speech_to_text_params(body.speech_to_text, request.app[KEY_RING])
                       or SpeechToText(provider=SpeechToTextProvider.DEFAULT))
     await _ask(request, Retranscribe(account_id=caller.account_id, bot_id=bot_id,
@@ -99,7 +86,7 @@ async def retry_webhook(request: web.Request) -> web.Response:
         raise ApiError(400, "MissingParameter", "bot_uuid: this query parameter is required",
                        field="bot_uuid")
     bot_id = _bot_uuid(raw_bot, "bot_uuid")
-    webhook_url = _webhook_url(raw_url)
+    webhook_url = urls.webhook_url(raw_url, request.app[SETTINGS].outbound_policy)
     await _ask(request, RetryWebhook(account_id=caller.account_id, bot_id=bot_id,
                                      webhook_url=webhook_url), OkReply)
     return web.json_response({"ok": True})

@@ -31,7 +31,7 @@ def build_app(settings: RunnerSettings) -> FastStream:
         everyone_left_grace_s=settings.everyone_left_grace_s,
         image_policy=ImagePolicy(max_bytes=settings.bot_image_max_bytes,
                                  timeout_s=settings.bot_image_timeout_s,
-                                 allow_private=settings.bot_image_allow_private),
+                                 outbound=settings.outbound_policy),
     )
 
     def effects_for(dispatch: BotDispatched) -> BusEffects:

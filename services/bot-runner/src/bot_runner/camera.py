@@ -1,28 +1,33 @@
 """The bot's camera: the picture other participants see, written as the video file that Chromium
 presents as its camera (`--use-file-for-fake-video-capture`).
 
-A caller's `bot_image` is fetched with a size limit and a time limit, from public addresses only
-(unless the operator allows private ones), decoded and fitted to the frame. Without one, or when it
-cannot be used, the camera shows a plain card with the bot's name.
+A caller's `bot_image` is fetched with a size limit and a time limit, through the platform's SSRF
+guard (`mb_shared.url_guard`: public addresses only, checked on the URL, on every redirect and on
+the addresses connected), decoded and fitted to the frame. Without one, or when it cannot be used,
+the camera shows a plain card with the bot's name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import ipaddress
 import logging
-import socket
 import subprocess
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from aiohttp.abc import ResolveResult
-from aiohttp.resolver import ThreadedResolver
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 from yarl import URL
+
+from mb_shared.url_guard import (
+    AddressNotPublic,
+    OutboundPolicy,
+    UnsafeUrl,
+    check_url,
+    guarded_session,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,59 +50,44 @@ class ImageUnavailable(Exception):
 class ImagePolicy:
     max_bytes: int = 5 * 1024 * 1024
     timeout_s: float = 10.0
-    allow_private: bool = False
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
 
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-class NotPublic(OSError):
-    pass
-
-
-class PublicOnlyResolver(ThreadedResolver):
-    """Resolves names to public addresses only; the connection uses exactly these, so a name
-    cannot be re-pointed at a private address between the check and the connect."""
-
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        results = await super().resolve(host, port, family)
-        public = [r for r in results if is_public(r["host"])]
-        if not public:
-            raise NotPublic(f"{host} has no public address")
-        return public
-
-
-def _checked(url: URL, policy: ImagePolicy) -> URL:
-    if url.scheme not in ("http", "https") or not url.host:
+def _checked(url: str, policy: ImagePolicy) -> URL:
+    """The URL to fetch, if it is an http(s) URL that the SSRF guard lets through (the guard
+    checks the addresses again when connecting)."""
+    try:
+        target = URL(url)
+    except ValueError:
+        target = None
+    if target is None or target.scheme not in ("http", "https") or not target.host:
         raise ImageUnavailable("bot_image is not an http(s) URL")
-    if not policy.allow_private:
-        try:
-            literal = not is_public(url.host)
-        except ValueError:
-            literal = False  # a name: the resolver checks it
-        if literal:
-            raise ImageUnavailable(f"bot_image points at {url.host}, which is not a public address")
-    return url
+    try:
+        check_url(url, policy=policy.outbound)
+    except UnsafeUrl as exc:
+        raise ImageUnavailable(f"bot_image refused: {exc}") from None
+    return target
+
+
+def _redirected(target: URL, location: str, policy: ImagePolicy) -> URL:
+    try:
+        joined = str(target.join(URL(location)))
+    except ValueError:
+        raise ImageUnavailable("bot_image redirects to something that is not a URL") from None
+    return _checked(joined, policy)
 
 
 async def fetch_image(url: str, policy: ImagePolicy) -> bytes:
     """The image's bytes; ImageUnavailable if it is not public, too big, too slow or not 200."""
-    target = _checked(URL(url), policy)
-    resolver = ThreadedResolver() if policy.allow_private else PublicOnlyResolver()
-    connector = aiohttp.TCPConnector(resolver=resolver, force_close=True)
+    target = _checked(url, policy)
     try:
-        async with asyncio.timeout(policy.timeout_s), aiohttp.ClientSession(
-                connector=connector, trust_env=False) as session:
+        async with asyncio.timeout(policy.timeout_s), guarded_session(
+                policy.outbound, connector_kwargs={"force_close": True}) as session:
             for _ in range(MAX_REDIRECTS + 1):
                 async with session.get(target, allow_redirects=False,
                                        headers={"Accept": "image/*"}) as response:
                     if response.status in REDIRECTS and "Location" in response.headers:
-                        target = _checked(target.join(URL(response.headers["Location"])), policy)
+                        target = _redirected(target, response.headers["Location"], policy)
                         continue
                     if response.status != 200:
                         raise ImageUnavailable(
@@ -108,7 +98,7 @@ async def fetch_image(url: str, policy: ImagePolicy) -> bytes:
     except TimeoutError:
         raise ImageUnavailable(f"bot_image did not arrive within {policy.timeout_s:g} s") from None
     except aiohttp.ClientConnectorError as exc:
-        if isinstance(exc.os_error, NotPublic):
+        if isinstance(exc.os_error, AddressNotPublic):
             raise ImageUnavailable(f"bot_image host {exc.host} has no public address") from None
         raise ImageUnavailable(f"bot_image host {exc.host} could not be reached") from None
     except aiohttp.ClientError as exc:

@@ -27,7 +27,6 @@ class RunnerSettings(BaseServiceSettings):
     everyone_left_grace_s: float = Field(default=15.0, alias="RUNNER_EVERYONE_LEFT_GRACE_S")
     bot_image_max_bytes: int = Field(default=5 * 1024 * 1024, alias="RUNNER_BOT_IMAGE_MAX_BYTES")
     bot_image_timeout_s: float = Field(default=10.0, alias="RUNNER_BOT_IMAGE_TIMEOUT_S")
-    bot_image_allow_private: bool = Field(default=False, alias="RUNNER_BOT_IMAGE_ALLOW_PRIVATE")
 
     @field_validator("extra_chromium_args", mode="before")
     @classmethod

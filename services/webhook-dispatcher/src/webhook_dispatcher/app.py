@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import aiohttp
 from faststream import FastStream
 
 from mb_shared.service_kit import ServiceKit
 from mb_shared.storage import ObjectStore
+from mb_shared.url_guard import guarded_session
 from webhook_dispatcher.adapters.http_sender import AiohttpSender
 from webhook_dispatcher.adapters.lookups import BusLookups
 from webhook_dispatcher.adapters.repository import SqlDeliveryStore
@@ -43,7 +43,8 @@ def build_app(settings: DispatcherSettings) -> FastStream:
     async def open_http() -> None:
         from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
-        session = aiohttp.ClientSession(trace_configs=[create_trace_config()])
+        session = guarded_session(settings.outbound_policy,
+                                  trace_configs=[create_trace_config()])
         state["sender"] = AiohttpSender(session, settings.attempt_timeout_s)
         kit.on_close(session.close)
 

@@ -27,6 +27,8 @@ class AttemptResult:
     response_excerpt: str | None
     retry_after_s: float | None = None
     location: str | None = None
+    blocked: bool = False
+    """The SSRF guard refused every address of the URL's host: nothing was sent."""
 
     @property
     def delivered(self) -> bool:
@@ -44,7 +46,9 @@ class AttemptResult:
 
     @property
     def retryable(self) -> bool:
-        """Network errors and timeouts (no status), 5xx, 408 and 429."""
+        """Network errors and timeouts (no status), 5xx, 408 and 429; never a blocked URL."""
+        if self.blocked:
+            return False
         if self.status_code is None:
             return True
         return self.status_code >= 500 or self.status_code in (408, 429)

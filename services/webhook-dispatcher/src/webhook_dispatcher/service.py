@@ -363,6 +363,9 @@ class Dispatcher:
             state = FAILED
             result = _noted(result, "410 Gone: not retried; nothing more is sent to this URL "
                                     "for this account")
+        elif result.blocked:
+            state = FAILED
+            result = _noted(result, "refused by the SSRF guard; not retried")
         elif result.redirected:
             state = FAILED
             result = _noted(result, f"redirect ({result.status_code} to "

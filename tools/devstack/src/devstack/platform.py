@@ -117,7 +117,7 @@ class PlatformStack:
             "TRANSCRIBER_WORK_DIR": str(self.base_dir / "transcriber"),
             "RUNNER_WORK_DIR": str(self.base_dir / "bot-runner"),
             "RUNNER_EXTRA_CHROMIUM_ARGS": json.dumps(simulator["chromium_args"]),
-            "RUNNER_BOT_IMAGE_ALLOW_PRIVATE": "true",
+            "MB_OUTBOUND_ALLOW_LOOPBACK": "true",
             "GATEWAY_HOST": "127.0.0.1",
             "MB_SECRET_KEYS": self._secret_keys(),
             **self.settings,

@@ -1,4 +1,5 @@
-"""POSTs webhooks with aiohttp: a timeout per attempt, redirects never followed."""
+"""POSTs webhooks with aiohttp: a timeout per attempt, redirects never followed; the session is a
+guarded one (`mb_shared.url_guard`), whose refusals are reported as `blocked`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from email.utils import parsedate_to_datetime
 
 import aiohttp
 
+from mb_shared.url_guard import AddressNotPublic
 from webhook_dispatcher.ports import AttemptResult
 
 
@@ -58,9 +60,11 @@ class AiohttpSender:
                     location=response.headers.get("Location"),
                 )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            blocked = isinstance(getattr(exc, "os_error", None), AddressNotPublic)
             return AttemptResult(
                 status_code=None,
-                error=f"{type(exc).__name__}: {exc}"[:500],
+                error=(str(exc.os_error) if blocked else f"{type(exc).__name__}: {exc}")[:500],
                 duration_ms=int((time.monotonic() - started) * 1000),
                 response_excerpt=None,
+                blocked=blocked,
             )
