@@ -15,6 +15,7 @@ import pytest
 from bot_runner.platforms.zoom import TOKEN_MAX_BYTES, ZoomAdapter, _RedactTokens, fetch_token
 from bot_runner.session import BotFailure
 from mb_shared.contracts.bot import BotError, BotParams, EndReason, Platform
+from mb_shared.url_guard import OutboundPolicy
 
 SECRET = "zak-secret-0123456789"
 ROUTES: dict[str, tuple[int, bytes, float]] = {
@@ -28,6 +29,7 @@ ROUTES: dict[str, tuple[int, bytes, float]] = {
     "/html": (200, b"<html><body>Sign in</body></html>", 0.0),
     "/huge": (200, b"x" * (TOKEN_MAX_BYTES + 10), 0.0),
     "/slow": (200, SECRET.encode(), 3.0),
+    "/redirect": (302, b"", 0.0),
 }
 
 
@@ -36,6 +38,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, body, delay = ROUTES.get(urlsplit(self.path).path, (404, b"", 0.0))
         time.sleep(delay)
         self.send_response(status)
+        if status == 302:
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -58,8 +62,11 @@ def params(**zoom) -> BotParams:
                      platform=Platform.ZOOM, bot_name="Notetaker", zoom=zoom or None)
 
 
-def adapter() -> ZoomAdapter:
-    return ZoomAdapter(driver=None, input_driver=None)  # join_url never touches the browser
+LOOPBACK = OutboundPolicy(allow_loopback=True)  # the test server is on 127.0.0.1
+
+
+def adapter(outbound: OutboundPolicy = LOOPBACK) -> ZoomAdapter:
+    return ZoomAdapter(driver=None, input_driver=None, outbound=outbound)  # no browser needed
 
 
 @pytest.mark.parametrize("path", ["/plain", "/json", "/json-string"])
@@ -100,17 +107,37 @@ def test_a_token_url_that_fails_is_a_typed_failure(server, path, words):
 def test_a_slow_token_url_fails_within_its_timeout(server):
     started = time.monotonic()
     with pytest.raises(BotFailure) as caught:
-        fetch_token(server + "/slow", "zoom_obf_token_url", timeout_s=0.5)
+        fetch_token(server + "/slow", "zoom_obf_token_url", timeout_s=0.5, outbound=LOOPBACK)
     assert time.monotonic() - started < 2.5
     assert "did not answer within" in caught.value.message
 
 
 def test_unreachable_and_non_http_token_urls_fail(server):
     with pytest.raises(BotFailure):
-        fetch_token("http://127.0.0.1:9/token", "zoom_access_token_url", timeout_s=2)
+        fetch_token("http://127.0.0.1:9/token", "zoom_access_token_url", timeout_s=2,
+                    outbound=LOOPBACK)
     with pytest.raises(BotFailure) as caught:
         fetch_token("file:///etc/passwd", "zoom_access_token_url")
     assert "http(s)" in caught.value.message
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.7/t",
+                                 "http://[::ffff:10.0.0.7]/t", "http://scheduler/token"])
+def test_a_token_url_to_a_private_address_is_refused_before_connecting(url):
+    with pytest.raises(BotFailure) as caught:
+        adapter(OutboundPolicy()).join_url(params(zoom_access_token_url=url))
+    assert "may call" in caught.value.message and "zoom_access_token_url" in caught.value.message
+
+
+def test_loopback_needs_the_explicit_setting(server):
+    with pytest.raises(BotFailure):
+        adapter(OutboundPolicy()).join_url(params(zoom_access_token_url=server + "/plain"))
+
+
+def test_a_redirect_is_not_followed(server):
+    with pytest.raises(BotFailure) as caught:
+        adapter().join_url(params(zoom_access_token_url=server + "/redirect"))
+    assert "HTTP 302" in caught.value.message
 
 
 def test_tokens_are_redacted_from_selenium_command_logs():

@@ -107,7 +107,8 @@ class BotSession:
             )
             recorder = TabRecorder(browser.driver, workdir, video=video)
             recorder.install()
-            adapter = adapter_for(params.platform)(browser.driver, InputDriver(browser.driver))
+            adapter = adapter_for(params.platform)(browser.driver, InputDriver(browser.driver),
+                                                   self.config.image_policy.outbound)
             browser.driver.get(adapter.join_url(params))
             self._screenshot(browser, "joining")
             if not self._wait_for_admission(adapter, browser):

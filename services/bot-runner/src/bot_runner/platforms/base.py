@@ -13,6 +13,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from mb_shared.contracts.bot import BotParams, EndReason, Platform, RecordingMode
+from mb_shared.url_guard import OutboundPolicy
 
 
 class PageState(StrEnum):
@@ -79,9 +80,12 @@ class PlatformAdapter(ABC):
     observe_script: str
     speaking_tiles_script: str
 
-    def __init__(self, driver: WebDriver, input_driver: InputDriver) -> None:
+    def __init__(self, driver: WebDriver, input_driver: InputDriver,
+                 outbound: OutboundPolicy | None = None) -> None:
         self.driver = driver
         self.input = input_driver
+        self.outbound = outbound or OutboundPolicy()
+        """What customer URLs the adapter may call itself (a token URL, say)."""
 
     def join_url(self, params: BotParams) -> str:
         """The address the browser opens (a platform may add what joining needs, e.g. a token)."""

@@ -8,15 +8,15 @@ URLs carrying them are never logged.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import re
 import time
-import urllib.error
-import urllib.request
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import aiohttp
 from selenium.common.exceptions import (
     ElementClickInterceptedException,
     ElementNotInteractableException,
@@ -27,6 +27,7 @@ from selenium.webdriver.common.keys import Keys
 
 from bot_runner.platforms.base import Observation, PageState, PlatformAdapter, load_script
 from mb_shared.contracts.bot import BotError, BotParams, EndReason, Platform, RecordingMode
+from mb_shared.url_guard import OutboundPolicy, UnsafeUrl, check_url, guarded_session
 
 log = logging.getLogger(__name__)
 
@@ -127,33 +128,29 @@ def _failure(message: str) -> Exception:
     return BotFailure(BotError.CANNOT_JOIN_MEETING, EndReason.SIGN_IN_REQUIRED, message)
 
 
-def fetch_token(url: str, what: str, timeout_s: float = TOKEN_FETCH_TIMEOUT_S) -> str:
+def fetch_token(url: str, what: str, timeout_s: float = TOKEN_FETCH_TIMEOUT_S,
+                outbound: OutboundPolicy | None = None) -> str:
     """GET `url` and return the token it answers (plain text, a JSON string, or a JSON object
-    with a `token`-like field). Any trouble is a typed failure naming `what`, never the URL."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise _failure(f"The {what} is not an http(s) URL, so the bot cannot fetch a Zoom token.")
-    deadline = time.monotonic() + timeout_s
-    request = urllib.request.Request(url, headers={"Accept": "text/plain, application/json"})
+    with a `token`-like field). Any trouble is a typed failure naming `what`, never the URL.
+
+    The request goes through the SSRF guard (`mb_shared.url_guard`): an address that is not
+    public (unless `outbound` allows loopback) is refused before connecting, and a redirect is
+    not followed."""
+    outbound = outbound or OutboundPolicy()
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            if not 200 <= response.status < 300:
-                raise _failure(f"The {what} answered HTTP {response.status}, so the bot cannot join "
-                               "this meeting, which needs a signed-in Zoom user.")
-            body = b""
-            while len(body) <= TOKEN_MAX_BYTES:
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-                chunk = response.read(4096)
-                if not chunk:
-                    break
-                body += chunk
-    except urllib.error.HTTPError as error:
-        raise _failure(f"The {what} answered HTTP {error.code}, so the bot cannot join this "
-                       "meeting, which needs a signed-in Zoom user.") from None
-    except (TimeoutError, OSError, ValueError, urllib.error.URLError):
+        check_url(url, policy=outbound)
+    except UnsafeUrl as refused:
+        raise _failure(f"The {what} is not an http(s) URL the bot may call ({refused}), so the "
+                       "bot cannot fetch a Zoom token.") from None
+    try:
+        status, body = asyncio.run(_get(url, timeout_s, outbound))
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
         raise _failure(f"The {what} did not answer within {timeout_s:.0f} s (or could not be "
                        "reached), so the bot cannot join this meeting, which needs a signed-in "
                        "Zoom user.") from None
+    if not 200 <= status < 300:
+        raise _failure(f"The {what} answered HTTP {status}, so the bot cannot join this "
+                       "meeting, which needs a signed-in Zoom user.")
     if len(body) > TOKEN_MAX_BYTES:
         raise _failure(f"The {what} answered more than {TOKEN_MAX_BYTES} bytes: not a token.")
     token = _token_in(body)
@@ -161,6 +158,14 @@ def fetch_token(url: str, what: str, timeout_s: float = TOKEN_FETCH_TIMEOUT_S) -
         raise _failure(f"The {what} answered no usable token, so the bot cannot join this "
                        "meeting, which needs a signed-in Zoom user.")
     return token
+
+
+async def _get(url: str, timeout_s: float, outbound: OutboundPolicy) -> tuple[int, bytes]:
+    """(status, at most TOKEN_MAX_BYTES + 1 bytes of the body), within `timeout_s` in all."""
+    async with guarded_session(outbound, timeout=aiohttp.ClientTimeout(total=timeout_s)) as http:
+        async with http.get(url, allow_redirects=False,
+                            headers={"Accept": "text/plain, application/json"}) as response:
+            return response.status, await response.content.read(TOKEN_MAX_BYTES + 1)
 
 
 def _token_in(body: bytes) -> str | None:
@@ -190,8 +195,8 @@ class ZoomAdapter(PlatformAdapter):
     observe_script = load_script("zoom_observe.js")
     speaking_tiles_script = load_script("zoom_tiles.js")
 
-    def __init__(self, driver, input_driver) -> None:
-        super().__init__(driver, input_driver)
+    def __init__(self, driver, input_driver, outbound: OutboundPolicy | None = None) -> None:
+        super().__init__(driver, input_driver, outbound)
         self._bot_name: str | None = None
         self._retry_limit_s = INVALID_LINK_RETRY_S
         self._retry: str | None = None
@@ -211,7 +216,8 @@ class ZoomAdapter(PlatformAdapter):
         zoom = params.zoom or {}
         tokens: dict[str, str] = {}
         if zoom.get("zoom_access_token_url"):
-            tokens["zak"] = fetch_token(str(zoom["zoom_access_token_url"]), "zoom_access_token_url")
+            tokens["zak"] = fetch_token(str(zoom["zoom_access_token_url"]), "zoom_access_token_url",
+                                        outbound=self.outbound)
         if zoom.get("zoom_obf_token"):
             token = str(zoom["zoom_obf_token"]).strip()
             if not TOKEN_SHAPE.fullmatch(token):
@@ -219,7 +225,8 @@ class ZoomAdapter(PlatformAdapter):
                                "this meeting, which needs a signed-in Zoom user.")
             tokens["obf_token"] = token
         elif zoom.get("zoom_obf_token_url"):
-            tokens["obf_token"] = fetch_token(str(zoom["zoom_obf_token_url"]), "zoom_obf_token_url")
+            tokens["obf_token"] = fetch_token(str(zoom["zoom_obf_token_url"]), "zoom_obf_token_url",
+                                              outbound=self.outbound)
         self._loaded_at = time.monotonic()
         return with_query(params.meeting_url, tokens) if tokens else params.meeting_url
 
