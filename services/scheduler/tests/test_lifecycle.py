@@ -58,6 +58,7 @@ class FakeBots:
         self.history = []
         self.published = published
         self.requests = {}
+        self.runners = {}
 
     async def add(self, bot, at, dedup_window, events):
         for other in self.bots.values():
@@ -98,8 +99,10 @@ class FakeBots:
         return due
 
     async def touch(self, bot_ids, runner_id, at):
+        self.runners[runner_id] = at
         for bot_id in bot_ids:
             self.bots[bot_id].last_seen_at = at
+            self.bots[bot_id].runner_id = runner_id
         return [b for b in bot_ids if self.bots[b].leave_requested_at
                 or BotStatus(self.bots[b].status).is_terminal]
 
@@ -107,12 +110,22 @@ class FakeBots:
         request = self.requests.get(request_id)
         return request.sealed_api_key if request else None
 
+    def _held(self, bot):
+        return BotStatus(bot.status).is_with_runner or (
+            bot.status == BotStatus.QUEUED and bot.runner_id)
+
     async def silent_since(self, before):
-        return [b.bot_id for b in self.bots.values()
-                if BotStatus(b.status).is_with_runner and b.last_seen_at and b.last_seen_at < before]
+        return [b.bot_id for b in self.bots.values() if self._held(b)
+                and (self.runners.get(b.runner_id) or b.last_seen_at or before) < before]
+
+    async def unlisted_since(self, before):
+        return [b.bot_id for b in self.bots.values() if self._held(b)
+                and b.last_seen_at and b.last_seen_at < before
+                and b.runner_id in self.runners and self.runners[b.runner_id] >= before]
 
     async def unclaimed_since(self, before):
-        return []
+        return [b.bot_id for b in self.bots.values() if b.status == BotStatus.QUEUED
+                and b.dispatched_at and b.dispatched_at < before and b.runner_id is None]
 
 
 @pytest.fixture
@@ -331,6 +344,61 @@ async def test_a_scheduler_that_could_not_hear_runners_does_not_judge_them(
     await scheduler.sweep()
     assert bot.status == BotStatus.FAILED
     assert [e.reason for e in published if isinstance(e, BotFailed)] == [EndReason.RUNNER_LOST]
+
+
+async def test_a_dispatched_bot_is_given_to_one_runner_only(scheduler, published, monotonic):
+    bot = await create(scheduler)
+    assert await scheduler.claim(bot.bot_id, "runner-a") is False, "not dispatched yet"
+    await scheduler.dispatch_due()
+    assert await scheduler.claim(bot.bot_id, "runner-a") is True
+    assert await scheduler.claim(bot.bot_id, "runner-b") is False, "the dispatch came twice"
+    assert await scheduler.claim(bot.bot_id, "runner-a") is True, "asking again is no harm"
+    await walk(scheduler, bot, BotStatus.JOINING_CALL)
+    assert await scheduler.claim(bot.bot_id, "runner-b") is False
+
+    cancelled = await create(scheduler)
+    await scheduler.dispatch_due()
+    bot_row = scheduler._bots.bots[cancelled.bot_id]
+    bot_row.status = BotStatus.FAILED
+    assert await scheduler.claim(cancelled.bot_id, "runner-a") is False
+
+
+async def test_a_claimed_bot_whose_runner_goes_silent_before_joining_fails(
+        scheduler, published, monotonic):
+    bot = await create(scheduler)
+    await scheduler.dispatch_due()
+    assert await scheduler.claim(bot.bot_id, "runner-a") is True
+    monotonic.now += 30
+    bot.last_seen_at = datetime.now(UTC) - timedelta(seconds=31)
+    await scheduler.sweep()
+    (failed,) = [e for e in published if isinstance(e, BotFailed)]
+    assert failed.reason == EndReason.RUNNER_LOST
+
+
+async def test_a_bot_its_living_runner_let_go_waits_for_its_last_events(
+        scheduler, published, monotonic):
+    """The runner ended the visit and stopped listing the bot, but its last events are still on
+    their way (a consumer waiting out the database, say): that is not a lost runner."""
+    bot = await create(scheduler)
+    await walk(scheduler, bot, *IN_CALL)
+    await scheduler.on_heartbeat("runner-1", [bot.bot_id])
+    monotonic.now += 30
+    bot.last_seen_at = datetime.now(UTC) - timedelta(seconds=60)
+    await scheduler.on_heartbeat("runner-1", [])  # the runner is alive, without the bot
+    await scheduler.sweep()
+    assert bot.status == BotStatus.IN_CALL_RECORDING
+    await walk(scheduler, bot, BotStatus.CALL_ENDED)
+    assert bot.status == BotStatus.CALL_ENDED
+
+    stuck = await create(scheduler)
+    await walk(scheduler, stuck, *IN_CALL)
+    await scheduler.on_heartbeat("runner-1", [stuck.bot_id])
+    stuck.last_seen_at = datetime.now(UTC) - timedelta(minutes=11)
+    await scheduler.on_heartbeat("runner-1", [])
+    await scheduler.sweep()
+    (failed,) = [e for e in published if isinstance(e, BotFailed)]
+    assert failed.bot_id == stuck.bot_id and failed.reason == EndReason.INTERNAL_ERROR
+    assert "never arrived" in failed.message
 
 
 async def test_a_future_start_time_waits(scheduler):

@@ -13,7 +13,13 @@ from bot_runner.service import Runner
 from bot_runner.session import SessionConfig
 from bot_runner.settings import RunnerSettings
 from mb_shared.contracts.bot import BotDispatched
-from mb_shared.contracts.queries import HeartbeatReply, RunnerHeartbeat
+from mb_shared.contracts.queries import (
+    ClaimBot,
+    ClaimReply,
+    HeartbeatReply,
+    QueryError,
+    RunnerHeartbeat,
+)
 from mb_shared.messaging import ask
 from mb_shared.service_kit import ServiceKit
 from mb_shared.storage import ObjectStore
@@ -38,7 +44,14 @@ def build_app(settings: RunnerSettings) -> FastStream:
         return BusEffects(asyncio.get_running_loop(), kit.broker, store, dispatch.bot_id,
                           settings.runner_id)
 
-    runner = Runner(config, settings.max_concurrent_bots, effects_for)
+    async def claim(dispatch: BotDispatched) -> bool:
+        reply = await ask(kit.broker, ClaimBot(bot_id=dispatch.bot_id,
+                                               runner_id=settings.runner_id), ClaimReply)
+        if isinstance(reply, QueryError):
+            raise RuntimeError(f"the scheduler did not answer the claim: {reply.message}")
+        return reply.granted
+
+    runner = Runner(config, settings.max_concurrent_bots, effects_for, claim)
     consume(kit, runner)
     kit.broker.include_router(build_router(runner))
 

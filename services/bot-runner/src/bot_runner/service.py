@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from bot_runner.session import BotSession, SessionConfig, SessionEffects
@@ -13,10 +13,15 @@ from mb_shared.contracts.bot import BotDispatched
 log = logging.getLogger(__name__)
 
 
+Claim = Callable[[BotDispatched], Awaitable[bool]]
+"""Ask the scheduler for the bot: True when this runner is the one to run it."""
+
+
 class Runner:
     def __init__(self, config: SessionConfig, max_concurrent: int,
-                 effects_for: Callable[[BotDispatched], SessionEffects]) -> None:
+                 effects_for: Callable[[BotDispatched], SessionEffects], claim: Claim) -> None:
         self._config = config
+        self._claim = claim
         self._slots = asyncio.Semaphore(max_concurrent)
         self._effects_for = effects_for
         self._sessions: dict[UUID, BotSession] = {}
@@ -27,13 +32,20 @@ class Runner:
         return list(self._sessions)
 
     async def start(self, dispatch: BotDispatched) -> None:
-        """Start the bot's session once a slot is free (a second dispatch of a bot this runner
-        already runs is ignored)."""
+        """Start the bot's session once a slot is free and the scheduler gave this runner the
+        bot (a dispatch delivered twice, here or to another runner, is run once)."""
         if dispatch.bot_id in self._sessions:
             return
         await self._slots.acquire()
-        if dispatch.bot_id in self._sessions:
+        try:
+            mine = dispatch.bot_id not in self._sessions and await self._claim(dispatch)
+        except BaseException:
             self._slots.release()
+            raise
+        if not mine:
+            self._slots.release()
+            log.info("bot %s is not this runner's to run", dispatch.bot_id,
+                     extra={"bot_id": dispatch.bot_id})
             return
         session = BotSession(dispatch, self._config, self._effects_for(dispatch))
         self._sessions[dispatch.bot_id] = session

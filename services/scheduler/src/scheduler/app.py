@@ -25,6 +25,7 @@ def build_app(settings: SchedulerSettings) -> FastStream:
         heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout_s),
         pickup_timeout=timedelta(seconds=settings.pickup_timeout_s),
         dedup_window=timedelta(seconds=settings.dedup_window_s),
+        abandoned_timeout=timedelta(seconds=settings.abandoned_timeout_s),
     )
     consume(kit, scheduler)
     kit.broker.include_router(build_router(scheduler))

@@ -1,7 +1,7 @@
 """Thin handlers: validate the message, call the lifecycle, reply.
 
 Consumes: bot.status_change, recording.uploaded, transcription.done (durable); answers
-scheduler.bot.create/get/target/leave/list/retranscribe, scheduler.transcription.key and
+scheduler.bot.create/get/target/leave/list/retranscribe/claim, scheduler.transcription.key and
 scheduler.runner.heartbeat (request/reply).
 Publishes (through the outbox): bot.requested, bot.dispatch, bot.leave_requested,
 transcription.requested, bot.completed, bot.failed.
@@ -14,6 +14,8 @@ from opentelemetry import propagate
 
 from mb_shared.contracts.bot import BotStatusChanged
 from mb_shared.contracts.queries import (
+    ClaimBot,
+    ClaimReply,
     CreateBot,
     CreateBotReply,
     GetBot,
@@ -82,6 +84,12 @@ def build_router(scheduler: BotScheduler) -> NatsRouter:
     @answers_errors
     async def on_get_bot_target(query: GetBotTarget) -> dict:
         return (await scheduler.target(query.bot_id)).model_dump(mode="json")
+
+    @router.subscriber(ClaimBot.SUBJECT, queue=SERVICE)
+    @answers_errors
+    async def on_claim_bot(query: ClaimBot) -> dict:
+        granted = await scheduler.claim(query.bot_id, query.runner_id)
+        return ClaimReply(granted=granted).model_dump(mode="json")
 
     @router.subscriber(Retranscribe.SUBJECT, queue=SERVICE)
     @answers_errors

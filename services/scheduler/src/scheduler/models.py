@@ -90,3 +90,12 @@ class TranscriptionRequest(SchedulerModel, table=True):
     webhook_url: str | None = None
     created_at: datetime = _tz(nullable=False)
     done_at: datetime | None = _tz(nullable=True)
+
+
+class Runner(SchedulerModel, table=True):
+    """A bot-runner that has sent a heartbeat: when it was last heard."""
+
+    __tablename__ = "runners"
+
+    runner_id: str = Field(primary_key=True)
+    last_seen_at: datetime = _tz(nullable=False)

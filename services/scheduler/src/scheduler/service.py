@@ -49,6 +49,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _held_by_runner(bot: Bot) -> bool:
+    """In the call or on its way, or claimed by a runner and not yet joining."""
+    status = BotStatus(bot.status)
+    return status.is_with_runner or (status == BotStatus.QUEUED and bot.runner_id is not None)
+
+
 class BotScheduler:
     def __init__(
         self,
@@ -57,10 +63,12 @@ class BotScheduler:
         heartbeat_timeout: timedelta,
         pickup_timeout: timedelta,
         dedup_window: timedelta = timedelta(minutes=5),
+        abandoned_timeout: timedelta = timedelta(minutes=10),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bots = repository
         self._heartbeat_timeout = heartbeat_timeout
+        self._abandoned_timeout = abandoned_timeout
         self._monotonic = monotonic
         self._hearing_since: float | None = monotonic()
         """Since when this replica has recorded every heartbeat sent to it (None while it cannot):
@@ -183,6 +191,21 @@ class BotScheduler:
             )
 
         return len(await self._bots.claim_due(_now(), limit, dispatched))
+
+    async def claim(self, bot_id: UUID, runner_id: str) -> bool:
+        """Give a dispatched bot to the runner that asks first (or asks again); refuse every
+        other, and any once the bot has left the queue otherwise (cancelled, failed)."""
+        async with self._bots.locked(bot_id) as unit:
+            if unit is None:
+                return False
+            bot = unit.bot
+            if BotStatus(bot.status) != BotStatus.QUEUED or bot.dispatched_at is None:
+                return bot.runner_id == runner_id and BotStatus(bot.status).is_with_runner
+            if bot.runner_id not in (None, runner_id):
+                return False
+            bot.runner_id = runner_id
+            bot.last_seen_at = _now()
+            return True
 
     async def retranscribe(self, command: Retranscribe) -> QueryError | None:
         """Transcribe a completed bot's recording again (`POST /bots/retranscribe`)."""
@@ -314,21 +337,32 @@ class BotScheduler:
                 >= self._heartbeat_timeout.total_seconds())
 
     async def sweep(self) -> None:
-        """End bots whose runner went silent, and dispatched bots no runner took."""
+        """End bots whose runner went silent, bots a runner dropped without their last events
+        ever arriving, and dispatched bots no runner took."""
         now = _now()
         silent = f"no heartbeat for {self._heartbeat_timeout.total_seconds():.0f} s"
         lost = await self._bots.silent_since(now - self._heartbeat_timeout) \
             if self._hears_runners() else []
         for bot_id in lost:
             await self._fail_if(
-                bot_id, lambda bot: BotStatus(bot.status).is_with_runner,
+                bot_id, _held_by_runner,
                 BotError.INTERNAL_ERROR, EndReason.RUNNER_LOST,
                 f"The bot-runner hosting this bot stopped responding ({silent}). "
                 "Files uploaded before were kept.",
             )
+        abandoned = await self._bots.unlisted_since(now - self._abandoned_timeout) \
+            if self._hears_runners() else []
+        for bot_id in abandoned:
+            await self._fail_if(
+                bot_id, _held_by_runner, BotError.INTERNAL_ERROR, EndReason.INTERNAL_ERROR,
+                f"The bot-runner stopped holding this bot over "
+                f"{self._abandoned_timeout.total_seconds():.0f} s ago, and its last events "
+                "never arrived.",
+            )
         for bot_id in await self._bots.unclaimed_since(now - self._pickup_timeout):
             await self._fail_if(
-                bot_id, lambda bot: BotStatus(bot.status) == BotStatus.QUEUED,
+                bot_id, lambda bot: BotStatus(bot.status) == BotStatus.QUEUED
+                and bot.runner_id is None,
                 BotError.INTERNAL_ERROR, EndReason.INTERNAL_ERROR,
                 f"No bot-runner took the bot within {self._pickup_timeout.total_seconds():.0f} s.",
             )

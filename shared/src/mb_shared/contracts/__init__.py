@@ -3,6 +3,7 @@
 from mb_shared.contracts.base import Event, Message, utcnow
 from mb_shared.contracts.catalogue import CONSUMERS, EVENTS, STREAMS
 from mb_shared.contracts.queries import (
+    ClaimBot,
     CreateBot,
     DeleteBotData,
     GetBot,
@@ -31,6 +32,7 @@ QUERIES: dict[str, type[Query]] = {
         Retranscribe,
         GetTranscriptionKey,
         RunnerHeartbeat,
+        ClaimBot,
         GetDeliveryProfile,
         GetTranscript,
         RetryWebhook,

@@ -146,6 +146,22 @@ class HeartbeatReply(Message):
     leave: list[UUID] = []
 
 
+class ClaimBot(Query):
+    """A runner with a free slot asks to run a dispatched bot: only one runner ever gets it
+    (a dispatch delivered twice, to two runners, joins the meeting once)."""
+
+    SUBJECT = "scheduler.bot.claim"
+
+    bot_id: UUID
+    runner_id: str
+
+
+class ClaimReply(Message):
+    ok: Literal[True] = True
+    granted: bool
+    """False: another runner has it, or it was cancelled or failed meanwhile."""
+
+
 class GetDeliveryProfile(Query):
     """How to deliver an account's webhooks: its default URL, the API key the documented header
     carries (the one named by `api_key_prefix` if it is still active, else the newest active one)

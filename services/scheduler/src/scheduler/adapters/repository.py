@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import func, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,9 +22,15 @@ from mb_shared.database import session_scope
 from mb_shared.outbox import Outbox
 from mb_shared.secrets import KeyRing
 from scheduler.adapters.listing import cursor_of, list_statement, sort_columns
-from scheduler.models import Bot, BotStatusHistory, TranscriptionRequest
+from scheduler.models import Bot, BotStatusHistory, Runner, TranscriptionRequest
 
 _WITH_RUNNER = [s.value for s in BotStatus if s.is_with_runner]
+
+
+def _held_by_runner():
+    """Bots a runner holds: in the call or on their way, or claimed and not yet joining."""
+    return col(Bot.status).in_(_WITH_RUNNER) | (
+        (Bot.status == BotStatus.QUEUED) & col(Bot.runner_id).is_not(None))
 
 
 @dataclass
@@ -152,14 +159,21 @@ class SqlBotRepository:
         return bots
 
     async def touch(self, bot_ids: Sequence[UUID], runner_id: str, at: datetime) -> list[UUID]:
-        """Note that the runner holds these bots; those it must make leave: asked to, or
-        already ended here (failed while the runner was out of reach)."""
-        if not bot_ids:
-            return []
+        """Note that the runner is alive and holds these bots; those it must make leave: asked
+        to, or already ended here (failed while the runner was out of reach)."""
         async with session_scope(self._sessions) as session:
             await session.exec(
+                insert(Runner).values(runner_id=runner_id, last_seen_at=at)
+                .on_conflict_do_update(index_elements=["runner_id"],
+                                       set_={"last_seen_at": at})
+            )
+            if not bot_ids:
+                return []
+            await session.exec(
                 update(Bot)
-                .where(col(Bot.bot_id).in_(list(bot_ids)), col(Bot.status).in_(_WITH_RUNNER))
+                .where(col(Bot.bot_id).in_(list(bot_ids)),
+                       col(Bot.status).in_(_WITH_RUNNER)
+                       | ((Bot.status == BotStatus.QUEUED) & (Bot.runner_id == runner_id)))
                 .values(last_seen_at=at, runner_id=runner_id)
             )
             leave = await session.exec(
@@ -177,17 +191,33 @@ class SqlBotRepository:
             return request.sealed_api_key if request is not None else None
 
     async def silent_since(self, before: datetime) -> Sequence[UUID]:
+        """Bots held by a runner not heard since `before` (a bot its runner no longer lists,
+        while the runner is heard, is on its way out: its last events are still coming)."""
         async with self._sessions() as session:
             return (
                 await session.exec(
-                    select(Bot.bot_id).where(
-                        col(Bot.status).in_(_WITH_RUNNER),
-                        col(Bot.last_seen_at) < before,
+                    select(Bot.bot_id)
+                    .join(Runner, col(Runner.runner_id) == col(Bot.runner_id), isouter=True)
+                    .where(
+                        _held_by_runner(),
+                        func.coalesce(Runner.last_seen_at, Bot.last_seen_at) < before,
                         ~(
                             (Bot.status == BotStatus.CALL_ENDED)
                             & (Bot.recording_uploaded == True)  # noqa: E712
                         ),
                     )
+                )
+            ).all()
+
+    async def unlisted_since(self, before: datetime) -> Sequence[UUID]:
+        """Bots a runner still heard stopped listing before `before`, whose end never came."""
+        async with self._sessions() as session:
+            return (
+                await session.exec(
+                    select(Bot.bot_id)
+                    .join(Runner, col(Runner.runner_id) == col(Bot.runner_id))
+                    .where(_held_by_runner(), col(Bot.last_seen_at) < before,
+                           Runner.last_seen_at >= before)
                 )
             ).all()
 
@@ -198,6 +228,7 @@ class SqlBotRepository:
                     select(Bot.bot_id).where(
                         Bot.status == BotStatus.QUEUED,
                         col(Bot.dispatched_at) < before,
+                        col(Bot.runner_id).is_(None),
                     )
                 )
             ).all()
