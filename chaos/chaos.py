@@ -18,13 +18,14 @@ after its bot's final one, nothing became a dead letter, and recovery (from the 
 final event) is printed and bounded. A table of the results is printed; the exit code is 1 when
 a scenario failed.
 
-    uv run --frozen python chaos/chaos.py [--only NAME ...] [--list]
+    uv run --frozen python chaos/chaos.py [--only NAME ...] [--list] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -383,11 +384,13 @@ def run(world: World, scenario: Scenario) -> Result:
                  "the bot's end")
             time.sleep(8)  # what would still come, comes now
         else:
-            wait(lambda: any(w.body["event"] in ("complete", "failed")
-                             for w in received(world, bot)), FINAL_TIMEOUT_S, "a final event")
-            final_at = min(w.received_at for w in received(world, bot)
-                           if w.body["event"] in ("complete", "failed"))
-            result.recovery_s = final_at - fault_at
+            def final_after_fault() -> list[float]:
+                return [w.received_at for w in received(world, bot)
+                        if w.body["event"] in ("complete", "failed")
+                        and w.received_at >= fault_at]
+
+            wait(lambda: bool(final_after_fault()), FINAL_TIMEOUT_S, "a final event")
+            result.recovery_s = min(final_after_fault()) - fault_at
             time.sleep(4)  # duplicates, late statuses
         judge(world, scenario, bot, result)
         if result.recovery_s is not None and scenario.fault is not None \
@@ -395,8 +398,8 @@ def run(world: World, scenario: Scenario) -> Result:
             result.problems.append(f"recovery took {result.recovery_s:.0f} s")
     except Exception as exc:
         result.problems.append(f"{type(exc).__name__}: {exc}")
-    result.restarts = len(world.stack.restarts()) - restarts_before
     wait_quiet(world)
+    result.restarts = len(world.stack.restarts()) - restarts_before
     log(("OK " if result.ok else "FAILED ") + "; ".join(result.problems))
     return result
 
@@ -431,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="scenarios whose name contains one of these")
     parser.add_argument("--list", action="store_true", help="list the scenarios and stop")
+    parser.add_argument("--keep", type=Path,
+                        help="run the platform in this directory and keep it (logs, data)")
     args = parser.parse_args(argv)
     chosen = [s for s in scenarios() if not args.only or any(o in s.name for o in args.only)]
     if args.list or not chosen:
@@ -440,8 +445,10 @@ def main(argv: list[str] | None = None) -> int:
     server = BackgroundServer(receiver.app())
     server.start()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mb-chaos-", ignore_cleanup_errors=True) as root:
-        stack = PlatformStack(Path(root), settings=SETTINGS)
+    with contextlib.ExitStack() as cleanup:
+        root = args.keep or Path(cleanup.enter_context(tempfile.TemporaryDirectory(
+            prefix="mb-chaos-", ignore_cleanup_errors=True)))
+        stack = PlatformStack(root, settings=SETTINGS)
         try:
             endpoints = stack.start()
             world = World(stack, receiver, server.url,
