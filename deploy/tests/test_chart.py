@@ -321,6 +321,12 @@ def test_retry_delays_reach_every_service_through_the_config_map(objects):
             render({"retryDelaysS": wrong})
 
 
+def test_stream_replicas_reach_every_service(objects):
+    assert by_kind(objects, "ConfigMap")["meeting-bots"]["data"]["MB_STREAM_REPLICAS"] == "1"
+    clustered = by_kind(render({"streamReplicas": 3}), "ConfigMap")["meeting-bots"]["data"]
+    assert clustered["MB_STREAM_REPLICAS"] == "3"
+
+
 def _containers(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Every container of the Deployments and Jobs, as "<object>/<container>"."""
     return {
