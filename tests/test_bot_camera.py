@@ -44,7 +44,7 @@ def image_url() -> Iterator[str]:
 class Seen:
     bot_id: str
     frame: np.ndarray
-    final_event: str
+    final: dict  # the last webhook's body
 
 
 def meeting_link(platform: str, code: str) -> str:
@@ -78,7 +78,7 @@ def seen(api, simulator, webhooks, image_url) -> dict[str, Seen]:
         simulator.end(code)
         final = webhooks.wait_final(bot_id, timeout=120)
         frame = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB").resize((640, 360)))
-        result[key] = Seen(bot_id, frame.astype(int), final.body["event"])
+        result[key] = Seen(bot_id, frame.astype(int), final.body)
     return result
 
 
@@ -93,7 +93,7 @@ def test_the_others_see_the_bot_image_as_its_camera(seen, meeting_platform):
     colors = block_colors(seen[meeting_platform].frame)
     for quadrant, expected in QUADRANTS.items():
         assert np.abs(colors[quadrant] - expected).max() < 30, (meeting_platform, quadrant, colors)
-    assert seen[meeting_platform].final_event == "complete"
+    assert seen[meeting_platform].final["event"] == "complete", seen[meeting_platform].final
 
 
 def test_a_bot_whose_image_is_missing_shows_a_plain_card_with_its_name(seen):
@@ -104,4 +104,4 @@ def test_a_bot_whose_image_is_missing_shows_a_plain_card_with_its_name(seen):
     assert middle.std() > 20  # the name written across the middle
     for expected in QUADRANTS.values():
         assert np.abs(top.mean(axis=(0, 1)) - expected).max() > 60
-    assert seen["missing"].final_event == "complete"
+    assert seen["missing"].final["event"] == "complete", seen["missing"].final
