@@ -35,6 +35,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 import scheduler
 from api_gateway.models import GatewayModel
+from calendar_sync.models import CalendarSyncModel
 from mb_shared.database import create_database_if_missing, psycopg_url
 from mb_shared.migrations import (
     COMPARE_OPTIONS,
@@ -194,6 +195,52 @@ INSERT INTO gone_endpoints (account_id, url, gone_at, webhook_id) VALUES
    'cccccccc-dddd-4eee-8fff-000000000000');
 """
 
+CALENDAR_ROWS = """
+INSERT INTO calendars (uuid, account_id, platform, provider_calendar_id, name, email, client_id,
+                       sealed_client_secret, sealed_refresh_token, status, status_message,
+                       window_days, sync_cursor, cursor_window_end, sync_requested_at,
+                       full_sync_wanted, sync_failures, last_sync_error, next_sync_at,
+                       last_synced_at, created_at)
+VALUES
+  ('3a9d6f0e-2b4c-4d8e-9f1a-5c7e9b1d3f20', 1, 'Google', 'jane@acme.example', 'Jane Doe',
+   'jane@acme.example', '123-abc.apps.googleusercontent.com', 'sealed:gAAAAABl-secret',
+   'sealed:gAAAAABl-refresh', 'active', NULL, 30, 'CPDAlvWDx70CEPDAlvWDx70CGAU=',
+   '2026-12-31 10:00:00+00', NULL, false, 0, NULL, '2026-12-01 10:15:00+00',
+   '2026-12-01 10:00:02+00', '2026-11-30 08:00:00+00'),
+  ('8b1e3c5d-7f9a-4b2c-8d4e-6f8a0b2c4d61', 2, 'Microsoft', 'AAMkAGI2TG93AAA=', 'Calendar',
+   'ops@globex.example', 'c0ffee00-1111-2222-3333-444455556666', 'sealed:gAAAAABl-ms-secret',
+   'sealed:gAAAAABl-ms-refresh', 'refresh_failed',
+   'Microsoft refused the refresh token: AADSTS70008: expired', 30, NULL, NULL,
+   '2026-12-01 09:00:00+00', true, 3, 'AADSTS70008: expired', '2026-12-01 09:05:00+00', NULL,
+   '2026-11-29 12:00:00+00');
+INSERT INTO push_channels (channel_id, calendar_uuid, token_sha256, resource_id, expires_at,
+                           created_at)
+VALUES ('1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b', '3a9d6f0e-2b4c-4d8e-9f1a-5c7e9b1d3f20',
+        '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', 'o3hgv1538sdjfh',
+        '2026-12-07 10:00:00+00', '2026-11-30 10:00:00+00');
+INSERT INTO calendar_events (uuid, calendar_uuid, account_id, provider_event_id, name, start_time,
+                             end_time, meeting_url, attendees, organizer_email, is_organizer,
+                             is_recurring, recurring_event_id, deleted, raw, last_updated_at,
+                             bot_param)
+VALUES
+  ('7c2e4a6b-8d0f-4a1c-9e3b-5d7f9a1b3c40', '3a9d6f0e-2b4c-4d8e-9f1a-5c7e9b1d3f20', 1,
+   'k1s2_20261202T090000Z', 'Weekly sync', '2026-12-02 09:00:00+00', '2026-12-02 09:30:00+00',
+   'https://meet.google.com/abc-defg-hij',
+   '[{"email": "jane@acme.example", "name": "Jane Doe"}, {"email": "bob@acme.example", "name": null}]',
+   'jane@acme.example', true, true, 'k1s2', false,
+   '{"id": "k1s2_20261202T090000Z", "status": "confirmed", "summary": "Weekly sync"}',
+   '2026-12-01 10:00:02+00', '{"bot_name": "Notetaker"}'),
+  ('9d3f5b7c-0e2a-4c6e-8f1b-3d5f7b9d1e82', '8b1e3c5d-7f9a-4b2c-8d4e-6f8a0b2c4d61', 2,
+   'AAMkAGI2TG93AAA_evt', 'Board review', '2026-12-03 15:00:00+00', '2026-12-03 16:00:00+00', '',
+   '[]', 'ceo@globex.example', false, false, NULL, true, '{"id": "AAMkAGI2TG93AAA_evt"}',
+   '2026-11-30 12:00:00+00', NULL);
+INSERT INTO outbox (event_id, subject, payload, trace_context, created_at) VALUES
+  ('5e1f3a7c-9b2d-4f6e-8a0c-1d3e5f7a9b21', 'calendar.synced',
+   '{"calendar_uuid": "3a9d6f0e-2b4c-4d8e-9f1a-5c7e9b1d3f20", "account_id": 1}', '{}',
+   '2026-12-01 10:00:02+00');
+"""
+
+
 SERVICES = [
     Service("api_gateway", "mb-api-gateway", GatewayModel.metadata, "api_gateway_0001",
             GATEWAY_ROWS),
@@ -203,6 +250,8 @@ SERVICES = [
             TRANSCRIBER_ROWS),
     Service("webhook_dispatcher", "mb-webhook-dispatcher", DispatcherModel.metadata,
             "webhook_dispatcher_0001", DISPATCHER_ROWS),
+    Service("calendar_sync", "mb-calendar-sync", CalendarSyncModel.metadata,
+            "calendar_sync_0001", CALENDAR_ROWS),
 ]
 each_service = pytest.mark.parametrize("service", SERVICES, ids=str)
 

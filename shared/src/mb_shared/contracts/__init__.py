@@ -1,6 +1,18 @@
 """Event and query contracts: one pydantic model per subject, and the registry of all of them."""
 
 from mb_shared.contracts.base import Event, Message, utcnow
+from mb_shared.contracts.calendar import (
+    CalendarPush,
+    CreateCalendar,
+    DeleteCalendar,
+    GetCalendar,
+    GetCalendarEvent,
+    ListCalendarEvents,
+    ListCalendars,
+    ListRawCalendars,
+    ResyncCalendars,
+    UpdateCalendar,
+)
 from mb_shared.contracts.catalogue import CONSUMERS, EVENTS, STREAMS
 from mb_shared.contracts.queries import (
     ClaimBot,
@@ -39,6 +51,16 @@ QUERIES: dict[str, type[Query]] = {
         DeleteBotData,
         PurgeTranscripts,
         PurgeDeliveries,
+        ListRawCalendars,
+        CreateCalendar,
+        UpdateCalendar,
+        GetCalendar,
+        DeleteCalendar,
+        ListCalendars,
+        ResyncCalendars,
+        CalendarPush,
+        GetCalendarEvent,
+        ListCalendarEvents,
     )
 }
 

@@ -21,6 +21,7 @@ from mb_shared.contracts.bot import (
     BotRequested,
     BotStatusChanged,
 )
+from mb_shared.contracts.calendar import CalendarSynced
 from mb_shared.contracts.operations import DeadLetter
 from mb_shared.contracts.recording import RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
@@ -42,7 +43,7 @@ class StreamSpec:
 STREAMS: dict[str, StreamSpec] = {
     spec.name: spec
     for spec in (
-        StreamSpec("EVENTS", "facts of the bot lifecycle, kept a week for consumers that lag",
+        StreamSpec("EVENTS", "facts of bots and calendars, kept a week for consumers that lag",
                    RetentionPolicy.LIMITS, max_age_s=7 * DAY_S, max_bytes=2 * GIB),
         StreamSpec("DISPATCH", "due bots, each taken by one bot-runner",
                    RetentionPolicy.WORK_QUEUE, max_age_s=DAY_S, max_bytes=GIB // 4),
@@ -63,6 +64,7 @@ EVENTS: dict[str, type[Event]] = {
         TranscriptionDone,
         BotCompleted,
         BotFailed,
+        CalendarSynced,
         DeadLetter,
     )
 }
@@ -70,7 +72,8 @@ EVENTS: dict[str, type[Event]] = {
 CONSUMERS: dict[str, tuple[type[Event], ...]] = {
     "scheduler": (BotStatusChanged, RecordingUploaded, TranscriptionDone),
     "transcriber": (TranscriptionRequested,),
-    "webhook-dispatcher": (BotStatusChanged, BotCompleted, BotFailed, TranscriptionDone),
+    "webhook-dispatcher": (BotStatusChanged, BotCompleted, BotFailed, TranscriptionDone,
+                           CalendarSynced),
     "bot-runner": (BotDispatched,),
 }
 """The durable consumers of each service: one per (service, subject), shared by its replicas."""

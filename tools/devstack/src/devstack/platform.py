@@ -28,9 +28,11 @@ DATABASES = {
     "scheduler": "scheduler",
     "transcriber": "transcriber",
     "webhook-dispatcher": "webhooks",
+    "calendar-sync": "calendars",
 }
-SERVICES = ("scheduler", "transcriber", "webhook-dispatcher", "bot-runner", "api-gateway")
-WORKERS = ("scheduler", "transcriber", "webhook-dispatcher", "bot-runner")
+SERVICES = ("scheduler", "transcriber", "webhook-dispatcher", "calendar-sync", "bot-runner",
+            "api-gateway")
+WORKERS = ("scheduler", "transcriber", "webhook-dispatcher", "calendar-sync", "bot-runner")
 
 
 _PROBE_BOT = "00000000-0000-0000-0000-000000000000"
@@ -38,6 +40,7 @@ QUERY_SUBJECTS = {
     "scheduler.bot.get": json.dumps({"account_id": 0, "bot_id": _PROBE_BOT}).encode(),
     "transcriber.transcript.get": json.dumps({"bot_id": _PROBE_BOT}).encode(),
     "accounts.delivery_profile": json.dumps({"account_id": 0}).encode(),
+    "calendars.list": json.dumps({"account_id": 0}).encode(),
 }
 DURABLE_CONSUMERS = {name: (stream, name) for name, stream in durable_consumers().items()}
 

@@ -103,6 +103,23 @@ class WebhookReceiver:
         events = [(w.body["event"], w.body["data"].get("status")) for w in self.for_bot(bot_id)]
         raise AssertionError(f"no matching webhook for {bot_id} within {timeout} s; got {events}")
 
+    def on_path(self, path: str) -> list[ReceivedWebhook]:
+        with self._lock:
+            return [w for w in self.received if w.path == path]
+
+    def wait_on_path(self, path: str, predicate: Callable[[ReceivedWebhook], bool],
+                     timeout: float = 60.0) -> ReceivedWebhook:
+        """The first webhook POSTed to `path` that `predicate` accepts (calendar events, which
+        belong to no bot)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for hook in self.on_path(path):
+                if predicate(hook):
+                    return hook
+            time.sleep(0.2)
+        got = [w.body.get("event") for w in self.on_path(path)]
+        raise AssertionError(f"no matching webhook on {path} within {timeout} s; got {got}")
+
     def status_codes(self, bot_id: str) -> list[str]:
         return [
             w.body["data"]["status"]["code"]

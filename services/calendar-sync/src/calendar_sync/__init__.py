@@ -1,0 +1,1 @@
+"""calendar-sync: calendars, their events and the bots scheduled from them."""

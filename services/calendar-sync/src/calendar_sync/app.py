@@ -1,0 +1,57 @@
+"""Builds calendar-sync from its settings: providers, database, outbox, queries, sync loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import aiohttp
+from faststream import FastStream
+
+from calendar_sync.handlers import SERVICE, build_router
+from calendar_sync.models import OUTBOX
+from calendar_sync.providers.google import GoogleCalendar
+from calendar_sync.providers.microsoft import MicrosoftGraph
+from calendar_sync.service import CalendarService, SyncPace
+from calendar_sync.settings import CalendarSyncSettings
+from mb_shared.contracts.calendar import CalendarProvider
+from mb_shared.service_kit import ServiceKit
+
+
+def build_app(settings: CalendarSyncSettings) -> FastStream:
+    kit = ServiceKit(SERVICE, settings)
+    sessions = kit.database()
+    providers: dict = {}
+    service = CalendarService(
+        sessions, kit.outbox(OUTBOX, sessions), providers, settings.key_ring(),
+        pace=SyncPace(window_days=settings.window_days, periodic_s=settings.periodic_sync_s,
+                      channel_ttl_s=settings.channel_ttl_s,
+                      channel_renew_margin_s=settings.channel_renew_margin_s),
+        push_url=settings.push_url,
+    )
+    kit.broker.include_router(build_router(service))
+
+    @kit.app.on_startup
+    async def open_http() -> None:
+        from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+
+        session = aiohttp.ClientSession(trace_configs=[create_trace_config()])
+        kit.on_close(session.close)
+        timeout = settings.provider_timeout_s
+        providers[CalendarProvider.GOOGLE] = GoogleCalendar(
+            session, token_url=settings.google_token_url, api_url=settings.google_api_url,
+            timeout_s=timeout)
+        providers[CalendarProvider.MICROSOFT] = MicrosoftGraph(
+            session, login_url=settings.microsoft_login_url, tenant=settings.microsoft_tenant,
+            graph_url=settings.graph_url, timeout_s=timeout)
+
+    async def sync_loop() -> None:
+        """Due calendars, every tick or at once when a push makes one due."""
+        service.wake.clear()
+        await service.sync_due()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(service.wake.wait(), settings.tick_s)
+
+    kit.every(0.0, "sync", sync_loop)
+    kit.every(60.0, "push channels", service.tend_channels)
+    return kit.app

@@ -1,0 +1,53 @@
+"""Thin handlers: validate the query, call the service, reply. (No postponed annotations here:
+each handler's parameter annotation is the query class itself, which FastStream reads to parse.)
+
+Answers calendars.raw/create/update/get/delete/list/resync_all/push and
+calendar_events.get/list (request/reply). Publishes (through the outbox): calendar.synced.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faststream.nats import NatsRouter
+
+from calendar_sync.service import CalendarService
+from mb_shared.contracts.base import Message
+from mb_shared.contracts.calendar import (
+    CalendarPush,
+    CreateCalendar,
+    DeleteCalendar,
+    GetCalendar,
+    GetCalendarEvent,
+    ListCalendarEvents,
+    ListCalendars,
+    ListRawCalendars,
+    ResyncCalendars,
+    UpdateCalendar,
+)
+from mb_shared.contracts.queries import Query
+from mb_shared.messaging import answers_errors
+
+SERVICE = "calendar-sync"
+
+
+def build_router(service: CalendarService) -> NatsRouter:
+    router = NatsRouter()
+
+    def answer(query_type: type[Query], method: Callable[[Any], Awaitable[Message]]) -> None:
+        async def handle(query: query_type) -> dict:  # evaluated now: FastStream reads it
+            return (await method(query)).model_dump(mode="json")
+
+        handle.__name__ = handle.__qualname__ = f"on_{query_type.SUBJECT.replace('.', '_')}"
+        router.subscriber(query_type.SUBJECT, queue=SERVICE)(answers_errors(handle))
+
+    answer(ListRawCalendars, service.raw_calendars)
+    answer(CreateCalendar, service.create)
+    answer(UpdateCalendar, service.update)
+    answer(GetCalendar, service.get)
+    answer(DeleteCalendar, service.delete)
+    answer(ListCalendars, service.list)
+    answer(ResyncCalendars, service.resync_all)
+    answer(CalendarPush, service.push)
+    answer(GetCalendarEvent, service.get_event)
+    answer(ListCalendarEvents, service.list_events)
+    return router

@@ -1,0 +1,1 @@
+"""Provider adapters: the same client code for the real APIs and the test emulators."""
