@@ -1,6 +1,7 @@
 """One real platform per test session: NATS, PostgreSQL, the object store, two replicas of every
 service (as in Kubernetes: two of each worker, two gateways), the meeting simulator; a webhook
-receiver, a trace collector and the Gladia and Runpod emulators on loopback."""
+receiver, a trace collector, the Gladia and Runpod emulators and the Google Calendar and
+Microsoft Graph emulators on loopback."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from pathlib import Path
 import pytest
 
 from devstack.platform import PlatformStack
+from devstack.sockets import find_free_ports
 from meeting_simulator.client import SimulatorClient, new_meet_code
 from provider_emulators import BackgroundEmulator, GladiaEmulator, RunpodEmulator
+from provider_emulators.calendar_world import CalendarWorld
+from provider_emulators.google_calendar import GoogleCalendarEmulator
 from support import Api, BackgroundServer, SpeechProviders, TraceCollector, WebhookReceiver
 from transcriber.whisper_model import ensure_whisper_model
 
@@ -80,16 +84,45 @@ def speech_providers(platform_dir):
         yield providers
 
 
+class CalendarProviders:
+    """Google and Microsoft as their public docs describe them, over one shared world of users,
+    calendars and events that tests create, move and cancel."""
+
+    def __init__(self, world: CalendarWorld, google: BackgroundEmulator,
+                 microsoft: BackgroundEmulator) -> None:
+        self.world, self.google, self.microsoft = world, google, microsoft
+
+    def settings(self) -> dict[str, str]:
+        return {"CALENDAR_GOOGLE_TOKEN_URL": f"{self.google.base_url}/token",
+                "CALENDAR_GOOGLE_API_URL": f"{self.google.base_url}/calendar/v3",
+                "CALENDAR_MICROSOFT_LOGIN_URL": self.microsoft.base_url,
+                "CALENDAR_GRAPH_URL": f"{self.microsoft.base_url}/v1.0"}
+
+
 @pytest.fixture(scope="session")
-def platform(platform_dir, traces, speech_providers):
+def calendar_providers():
+    from provider_emulators.microsoft_graph import MicrosoftGraphEmulator
+
+    world = CalendarWorld()
+    with BackgroundEmulator(GoogleCalendarEmulator(world)) as google, \
+            BackgroundEmulator(MicrosoftGraphEmulator(world)) as microsoft:
+        yield CalendarProviders(world, google, microsoft)
+
+
+@pytest.fixture(scope="session")
+def platform(platform_dir, traces, speech_providers, calendar_providers):
     base = platform_dir
+    (gateway_port,) = find_free_ports(1)
     settings = {**TEST_SETTINGS, "OTEL_EXPORTER_OTLP_ENDPOINT": traces.url,
                 "OTEL_BSP_SCHEDULE_DELAY": "500",
                 "TRANSCRIBER_GLADIA_URL": speech_providers.gladia_url,
                 "TRANSCRIBER_RUNPOD_URL": speech_providers.runpod_url,
                 "TRANSCRIBER_RUNPOD_ENDPOINT_ID": speech_providers.runpod_endpoint,
-                "TRANSCRIBER_PROVIDER_POLL_S": "0.5"}
-    stack = PlatformStack(base, settings=settings, replicas=2, gateway_replicas=2)
+                "TRANSCRIBER_PROVIDER_POLL_S": "0.5",
+                "CALENDAR_PUSH_URL": f"http://127.0.0.1:{gateway_port}",
+                **calendar_providers.settings()}
+    stack = PlatformStack(base, settings=settings, gateway_port=gateway_port, replicas=2,
+                          gateway_replicas=2)
     stack.start()
     yield stack
     stack.stop()

@@ -72,5 +72,7 @@ def test_webhook_documentation_describes_the_events_we_send(api):
     assert {"bot.status_change", "complete", "failed", "transcription_complete"} <= events
     bot = api.request("GET", "/bots/webhooks/bot").body
     assert "webhook-signature" in bot["delivery"]["headers"]
-    assert api.request("GET", "/bots/webhooks/calendar").body["events"] == []
+    calendar = api.request("GET", "/bots/webhooks/calendar").body["events"]
+    assert [e["event"] for e in calendar] == ["calendar.sync_events"]
+    assert everything.body["calendar_events"] == calendar
     assert api.request("GET", "/bots/webhooks", api_key=None).status == 401

@@ -8,6 +8,8 @@ from faststream.nats import NatsRouter
 from api_gateway.accounts import AccountStore
 from api_gateway.accounts_routes import routes as account_routes
 from api_gateway.bots import routes as bot_routes
+from api_gateway.calendars import PUSH_PATHS
+from api_gateway.calendars import routes as calendar_routes
 from api_gateway.deletion import LIMITER, REQUESTS_PER_WINDOW, WINDOW_S, SharedRateLimiter
 from api_gateway.deletion import routes as deletion_routes
 from api_gateway.errors import ApiError, error_middleware
@@ -24,7 +26,7 @@ from mb_shared.messaging import answers_errors, make_broker
 from mb_shared.storage import ObjectStore
 
 API_KEY_HEADER = "x-meeting-baas-api-key"
-PUBLIC_PATHS = {"/health", OPENAPI_PATH, DOCS_PATH}
+PUBLIC_PATHS = {"/health", OPENAPI_PATH, DOCS_PATH, *PUSH_PATHS}
 
 
 @web.middleware
@@ -101,5 +103,6 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.router.add_routes(deletion_routes)
     app.router.add_routes(bot_routes)
     app.router.add_routes(account_routes)
+    app.router.add_routes(calendar_routes)
     install_openapi(app, settings)
     return app

@@ -150,10 +150,13 @@ def _params(body: JoinRequest, settings, key_ring: KeyRing) -> BotParams:
     )
 
 
-async def _ask(request: web.Request, query, reply_type):
+async def _ask(request: web.Request, query, reply_type, *, timeout_s: float | None = None):
+    """The owning service's answer; `timeout_s` for the few queries that call a provider and
+    may take longer than the usual request timeout."""
     broker: NatsBroker = request.app[BROKER]
     try:
-        reply = await ask(broker, query, reply_type, timeout=request.app[SETTINGS].request_timeout_s)
+        reply = await ask(broker, query, reply_type,
+                          timeout=timeout_s or request.app[SETTINGS].request_timeout_s)
     except (TimeoutError, NoRespondersError):
         raise ApiError(503, "ServiceUnavailable",
                        "The platform could not answer right now; retry in a few seconds.",

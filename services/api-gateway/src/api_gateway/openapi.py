@@ -23,6 +23,11 @@ from pydantic.json_schema import models_json_schema
 
 from api_gateway import responses as r
 from api_gateway.accounts_routes import PostWebhookUrlRequest
+from api_gateway.calendars import (
+    CreateCalendarParams,
+    ListRawCalendarsParams,
+    UpdateCalendarParams,
+)
 from api_gateway.operations import RetranscribeBody
 from api_gateway.schemas import WEBHOOK_URL_PATTERN, JoinRequest
 from api_gateway.settings import GatewaySettings
@@ -76,6 +81,8 @@ class Operation:
 UUID_SCHEMA = {"type": "string", "format": "uuid"}
 BOT_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The bot's UUID (`bot_id` of `POST /bots/`)")
 DATE_TIME = {"type": "string", "format": "date-time"}
+CALENDAR_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The calendar's UUID")
+EVENT_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The calendar event's UUID")
 NATS = (500, 503)  # routes that ask the services over NATS may find them failing or away
 _WS = r"[ \t\n\r\f\v]"  # not `\s`, which differs between Python and ECMAScript
 _CONDITION = rf"({_WS}*|[^,:]*[^ \t\n\r\f\v,:][^,:]*:[^,]*)"
@@ -101,9 +108,11 @@ NEXT_PAGE = {"operationId": "bots_with_metadata",
              "parameters": {"query.cursor": "$response.body#/next_cursor"}}
 
 BOTS = "Bots"
+CALENDARS = "Calendars"
 WEBHOOKS = "Webhooks"
 ACCOUNTS = "Accounts"
 PLATFORM = "Platform"
+PROVIDERS = "Provider notifications"
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/bots/"): Operation(
@@ -207,6 +216,95 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/bots/webhooks/calendar"): Operation(
         "calendar_webhook_documentation", "Calendar Webhook Events Documentation", WEBHOOKS,
         {"type": "object"}, errors=(401, 500)),
+    ("POST", "/calendars/raw"): Operation(
+        "list_raw_calendars", "List Raw Calendars", CALENDARS, r.ListRawCalendarsResponse,
+        body=ListRawCalendarsParams,
+        description="The calendars the OAuth credentials give access to, straight from the "
+        "provider (Google or Microsoft), to choose one for `POST /calendars/`; nothing is "
+        "stored. Credentials the provider refuses are a 400 `InvalidOAuthCredentials` naming "
+        "the field (`oauth_client_id`, `oauth_client_secret` or `oauth_refresh_token`); a "
+        "provider that cannot be reached is a 503.",
+        errors=(400, 401, 422, 502, *NATS)),
+    ("GET", "/calendars/"): Operation(
+        "list_calendars", "List Calendars", CALENDARS,
+        {"type": "array", "items": {"$ref": "#/components/schemas/Calendar"}},
+        description="The account's connected calendars.", errors=(401, *NATS)),
+    ("GET", "/calendars"): Operation("list_calendars", "List Calendars", CALENDARS, None,
+                                     alias_of="/calendars/"),
+    ("POST", "/calendars/"): Operation(
+        "create_calendar", "Create Calendar", CALENDARS, r.CreateCalendarResponse,
+        body=CreateCalendarParams,
+        description="Connect a Google or Microsoft calendar with the customer's OAuth client id, "
+        "secret and refresh token (checked with the provider first: a refusal is a 400 naming "
+        "the field and nothing is stored). Its events of the next 30 days are synced, and "
+        "kept in sync by the provider's push notifications and a periodic sync; each sync "
+        "that changes events sends a `calendar.sync_events` webhook. The secret and token "
+        "are stored encrypted. The same provider calendar twice is a 409.",
+        errors=(400, 401, 409, 422, 502, *NATS)),
+    ("POST", "/calendars"): Operation("create_calendar", "Create Calendar", CALENDARS,
+                                      r.CreateCalendarResponse, alias_of="/calendars/"),
+    ("POST", "/calendars/resync_all"): Operation(
+        "resync_all_calendars", "Resync All Calendars", CALENDARS,
+        r.ResyncAllCalendarsResponse,
+        params=(Param("days", "query", {"type": "integer", "minimum": 1, "maximum": 365},
+                      description="Days ahead to sync from now on (30 when never given)."),),
+        description="Sync every calendar of the account with its provider now. A calendar "
+        "whose credentials were refused is listed in `errors` with the reason.",
+        errors=(400, 401, *NATS)),
+    ("GET", "/calendars/{uuid}"): Operation(
+        "get_calendar", "Get Calendar", CALENDARS, r.Calendar, params=(CALENDAR_UUID,),
+        errors=(400, 401, 404, *NATS)),
+    ("PATCH", "/calendars/{uuid}"): Operation(
+        "update_calendar", "Update Calendar", CALENDARS, r.CreateCalendarResponse,
+        params=(CALENDAR_UUID,), body=UpdateCalendarParams,
+        description="Replace the calendar's OAuth credentials (checked with the provider "
+        "first) and sync it again from scratch. A calendar marked `refresh_failed` syncs again.",
+        errors=(400, 401, 404, 422, 502, *NATS)),
+    ("DELETE", "/calendars/{uuid}"): Operation(
+        "delete_calendar", "Delete Calendar", CALENDARS, None, params=(CALENDAR_UUID,),
+        description="Disconnect the calendar: its push channels are stopped at the provider, "
+        "it and its events are forgotten. Answers 200 with no body.",
+        errors=(400, 401, 404, *NATS)),
+    ("GET", "/calendar_events/"): Operation(
+        "list_events", "List Events", CALENDARS, r.ListEventResponse,
+        params=(
+            Param("calendar_id", "query", UUID_SCHEMA, True, "The calendar's UUID"),
+            Param("attendee_email", "query", {"type": "string"},
+                  description="Events with this attendee (case-insensitive)."),
+            Param("organizer_email", "query", {"type": "string"},
+                  description="Events with this organizer (case-insensitive)."),
+            Param("start_date_gte", "query", DATE_TIME,
+                  description="Events starting at or after this ISO-8601 date-time."),
+            Param("start_date_lte", "query", DATE_TIME,
+                  description="Events starting at or before this ISO-8601 date-time."),
+            Param("updated_at_gte", "query", DATE_TIME,
+                  description="Events that changed at or after this ISO-8601 date-time."),
+            Param("status", "query", {"type": "string", "enum": ["upcoming", "past", "all"],
+                                      "default": "upcoming"},
+                  description="`upcoming` (from now on), `past` or `all`."),
+            Param("cursor", "query", {"type": "string"},
+                  description="From the `next` URL of the previous page."),
+        ),
+        description="The calendar's events by start time, 100 a page; `next` is the URL of the "
+        "next page. Deleted events stay listed with `deleted: true`.",
+        errors=(400, 401, 404, *NATS)),
+    ("GET", "/calendar_events"): Operation("list_events", "List Events", CALENDARS,
+                                           r.ListEventResponse, alias_of="/calendar_events/"),
+    ("GET", "/calendar_events/{uuid}"): Operation(
+        "get_event", "Get Event", CALENDARS, r.Event, params=(EVENT_UUID,),
+        errors=(400, 401, 404, *NATS)),
+    ("POST", "/calendar_push/google"): Operation(
+        "google_calendar_push", "Google Calendar Push", PROVIDERS, None, public=True,
+        description="Where Google Calendar watch channels notify (headers `X-Goog-Channel-ID`, "
+        "`X-Goog-Channel-Token`, `X-Goog-Resource-State`). Not for API clients. An unknown "
+        "channel or a wrong token is a 404.", errors=(404, *NATS)),
+    ("POST", "/calendar_push/microsoft"): Operation(
+        "microsoft_calendar_push", "Microsoft Graph Notifications", PROVIDERS, None,
+        public=True, status=202,
+        description="Where Microsoft Graph subscriptions notify: the validation handshake "
+        "(`validationToken` echoed as text), change and lifecycle notifications. Not for API "
+        "clients. Notifications for no known subscription (or with a wrong `clientState`) are "
+        "a 404.", errors=(400, 404, *NATS)),
     ("GET", "/accounts/webhook_url"): Operation(
         "get_webhook_url", "Get Webhook URL", ACCOUNTS, r.GetWebhookUrlResponse,
         description="The account's default webhook URL.", errors=(401, 500)),
@@ -256,7 +354,9 @@ ERROR_DESCRIPTIONS = {
     422: "The body does not fit the schema; `errors` lists every problem",
     429: "Too many requests; retry after `Retry-After` seconds",
     500: "The platform failed; retry later",
-    503: "The platform could not answer in time; retry after `Retry-After` seconds",
+    502: "The calendar provider answered with an error; `message` quotes it",
+    503: "The platform, or the calendar provider, could not answer in time; retry after "
+         "`Retry-After` seconds",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
                                "schema": {"type": "integer", "minimum": 0}}}
@@ -366,8 +466,9 @@ def build_document(settings: GatewaySettings) -> dict[str, Any]:
                                     "content": {"application/json": {"schema": ref}}}
         schema = (refs[(op.response, "serialization")] if isinstance(op.response, type)
                   else op.response)
-        success: dict[str, Any] = {"description": "Success",
-                                   "content": {op.media_type: {"schema": schema}}}
+        success: dict[str, Any] = {"description": "Success"}
+        if schema is not None:
+            success["content"] = {op.media_type: {"schema": schema}}
         if op.links:
             success["links"] = op.links
         entry["responses"] = {str(op.status): success}
@@ -379,7 +480,8 @@ def build_document(settings: GatewaySettings) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Meeting BaaS API (self-hosted)", "version": _version(),
                  "description": INFO_DESCRIPTION},
-        "tags": [{"name": BOTS}, {"name": WEBHOOKS}, {"name": ACCOUNTS}, {"name": PLATFORM}],
+        "tags": [{"name": tag} for tag in (BOTS, CALENDARS, WEBHOOKS, ACCOUNTS, PLATFORM,
+                                            PROVIDERS)],
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(schemas.items())),

@@ -267,3 +267,66 @@ class ApiKeyResponse(ApiKeyView):
     """A new key: `api_key` is shown this once."""
 
     api_key: str
+
+
+# Calendars ---------------------------------------------------------------------------------------
+
+
+class Calendar(Body):
+    uuid: UUID
+    name: str
+    email: str
+    google_id: str = Field(description="The calendar's id at its provider (Google or Microsoft)")
+    resource_id: str | None
+
+
+class CreateCalendarResponse(Body):
+    calendar: Calendar
+
+
+class CalendarListEntry(Body):
+    id: str
+    email: str
+    is_primary: bool
+
+
+class ListRawCalendarsResponse(Body):
+    calendars: list[CalendarListEntry]
+
+
+class ResyncAllCalendarsResponse(Body):
+    synced_calendars: list[UUID] = Field(
+        description="Calendars synced with their provider")
+    errors: list[tuple[UUID, str]] = Field(
+        description="Calendars that could not be synced, each with the reason")
+
+
+class Attendee(Body):
+    email: str
+    name: str | None
+
+
+class Event(Body):
+    uuid: UUID
+    calendar_uuid: UUID
+    google_id: str = Field(description="The event's id at its provider (Google or Microsoft)")
+    name: str
+    start_time: DateTime = Field(description="In UTC")
+    end_time: DateTime = Field(description="In UTC")
+    meeting_url: str = Field(description="The Meet, Teams or Zoom link found in the event, or "
+                             "\"\" when it has none")
+    attendees: list[Attendee]
+    is_organizer: bool
+    is_recurring: bool
+    recurring_event_id: str | None
+    deleted: bool
+    raw: Extra = Field(description="The event as the provider described it")
+    last_updated_at: DateTime
+    bot_param: dict[str, Any] | None = Field(
+        description="The bot scheduled for this event, if any")
+
+
+class ListEventResponse(Body):
+    data: list[Event]
+    next: str | None = Field(description="The URL of the next page (100 events a page), or "
+                             "null on the last one")

@@ -87,9 +87,27 @@ BOT_EVENTS = [
 ]
 
 
+CALENDAR_EVENTS = [
+    {
+        "event": "calendar.sync_events",
+        "when": "a sync of a connected calendar (at connection, after a push from Google or "
+        "Microsoft, periodically, or on POST /calendars/resync_all) changed events: created, "
+        "moved, edited, cancelled or deleted ones. Sent to the account's webhook URL, in order "
+        "per calendar. Read the events with GET /calendar_events/{uuid}.",
+        "example": {
+            "event": "calendar.sync_events",
+            "data": {"calendar_id": "3a9d6f0e-2b4c-4d8e-9f1a-5c7e9b1d3f20",
+                     "last_updated_ts": "2026-12-01T10:00:00Z",
+                     "affected_event_uuids": ["7c2e4a6b-8d0f-4a1c-9e3b-5d7f9a1b3c40"]},
+        },
+    },
+]
+
+
 @routes.get("/bots/webhooks")
 async def webhook_documentation(request: web.Request) -> web.Response:
-    return web.json_response({"delivery": DELIVERY, "bot_events": BOT_EVENTS, "calendar_events": []})
+    return web.json_response({"delivery": DELIVERY, "bot_events": BOT_EVENTS,
+                              "calendar_events": CALENDAR_EVENTS})
 
 
 @routes.get("/bots/webhooks/bot")
@@ -99,8 +117,4 @@ async def bot_webhook_documentation(request: web.Request) -> web.Response:
 
 @routes.get("/bots/webhooks/calendar")
 async def calendar_webhook_documentation(request: web.Request) -> web.Response:
-    return web.json_response(
-        {"delivery": DELIVERY, "events": [],
-         "note": "Calendar integration is not available on this platform yet; no calendar "
-                 "events are sent."}
-    )
+    return web.json_response({"delivery": DELIVERY, "events": CALENDAR_EVENTS})

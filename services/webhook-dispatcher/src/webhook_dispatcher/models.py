@@ -25,7 +25,8 @@ def _tz(nullable: bool = False, **kwargs: Any) -> Any:
 
 
 class BotTarget(DispatcherModel, table=True):
-    """A bot's delivery facts, learnt from the scheduler the first time the bot has an event."""
+    """A bot's delivery facts, learnt from the scheduler the first time the bot has an event; or
+    a calendar's (`bot_id` is then the calendar's id: its deliveries go in order by it too)."""
 
     __tablename__ = "bot_targets"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mb_shared.contracts.bot import BotCompleted, BotFailed, BotStatusChanged, EndReason
+from mb_shared.contracts.calendar import CalendarSynced
 from mb_shared.contracts.transcription import TranscriptionDone, TranscriptSegment
 
 FAILED_EVENT_CODES: dict[EndReason, str] = {
@@ -97,5 +98,17 @@ def transcription_complete(event: TranscriptionDone, segments: list[TranscriptSe
             "speakers": speakers,
             "extra": extra,
             "error": event.error,
+        },
+    }
+
+
+def calendar_sync_events(event: CalendarSynced) -> dict[str, Any]:
+    """`calendar.sync_events`: which events of a calendar a sync changed."""
+    return {
+        "event": "calendar.sync_events",
+        "data": {
+            "calendar_id": str(event.calendar_uuid),
+            "last_updated_ts": event.last_updated_ts.isoformat().replace("+00:00", "Z"),
+            "affected_event_uuids": [str(u) for u in event.affected_event_uuids],
         },
     }

@@ -1,4 +1,4 @@
-"""Deliveries: one per event, attempted in order per bot, signed, retried with backoff and jitter.
+"""Deliveries: one per event, attempted in order per bot (or per calendar), signed, retried with backoff and jitter.
 
 Where a bot's webhooks go and how they are signed is looked up, not carried by events: the bot's
 own URL from the scheduler (once per bot), the account's URL, API key and signing secret from the
@@ -24,6 +24,7 @@ from mb_shared.contracts.bot import (
     BotFailed,
     BotStatusChanged,
 )
+from mb_shared.contracts.calendar import CalendarSynced
 from mb_shared.contracts.queries import DeliveryProfile, OkReply, QueryError, RetryWebhook
 from mb_shared.contracts.transcription import TranscriptionDone
 from mb_shared.secrets import SecretError
@@ -140,6 +141,17 @@ class Dispatcher:
         await self._store.mark_final(event.bot_id, event.occurred_at)
         await self._enqueue(target, event.event_id, "failed", payloads.failed(event),
                             occurred_at=event.occurred_at)
+
+    async def on_calendar_synced(self, event: CalendarSynced) -> None:
+        """`calendar.sync_events` to the account's webhook URL, in order per calendar (a
+        calendar's deliveries are keyed by its id where a bot's are keyed by the bot's)."""
+        target = await self._store.target(event.calendar_uuid)
+        if target is None:
+            target = await self._store.save_target(BotTarget(
+                bot_id=event.calendar_uuid, account_id=event.account_id, url=None,
+                api_key_prefix=None))
+        await self._enqueue(target, event.event_id, "calendar.sync_events",
+                            payloads.calendar_sync_events(event), occurred_at=event.occurred_at)
 
     async def on_transcription_done(self, event: TranscriptionDone) -> None:
         """A rerun (`POST /bots/retranscribe`) is delivered as `transcription_complete` to the
