@@ -11,6 +11,8 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from api_gateway.settings import GatewaySettings
+from calendar_sync.settings import CalendarSyncSettings
 from mb_shared.contracts.bot import BotDispatched
 from mb_shared.contracts.catalogue import durable_consumers, durable_name
 
@@ -23,10 +25,13 @@ SERVICES = {
     "bot-runner": ("botRunner", None),
     "transcriber": ("transcriber", "transcriber"),
     "webhook-dispatcher": ("webhookDispatcher", "webhooks"),
+    "calendar-sync": ("calendarSync", "calendars"),
 }
-MIGRATING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher"]
+MIGRATING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher", "calendar-sync"]
 # The services that seal or open secrets, and so get MB_SECRET_KEYS (never the bot-runner).
-SEALING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher"]
+SEALING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher", "calendar-sync"]
+# The services whose stored secrets `rotate-secrets` seals again, by default.
+ROTATING = ["api-gateway", "scheduler", "calendar-sync"]
 KEY = Fernet.generate_key().decode()
 
 # What an operator must supply at least: credentials and the key ring for the generated Secret.
@@ -270,6 +275,7 @@ def test_replicas_default_to_two_where_the_services_share_work(objects):
         "api-gateway": 2,
         "scheduler": 2,
         "webhook-dispatcher": 2,
+        "calendar-sync": 2,
         "transcriber": 1,
         "bot-runner": 1,
     }
@@ -283,8 +289,13 @@ def _budgets(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_every_service_with_more_than_one_replica_has_a_disruption_budget(objects):
-    assert set(_budgets(objects)) == {"api-gateway", "scheduler", "webhook-dispatcher"}
-    for name in ("scheduler", "webhook-dispatcher"):
+    assert set(_budgets(objects)) == {
+        "api-gateway",
+        "scheduler",
+        "webhook-dispatcher",
+        "calendar-sync",
+    }
+    for name in ("scheduler", "webhook-dispatcher", "calendar-sync"):
         pdb = _budgets(objects)[name]
         assert pdb["apiVersion"] == "policy/v1"
         assert pdb["spec"]["minAvailable"] == 1
@@ -295,7 +306,13 @@ def test_every_service_with_more_than_one_replica_has_a_disruption_budget(object
         assert not pdb["spec"]["selector"]["matchLabels"].items() <= others["labels"].items()
 
     # One replica: no budget, it would block every node drain.
-    single = render({"scheduler": {"replicas": 1}, "webhookDispatcher": {"replicas": 1}})
+    single = render(
+        {
+            "scheduler": {"replicas": 1},
+            "webhookDispatcher": {"replicas": 1},
+            "calendarSync": {"replicas": 1},
+        }
+    )
     assert set(_budgets(single)) == {"api-gateway"}
     more = render({"transcriber": {"replicas": 2}, "botRunner": {"replicas": 2}})
     assert {"transcriber", "bot-runner"} <= set(_budgets(more))
@@ -337,7 +354,7 @@ def _containers(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_secret_keys_reach_exactly_the_four_sealing_services(objects):
+def test_secret_keys_reach_exactly_the_sealing_services(objects):
     secret = by_kind(objects, "Secret")["meeting-bots"]["stringData"]
     assert secret["MB_SECRET_KEYS"] == KEY
     for name, deployment in by_kind(objects, "Deployment").items():
@@ -401,7 +418,7 @@ def test_rotate_secrets_job_only_when_enabled_after_the_upgrade(objects):
     spec = job["spec"]["template"]["spec"]
     assert spec["restartPolicy"] == "Never"
     containers = {c["name"]: c for c in spec["containers"]}
-    assert sorted(containers) == ["api-gateway", "scheduler"]
+    assert sorted(containers) == sorted(ROTATING)
     for name, container in containers.items():
         assert container["command"] + container["args"] == [f"mb-{name}", "rotate-secrets"]
         assert container["image"] == f"meeting-bots/{name}:0.1.0"
@@ -435,3 +452,72 @@ def test_the_documented_set_forms_give_the_chart_what_it_expects():
     values = _merge(REQUIRED_VALUES, helm.parse_set_string("retryDelaysS={1,5,15}"))
     config = by_kind(render(base=values), "ConfigMap")["meeting-bots"]["data"]
     assert config["MB_RETRY_DELAYS_S"] == "1,5,15"
+
+
+def _calendar_sync(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (container,) = by_kind(objects, "Deployment")["calendar-sync"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    return env_of(container)
+
+
+def test_calendar_sync_settings_default_to_the_real_providers(objects):
+    env = _calendar_sync(objects)
+    defaults = {field.alias: field.default for field in CalendarSyncSettings.model_fields.values()}
+    for name in (
+        "CALENDAR_GOOGLE_TOKEN_URL",
+        "CALENDAR_GOOGLE_API_URL",
+        "CALENDAR_MICROSOFT_LOGIN_URL",
+        "CALENDAR_MICROSOFT_TENANT",
+        "CALENDAR_GRAPH_URL",
+    ):
+        assert env[name] == defaults[name], name
+    assert int(env["CALENDAR_WINDOW_DAYS"]) == defaults["CALENDAR_WINDOW_DAYS"]
+    assert float(env["CALENDAR_PERIODIC_SYNC_S"]) == defaults["CALENDAR_PERIODIC_SYNC_S"]
+    # Every variable the chart sets is a setting of the service.
+    assert {n for n in env if n.startswith("CALENDAR_")} <= set(defaults)
+
+    tuned = _calendar_sync(
+        render(
+            {
+                "calendarSync": {
+                    "windowDays": 14,
+                    "periodicSyncS": 300,
+                    "microsoft": {"tenant": "contoso.onmicrosoft.com"},
+                    "env": {"CALENDAR_PROVIDER_TIMEOUT_S": 30},
+                }
+            }
+        )
+    )
+    assert tuned["CALENDAR_WINDOW_DAYS"] == "14"
+    assert tuned["CALENDAR_PERIODIC_SYNC_S"] == "300"
+    assert tuned["CALENDAR_MICROSOFT_TENANT"] == "contoso.onmicrosoft.com"
+    assert tuned["CALENDAR_PROVIDER_TIMEOUT_S"] == "30"
+    for wrong in (0, 366):
+        with pytest.raises(helm.HelmRenderError, match="calendarSync.windowDays"):
+            render({"calendarSync": {"windowDays": wrong}})
+
+
+def test_calendar_push_url_is_the_gateways_public_url(objects):
+    # No public URL known: no push channels, calendars are synced periodically only.
+    assert "CALENDAR_PUSH_URL" not in _calendar_sync(objects)
+    ingress = {"apiGateway": {"ingress": {"enabled": True, "hosts": [{"host": "api.example.com"}]}}}
+    assert _calendar_sync(render(ingress))["CALENDAR_PUSH_URL"] == "https://api.example.com"
+    given = _merge(ingress, {"calendarSync": {"pushUrl": "https://hooks.example.com/"}})
+    assert _calendar_sync(render(given))["CALENDAR_PUSH_URL"] == "https://hooks.example.com"
+    off = _merge(ingress, {"calendarSync": {"pushUrlFromIngress": False}})
+    assert "CALENDAR_PUSH_URL" not in _calendar_sync(render(off))
+    # Google and Microsoft push only to https; a test double in development may listen on http.
+    with pytest.raises(helm.HelmRenderError, match="calendarSync.pushUrl"):
+        render({"calendarSync": {"pushUrl": "http://api.example.com"}})
+    development = {"environment": "development", "calendarSync": {"pushUrl": "http://gw:8080"}}
+    assert _calendar_sync(render(development))["CALENDAR_PUSH_URL"] == "http://gw:8080"
+
+
+def test_gateway_outlives_its_slowest_request_on_shutdown(objects):
+    spec = by_kind(objects, "Deployment")["api-gateway"]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep"
+    slowest = GatewaySettings.model_fields["calendar_timeout_s"].default
+    assert spec["terminationGracePeriodSeconds"] > int(pre_stop[1]) + slowest

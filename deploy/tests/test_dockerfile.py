@@ -41,6 +41,7 @@ SERVICES = {
     "bot-runner": "botRunner",
     "transcriber": "transcriber",
     "webhook-dispatcher": "webhookDispatcher",
+    "calendar-sync": "calendarSync",
 }
 BROWSER = {"chromium", "chromium-driver", "chromium-headless-shell", "google-chrome-stable"}
 # Debian packages each image must carry (and the only services that get any).
@@ -329,6 +330,10 @@ def test_command_and_settings_match_the_chart(service, deployments):
             assert env[name] == chart_env[name] and env[name] in mounts, name
     if service == "api-gateway":
         assert env["GATEWAY_PORT"] == str(VALUES["apiGateway"]["port"])
+        assert b.instructions("EXPOSE") == [env["GATEWAY_PORT"]]
+    else:
+        # Only the gateway listens: the workers talk over NATS only.
+        assert b.instructions("EXPOSE") == [] and "ports" not in container
 
 
 def test_every_service_has_its_stage_and_no_stage_is_left_over():

@@ -1,7 +1,8 @@
 {{/*
 Helpers shared by every workload. Most take a dict:
   root:   the chart's root context ($)
-  name:   the service name (api-gateway, scheduler, bot-runner, transcriber, webhook-dispatcher)
+  name:   the service name (api-gateway, scheduler, bot-runner, transcriber, webhook-dispatcher,
+          calendar-sync)
   values: that service's values (.Values.apiGateway, ...)
 */}}
 
@@ -142,8 +143,8 @@ service's settings check them), NATS_URL when it is secret, and the pod's identi
 
 {{/*
 MB_SECRET_KEYS, only for the services that seal or open secrets: api-gateway, scheduler,
-transcriber, webhook-dispatcher (never the bot-runner). Nothing when the generated Secret has no
-key (development). Args: root, and secretName for another Secret than the release's.
+transcriber, webhook-dispatcher, calendar-sync (never the bot-runner). Nothing when the generated
+Secret has no key (development). Args: root, and secretName for another Secret than the release's.
 */}}
 {{- define "mb.secretKeysEnv" -}}
 {{- $existing := .root.Values.secrets.existingSecret -}}
@@ -159,7 +160,10 @@ key (development). Args: root, and secretName for another Secret than the releas
 {{- end -}}
 {{- end -}}
 
-{{/* DATABASE_URL from the Secret key of a database (gateway, scheduler, transcriber, webhooks). */}}
+{{/*
+DATABASE_URL from the Secret key of a database (gateway, scheduler, transcriber, webhooks,
+calendars).
+*/}}
 {{- define "mb.databaseEnv" -}}
 {{ include "mb.secretEnv" (dict "root" .root "var" "DATABASE_URL" "key" (printf "%s_DATABASE_URL" (upper .database))) }}
 {{- end -}}
@@ -199,6 +203,7 @@ GATEWAY_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $dbs
 SCHEDULER_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $dbs.scheduler) | quote }}
 TRANSCRIBER_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $dbs.transcriber) | quote }}
 WEBHOOKS_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $dbs.webhooks) | quote }}
+CALENDARS_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $dbs.calendars) | quote }}
 S3_ACCESS_KEY: {{ .Values.s3.accessKey | quote }}
 S3_SECRET_KEY: {{ .Values.s3.secretKey | quote }}
 {{- with (include "mb.secretKeys" .) }}
@@ -239,6 +244,21 @@ limits:
 {{- end -}}
 {{- end -}}
 
+{{/*
+CALENDAR_PUSH_URL, the gateway's public base URL that Google and Microsoft push to:
+calendarSync.pushUrl, else https://<the first host of apiGateway.ingress> when the ingress is
+enabled and calendarSync.pushUrlFromIngress; "" for none (calendars then synced periodically only).
+*/}}
+{{- define "mb.calendarSync.pushUrl" -}}
+{{- $v := .Values.calendarSync -}}
+{{- $ingress := .Values.apiGateway.ingress -}}
+{{- if $v.pushUrl -}}
+{{- trimSuffix "/" $v.pushUrl -}}
+{{- else if and $v.pushUrlFromIngress $ingress.enabled $ingress.hosts -}}
+{{- with (first $ingress.hosts).host }}{{ printf "https://%s" . }}{{ end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Checks that fail the install early with a message, instead of pods that crash later. */}}
 {{- define "mb.validate" -}}
 {{- if not .Values.secrets.existingSecret -}}
@@ -272,5 +292,13 @@ limits:
 {{- end -}}
 {{- if lt (int .Values.botRunner.maxConcurrentBots) 1 -}}
 {{- fail "botRunner.maxConcurrentBots must be at least 1" -}}
+{{- end -}}
+{{- $windowDays := int .Values.calendarSync.windowDays -}}
+{{- if or (lt $windowDays 1) (gt $windowDays 365) -}}
+{{- fail "calendarSync.windowDays must be between 1 and 365" -}}
+{{- end -}}
+{{- $pushUrl := include "mb.calendarSync.pushUrl" . -}}
+{{- if and $pushUrl (ne .Values.environment "development") (not (regexMatch "^https://[^/?#]+" $pushUrl)) -}}
+{{- fail (printf "calendarSync.pushUrl: %q is not an https URL; Google and Microsoft push only to https (leave it empty to sync calendars periodically only)" $pushUrl) -}}
 {{- end -}}
 {{- end -}}

@@ -2,7 +2,8 @@
 Deployment of a worker (a service without a port), and its PodDisruptionBudget when it has more
 than one replica. Takes the dict of the other helpers plus:
   command, args: the container's command line (lists)
-  database:      its database (gateway, scheduler, transcriber, webhooks) or "" for none
+  database:      its database (gateway, scheduler, transcriber, webhooks, calendars) or ""
+                 for none
   secretKeys:    true when it seals or opens secrets (MB_SECRET_KEYS)
   env:           YAML list of the service's own variables
   volumes, mounts: YAML lists of extra volumes and their mounts
