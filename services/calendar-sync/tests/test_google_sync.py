@@ -8,7 +8,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from calendar_sync.event_bots import EventBots
 from calendar_sync.models import Calendar
+from mb_shared.contracts.bot import BotParams
 from mb_shared.contracts.calendar import (
     CalendarProvider,
     CreateCalendar,
@@ -18,6 +20,8 @@ from mb_shared.contracts.calendar import (
     ListCalendars,
     ListRawCalendars,
     ResyncCalendars,
+    ScheduleEventBot,
+    UnscheduleEventBot,
     UpdateCalendar,
 )
 from mb_shared.contracts.queries import QueryError
@@ -289,3 +293,33 @@ async def test_two_replicas_open_one_channel_per_calendar(make_service, push_rel
         await asyncio.gather(*(r.tend_channels() for r in replicas))
     (channel,) = google.emulator.channels.values()
     assert channel.calendar_id == "jane@acme.test" and view.provider_calendar_id == "jane@acme.test"
+
+
+async def test_a_series_bot_reaches_the_instances_later_syncs_bring(sessions, make_service, world,
+                                                                   jane):
+    async def never_called(command):
+        raise AssertionError("nothing is handed over in this test")
+
+    service = make_service()
+    service.bots = EventBots(sessions, never_called)
+    series = world.create_event("jane@acme.test", "Daily", soon(60), soon(70), meeting_url=MEET,
+                                rrule="FREQ=DAILY;COUNT=3")
+    view = await connect(service, jane)
+    first = min((e for e in await events_of(service, view.uuid)), key=lambda e: e.start_time)
+    params = BotParams(meeting_url=MEET, platform="google_meet", bot_name="Every day")
+    reply = await service.schedule_bot(ScheduleEventBot(account_id=1, event_uuid=first.uuid,
+                                                        all_occurrences=True, params=params))
+    assert len(reply.events) == 3 and all(e.bot_param["bot_name"] == "Every day"
+                                          for e in reply.events)
+    world.update_event(series, rrule="FREQ=DAILY;COUNT=6")
+    await service.sync(view.uuid)
+    daily = await events_of(service, view.uuid)
+    assert len(daily) == 6 and all(e.bot_param and e.bot_param["bot_name"] == "Every day"
+                                   for e in daily)
+    other = await service.unschedule_bot(UnscheduleEventBot(account_id=2, event_uuid=first.uuid))
+    assert other.status == 404  # another account's event
+    await service.unschedule_bot(UnscheduleEventBot(account_id=1, event_uuid=first.uuid,
+                                                    all_occurrences=True))
+    world.update_event(series, rrule="FREQ=DAILY;COUNT=8")
+    await service.sync(view.uuid)
+    assert [e.bot_param for e in await events_of(service, view.uuid)] == [None] * 8

@@ -88,7 +88,9 @@ def speech_to_text_params(
                         api_key=key_ring.seal_optional((raw.api_key or "").strip() or None))
 
 
-def _params(body: JoinRequest, settings, key_ring: KeyRing) -> BotParams:
+def bot_params(body: JoinRequest, settings, key_ring: KeyRing) -> BotParams:
+    """A validated request's parameters as the platform keeps them: the meeting URL parsed, the
+    bounds and outbound URLs checked (400s naming the field), the provider key sealed."""
     try:
         meeting = parse_meeting_url(body.meeting_url)
     except InvalidMeetingUrl as exc:
@@ -181,7 +183,7 @@ async def join(request: web.Request) -> web.Response:
         body = JoinRequest.model_validate(await read_json(request))
     except ValidationError as exc:
         raise from_validation_error(exc) from None
-    params = _params(body, request.app[SETTINGS], request.app[KEY_RING])
+    params = bot_params(body, request.app[SETTINGS], request.app[KEY_RING])
     reply: CreateBotReply = await _ask(
         request,
         CreateBot(account_id=caller.account_id, params=params,
@@ -304,7 +306,8 @@ async def meeting_data(request: web.Request) -> web.Response:
     files = bot.artifacts
     return json_response(
         Metadata(
-            bot_data=BotData(bot=bot_with_params(bot), transcripts=transcripts, event_uuid=None),
+            bot_data=BotData(bot=bot_with_params(bot), transcripts=transcripts,
+                             event_uuid=bot.params.event_uuid),
             duration=round(bot.duration_s),
             mp4=await store.presigned_url_if_exists(files.recording),
             audio=await store.presigned_url_if_exists(files.audio),

@@ -12,13 +12,14 @@ import hashlib
 import json
 import logging
 from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api_gateway.accounts import Caller
-from api_gateway.bots import _ask
+from api_gateway.bots import _ask, bot_params
 from api_gateway.errors import ApiError, from_validation_error, read_json
 from api_gateway.keys import CALLER, KEY_RING, SETTINGS
 from api_gateway.responses import (
@@ -32,9 +33,16 @@ from api_gateway.responses import (
     ResyncAllCalendarsResponse,
     json_response,
 )
-from api_gateway.schemas import BLANKS
+from api_gateway.schemas import (
+    BLANKS,
+    JoinRequest,
+    Seconds,
+    SpeechToTextApiParameter,
+)
+from mb_shared.contracts.bot import BotParams, RecordingMode, SpeechToTextProvider
 from mb_shared.contracts.calendar import (
     CalendarEventList,
+    CalendarEventsReply,
     CalendarEventView,
     CalendarList,
     CalendarProvider,
@@ -51,6 +59,8 @@ from mb_shared.contracts.calendar import (
     RawCalendarList,
     ResyncCalendars,
     ResyncReply,
+    ScheduleEventBot,
+    UnscheduleEventBot,
     UpdateCalendar,
 )
 from mb_shared.contracts.queries import OkReply
@@ -127,7 +137,8 @@ def _event(view: CalendarEventView) -> Event:
         attendees=[Attendee(email=a.email, name=a.name) for a in view.attendees],
         is_organizer=view.is_organizer, is_recurring=view.is_recurring,
         recurring_event_id=view.recurring_event_id, deleted=view.deleted, raw=view.raw,
-        last_updated_at=view.last_updated_at.isoformat(), bot_param=view.bot_param)
+        last_updated_at=view.last_updated_at.isoformat(),
+        bot_param=flat_bot_param(view.bot_param))
 
 
 def _slow(request: web.Request) -> float:
@@ -347,3 +358,192 @@ async def microsoft_push(request: web.Request) -> web.Response:
     if not known:
         raise ApiError(404, "UnknownChannel", "no such subscription")
     return web.Response(status=202)
+
+
+# Bots for calendar events ---------------------------------------------------------------------
+
+PLACEHOLDER_MEETING = "https://meet.google.com/aaa-aaaa-aaa"
+"""Stands for the event's own link while the parameters are checked like `POST /bots/`'s."""
+
+FLAT_NAMES = {
+    "automatic_leave.waiting_room_timeout": "waiting_room_timeout",
+    "automatic_leave.noone_joined_timeout": "noone_joined_timeout",
+    "automatic_leave.silence_timeout": "silence_timeout",
+    "automatic_leave": "waiting_room_timeout",
+    "streaming.input": "streaming_input",
+    "streaming.output": "streaming_output",
+    "streaming.audio_frequency": "streaming_audio_frequency",
+    "entry_message": "enter_message",
+}
+"""`POST /bots/`'s nested field names, as the flat `BotParam` of calendar events names them."""
+
+
+class EventBotParam(BaseModel):
+    """The reference's `BotParam2` (flat); fields it does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    bot_name: str
+    bot_image: str | None = None
+    deduplication_key: str | None = None
+    enter_message: str | None = None
+    extra: dict[str, Any] | None = None
+    noone_joined_timeout: Seconds | None = None
+    recording_mode: RecordingMode | None = None
+    silence_timeout: Seconds | None = None
+    speech_to_text: SpeechToTextApiParameter | SpeechToTextProvider | None = None
+    streaming_audio_frequency: Literal["16khz", "24khz"] | None = None
+    streaming_input: str | None = None
+    streaming_output: str | None = None
+    transcription_custom_parameters: Any = None
+    waiting_room_timeout: Seconds | None = None
+    webhook_url: str | None = None
+    zoom_access_token_url: str | None = None
+    zoom_obf_token: str | None = None
+    zoom_obf_token_url: str | None = None
+    zoom_obf_token_user_id: str | None = None
+    zoom_sdk_id: str | None = None
+    zoom_sdk_pwd: str | None = None
+
+
+class EventBotPatch(EventBotParam):
+    """The reference's `BotParam3`: every field optional; those given replace the bot's."""
+
+    bot_name: str | None = None  # type: ignore[assignment]
+
+
+def _renamed(exc: ApiError) -> ApiError:
+    field = FLAT_NAMES.get(exc.field or "", exc.field)
+    if field != exc.field and exc.field:
+        exc.message = exc.message.replace(exc.field, field, 1)
+        exc.field = field
+    return exc
+
+
+def _event_bot_params(request: web.Request, body: EventBotParam) -> BotParams:
+    """The flat parameters checked exactly as `POST /bots/` checks its own (a 400 naming the
+    flat field), the event's link standing in for `meeting_url`."""
+    leave = {name: getattr(body, name) for name in
+             ("waiting_room_timeout", "noone_joined_timeout", "silence_timeout")
+             if getattr(body, name) is not None}
+    streaming = {"input": body.streaming_input, "output": body.streaming_output,
+                 "audio_frequency": body.streaming_audio_frequency}
+    joined = {
+        "meeting_url": PLACEHOLDER_MEETING, "bot_name": body.bot_name,
+        "bot_image": body.bot_image, "deduplication_key": body.deduplication_key,
+        "entry_message": body.enter_message, "extra": body.extra,
+        "recording_mode": body.recording_mode, "speech_to_text": body.speech_to_text,
+        "transcription_custom_parameters": body.transcription_custom_parameters,
+        "webhook_url": body.webhook_url,
+        "automatic_leave": leave or None,
+        "streaming": streaming if any(streaming.values()) else None,
+        **{k: getattr(body, k) for k in EventBotParam.model_fields if k.startswith("zoom_")},
+    }
+    try:
+        join = JoinRequest.model_validate(joined)
+    except ValidationError as exc:
+        raise _renamed(from_validation_error(exc)) from None
+    try:
+        return bot_params(join, request.app[SETTINGS], request.app[KEY_RING])
+    except ApiError as exc:
+        raise _renamed(exc) from None
+
+
+def flat_bot_param(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An event's bot as the reference's `BotParam` shows it (no key, sealed or not)."""
+    if stored is None:
+        return None
+    leave = stored.get("automatic_leave") or {}
+    streaming = stored.get("streaming") or {}
+    zoom = stored.get("zoom") or {}
+    stt = stored.get("speech_to_text") or {}
+    return {
+        "bot_image": stored.get("bot_image"), "bot_name": stored["bot_name"],
+        "deduplication_key": stored.get("deduplication_key"),
+        "enter_message": stored.get("entry_message"), "extra": stored.get("extra") or {},
+        "noone_joined_timeout": leave.get("noone_joined_timeout"),
+        "recording_mode": stored.get("recording_mode"),
+        "speech_to_text_api_key": None, "speech_to_text_provider": stt.get("provider"),
+        "streaming_audio_frequency": streaming.get("audio_frequency"),
+        "streaming_input": streaming.get("input"), "streaming_output": streaming.get("output"),
+        "transcription_custom_parameters": stored.get("transcription_custom_parameters") or {},
+        "waiting_room_timeout": leave.get("waiting_room_timeout"),
+        "webhook_url": stored.get("webhook_url") or "",
+        "zoom_access_token_url": zoom.get("zoom_access_token_url"), "zoom_obf_token": None,
+        "zoom_obf_token_url": zoom.get("zoom_obf_token_url"),
+        "zoom_obf_token_user_id": zoom.get("zoom_obf_token_user_id"),
+        "zoom_sdk_id": zoom.get("zoom_sdk_id"), "zoom_sdk_pwd": None,
+    }
+
+
+def _patched(stored: dict[str, Any], patch: EventBotPatch) -> EventBotParam:
+    """The bot's flat parameters with the patch's fields put over them."""
+    flat = flat_bot_param(stored) or {}
+    current = {k: v for k, v in flat.items() if k in EventBotParam.model_fields}
+    current["silence_timeout"] = (stored.get("automatic_leave") or {}).get("silence_timeout")
+    provider = flat.get("speech_to_text_provider")
+    current["speech_to_text"] = {"provider": provider} if provider else None
+    current["zoom_sdk_pwd"] = current["zoom_obf_token"] = None
+    given = patch.model_dump(exclude_unset=True)
+    try:
+        return EventBotParam.model_validate({**current, **given})
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+def _all_occurrences(request: web.Request) -> bool:
+    raw = request.query.get("all_occurrences", "false")
+    if raw not in ("true", "false"):
+        raise ApiError(400, "InvalidParameter", "all_occurrences: must be true or false",
+                       field="all_occurrences")
+    return raw == "true"
+
+
+async def _events_reply(request: web.Request, query) -> web.Response:
+    reply: CalendarEventsReply = await _ask(request, query, CalendarEventsReply)
+    return web.json_response([_event(e).model_dump(mode="json") for e in reply.events])
+
+
+@routes.post("/calendar_events/{uuid}/bot")
+async def schedule_record_event(request: web.Request) -> web.Response:
+    caller: Caller = request[CALLER]
+    event_uuid = _uuid(request.match_info["uuid"], "uuid")
+    every = _all_occurrences(request)
+    try:
+        body = EventBotParam.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+    params = _event_bot_params(request, body)
+    return await _events_reply(request, ScheduleEventBot(
+        account_id=caller.account_id, event_uuid=event_uuid, all_occurrences=every,
+        params=params, api_key_prefix=caller.api_key_prefix))
+
+
+@routes.patch("/calendar_events/{uuid}/bot")
+async def patch_bot(request: web.Request) -> web.Response:
+    caller: Caller = request[CALLER]
+    event_uuid = _uuid(request.match_info["uuid"], "uuid")
+    every = _all_occurrences(request)
+    try:
+        patch = EventBotPatch.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+    view: CalendarEventView = await _ask(request, GetCalendarEvent(
+        account_id=caller.account_id, event_uuid=event_uuid), CalendarEventView)
+    if view.bot_param is None:
+        raise ApiError(409, "NoBotScheduled",
+                       "uuid: no bot is scheduled for this event; schedule one with POST",
+                       field="uuid")
+    params = _event_bot_params(request, _patched(view.bot_param, patch))
+    return await _events_reply(request, ScheduleEventBot(
+        account_id=caller.account_id, event_uuid=event_uuid, all_occurrences=every,
+        params=params, api_key_prefix=caller.api_key_prefix, keep_secrets=True))
+
+
+@routes.delete("/calendar_events/{uuid}/bot")
+async def unschedule_record_event(request: web.Request) -> web.Response:
+    caller: Caller = request[CALLER]
+    event_uuid = _uuid(request.match_info["uuid"], "uuid")
+    return await _events_reply(request, UnscheduleEventBot(
+        account_id=caller.account_id, event_uuid=event_uuid,
+        all_occurrences=_all_occurrences(request)))

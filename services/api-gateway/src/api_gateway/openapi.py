@@ -25,6 +25,8 @@ from api_gateway import responses as r
 from api_gateway.accounts_routes import PostWebhookUrlRequest
 from api_gateway.calendars import (
     CreateCalendarParams,
+    EventBotParam,
+    EventBotPatch,
     ListRawCalendarsParams,
     UpdateCalendarParams,
 )
@@ -83,6 +85,9 @@ BOT_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The bot's UUID (`bot_id` of
 DATE_TIME = {"type": "string", "format": "date-time"}
 CALENDAR_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The calendar's UUID")
 EVENT_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The calendar event's UUID")
+ALL_OCCURRENCES = Param("all_occurrences", "query", {"type": "boolean", "default": False},
+                        description="Every occurrence of the recurring event, not only this one.")
+EVENTS_LIST = {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}
 NATS = (500, 503)  # routes that ask the services over NATS may find them failing or away
 _WS = r"[ \t\n\r\f\v]"  # not `\s`, which differs between Python and ECMAScript
 _CONDITION = rf"({_WS}*|[^,:]*[^ \t\n\r\f\v,:][^,:]*:[^,]*)"
@@ -292,6 +297,28 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                            r.ListEventResponse, alias_of="/calendar_events/"),
     ("GET", "/calendar_events/{uuid}"): Operation(
         "get_event", "Get Event", CALENDARS, r.Event, params=(EVENT_UUID,),
+        errors=(400, 401, 404, *NATS)),
+    ("POST", "/calendar_events/{uuid}/bot"): Operation(
+        "schedule_record_event", "Schedule Record Event", CALENDARS, EVENTS_LIST,
+        params=(EVENT_UUID, ALL_OCCURRENCES), body=EventBotParam,
+        description="Have a bot record the event: it joins at the event's start, with these "
+        "parameters (checked as for `POST /bots/`: a 400 names the field), on the event's "
+        "meeting link. With `all_occurrences`, every instance of the series gets one, those "
+        "later syncs bring too. A moved event moves its bot, a cancelled or deleted one "
+        "cancels it; the bot's webhooks carry `event_uuid`. An event without a meeting link is "
+        "a 400, a cancelled one a 409. Answers the events as they now are.",
+        errors=(400, 401, 404, 409, 422, *NATS)),
+    ("PATCH", "/calendar_events/{uuid}/bot"): Operation(
+        "patch_bot", "Patch Bot", CALENDARS, EVENTS_LIST,
+        params=(EVENT_UUID, ALL_OCCURRENCES), body=EventBotPatch,
+        description="Change the scheduled bot's parameters: the fields given replace the bot's "
+        "(a provider key not given again is kept). 409 when no bot is scheduled.",
+        errors=(400, 401, 404, 409, 422, *NATS)),
+    ("DELETE", "/calendar_events/{uuid}/bot"): Operation(
+        "unschedule_record_event", "Unschedule Record Event", CALENDARS, EVENTS_LIST,
+        params=(EVENT_UUID, ALL_OCCURRENCES),
+        description="No bot for the event (or, with `all_occurrences`, its series) any more; a "
+        "bot already on its way is cancelled. Idempotent.",
         errors=(400, 401, 404, *NATS)),
     ("POST", "/calendar_push/google"): Operation(
         "google_calendar_push", "Google Calendar Push", PROVIDERS, None, public=True,

@@ -2,7 +2,8 @@
 each handler's parameter annotation is the query class itself, which FastStream reads to parse.)
 
 Answers calendars.raw/create/update/get/delete/list/resync_all/push and
-calendar_events.get/list (request/reply). Publishes (through the outbox): calendar.synced.
+calendar_events.get/list, calendar_events.bot.schedule/unschedule (request/reply). Asks
+scheduler.bot.upsert_for_event. Publishes (through the outbox): calendar.synced.
 """
 
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,8 @@ from mb_shared.contracts.calendar import (
     ListCalendars,
     ListRawCalendars,
     ResyncCalendars,
+    ScheduleEventBot,
+    UnscheduleEventBot,
     UpdateCalendar,
 )
 from mb_shared.contracts.queries import Query
@@ -50,4 +53,6 @@ def build_router(service: CalendarService) -> NatsRouter:
     answer(CalendarPush, service.push)
     answer(GetCalendarEvent, service.get_event)
     answer(ListCalendarEvents, service.list_events)
+    answer(ScheduleEventBot, service.schedule_bot)
+    answer(UnscheduleEventBot, service.unschedule_bot)
     return router

@@ -103,3 +103,27 @@ class CalendarEvent(CalendarSyncModel, table=True):
     last_updated_at: datetime = _tz(index=True)
     """When this platform last saw the event change (what `updated_at_gte` filters on)."""
     bot_param: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    """The bot asked for this event: `BotParams` without the meeting (provider key sealed)."""
+    bot_api_key_prefix: str | None = None
+    bot_id: UUID | None = None
+    """The scheduler's bot, once handed over (shortly before the event starts)."""
+    bot_revision: int = 0
+    """Bumped by every change the bot must follow (moved, new link, new parameters, cancelled)."""
+    bot_synced_revision: int = 0
+    """The revision the scheduler has acknowledged."""
+    bot_cancelled: bool = False
+    """The scheduler was told to cancel `bot_id`: a new bot is made if one is asked again."""
+    bot_attempts: int = 0
+    bot_retry_at: datetime | None = _tz(nullable=True)
+    bot_error: str | None = None
+
+
+class SeriesBot(CalendarSyncModel, table=True):
+    """`all_occurrences`: every instance of the series gets the bot, those of later syncs too."""
+
+    __tablename__ = "series_bots"
+
+    calendar_uuid: UUID = Field(foreign_key="calendars.uuid", primary_key=True, ondelete="CASCADE")
+    recurring_event_id: str = Field(primary_key=True)
+    bot_param: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    api_key_prefix: str | None = None

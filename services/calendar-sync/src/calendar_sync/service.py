@@ -26,6 +26,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from calendar_sync.event_bots import (
+    EventBots,
+    ask_again,
+    follow,
+    series_rules,
+    shown_params,
+)
 from calendar_sync.meeting_links import meeting_link
 from calendar_sync.models import ACTIVE, REFRESH_FAILED, Calendar, CalendarEvent, PushChannel
 from calendar_sync.providers.base import (
@@ -41,6 +48,7 @@ from calendar_sync.providers.base import (
 from mb_shared.contracts.calendar import (
     Attendee,
     CalendarEventList,
+    CalendarEventsReply,
     CalendarEventView,
     CalendarList,
     CalendarProvider,
@@ -59,6 +67,8 @@ from mb_shared.contracts.calendar import (
     RawCalendarList,
     ResyncCalendars,
     ResyncReply,
+    ScheduleEventBot,
+    UnscheduleEventBot,
     UpdateCalendar,
 )
 from mb_shared.contracts.queries import OkReply, QueryError
@@ -115,8 +125,10 @@ class CalendarService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox,
                  providers: dict[CalendarProvider, CalendarApi], key_ring: KeyRing, *,
                  pace: SyncPace = SyncPace(), push_url: str | None = None,
+                 bots: EventBots | None = None,
                  clock: Callable[[], datetime] = _now) -> None:
         self._sessions = sessions
+        self.bots = bots
         self._outbox = outbox
         self._providers = providers
         self._keys = key_ring
@@ -253,6 +265,9 @@ class CalendarService:
                 PushChannel.calendar_uuid == query.calendar_uuid))).all()
         if calendar is None or calendar.account_id != query.account_id:
             return _not_found(query.calendar_uuid)
+        refused = await self._cancel_bots(calendar.uuid)
+        if refused is not None:
+            return refused
         if channels and calendar.status == ACTIVE:
             try:
                 token = await self._token(calendar)
@@ -271,6 +286,53 @@ class CalendarService:
                 col(PushChannel.calendar_uuid) == calendar.uuid))
             await session.exec(delete(Calendar).where(col(Calendar.uuid) == calendar.uuid))
         return OkReply()
+
+    async def _cancel_bots(self, calendar_uuid: UUID) -> QueryError | None:
+        """Cancel the bots handed over for the calendar's events (before forgetting them)."""
+        if self.bots is None:
+            return None
+        async with session_scope(self._sessions) as session:
+            events = (await session.exec(select(CalendarEvent).where(
+                CalendarEvent.calendar_uuid == calendar_uuid,
+                col(CalendarEvent.bot_id).is_not(None), ~col(CalendarEvent.bot_cancelled),
+            ).with_for_update())).all()
+            for event in events:
+                event.bot_param = None
+                follow(event)
+        try:
+            while await self.bots.hand_over_due():
+                pass
+        except Exception as exc:  # the scheduler did not answer: keep everything, say so
+            return QueryError(status=503, code="ServiceUnavailable",
+                              message=f"the calendar's bots could not be cancelled ({exc}); "
+                                      "retry in a few seconds")
+        async with self._sessions() as session:
+            pending = (await session.exec(select(CalendarEvent.uuid).where(
+                CalendarEvent.calendar_uuid == calendar_uuid,
+                col(CalendarEvent.bot_id).is_not(None),
+                col(CalendarEvent.bot_revision) > col(CalendarEvent.bot_synced_revision),
+            ))).first()
+        if pending is not None:
+            return QueryError(status=503, code="ServiceUnavailable",
+                              message="the calendar's bots could not be cancelled yet; retry "
+                                      "in a few seconds")
+        return None
+
+    async def schedule_bot(self, query: ScheduleEventBot) -> CalendarEventsReply | QueryError:
+        assert self.bots is not None
+        done = await self.bots.schedule(query)
+        if isinstance(done, QueryError):
+            return done
+        self.wake.set()
+        return CalendarEventsReply(events=[_event_view(e) for e in done])
+
+    async def unschedule_bot(self, query: UnscheduleEventBot) -> CalendarEventsReply | QueryError:
+        assert self.bots is not None
+        done = await self.bots.unschedule(query)
+        if isinstance(done, QueryError):
+            return done
+        self.wake.set()
+        return CalendarEventsReply(events=[_event_view(e) for e in done])
 
     async def resync_all(self, query: ResyncCalendars) -> ResyncReply:
         """A full sync of each calendar of the account now (`days` becomes its window)."""
@@ -470,6 +532,7 @@ class CalendarService:
                      window: tuple[datetime, datetime], now: datetime) -> list[UUID]:
         known = {e.provider_event_id: e for e in (await session.exec(
             select(CalendarEvent).where(CalendarEvent.calendar_uuid == calendar.uuid))).all()}
+        rules = await series_rules(session, calendar.uuid)
         affected: list[UUID] = []
         seen: set[str] = set()
         for found in changes.events:
@@ -490,14 +553,24 @@ class CalendarService:
                 event = CalendarEvent(uuid=uuid.uuid4(), calendar_uuid=calendar.uuid,
                                       account_id=calendar.account_id, provider_event_id=found.id,
                                       last_updated_at=now, **values)
+                rule = rules.get(found.recurring_event_id or "")
+                if rule is not None:
+                    event.bot_param, event.bot_api_key_prefix = rule.bot_param, rule.api_key_prefix
                 session.add(event)
                 known[found.id] = event
                 affected.append(event.uuid)
             elif any(getattr(event, name) != value for name, value in values.items()):
+                moved = any(getattr(event, name) != values[name]
+                            for name in ("start_time", "end_time", "meeting_url", "deleted"))
+                restored = event.deleted and not found.cancelled
                 for name, value in values.items():
                     setattr(event, name, value)
                 event.last_updated_at = now
                 affected.append(event.uuid)
+                if restored:
+                    ask_again(event)
+                if moved:
+                    follow(event)
         gone = set(changes.removed)
         if changes.full:
             gone |= {pid for pid, e in known.items()
@@ -508,6 +581,7 @@ class CalendarService:
                 event.deleted = True
                 event.last_updated_at = now
                 affected.append(event.uuid)
+                follow(event)
         return affected
 
     # --- push channels --------------------------------------------------------------------
@@ -607,4 +681,4 @@ def _event_view(event: CalendarEvent) -> CalendarEventView:
         organizer_email=event.organizer_email, is_organizer=event.is_organizer,
         is_recurring=event.is_recurring, recurring_event_id=event.recurring_event_id,
         deleted=event.deleted, raw=event.raw, last_updated_at=event.last_updated_at,
-        bot_param=event.bot_param)
+        bot_param=shown_params(event.bot_param))

@@ -27,3 +27,9 @@ class CalendarSyncSettings(BaseServiceSettings):
     channel_renew_margin_s: float = Field(default=86_400.0, alias="CALENDAR_CHANNEL_RENEW_MARGIN_S")
     provider_timeout_s: float = Field(default=20.0, alias="CALENDAR_PROVIDER_TIMEOUT_S")
     tick_s: float = Field(default=1.0, alias="CALENDAR_TICK_S")
+    bot_lead_s: float = Field(default=120.0, alias="CALENDAR_BOT_LEAD_S")
+    """How long before an event's start its bot is handed to the scheduler (before that, moves
+    and cancellations concern calendar-sync only)."""
+    join_ahead_s: float = Field(default=10.0, alias="CALENDAR_JOIN_AHEAD_S")
+    """How long before the event's start its bot sets off, to be in the meeting at the start."""
+    scheduler_timeout_s: float = Field(default=10.0, alias="CALENDAR_SCHEDULER_TIMEOUT_S")

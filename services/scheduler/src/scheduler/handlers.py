@@ -1,7 +1,7 @@
 """Thin handlers: validate the message, call the lifecycle, reply.
 
 Consumes: bot.status_change, recording.uploaded, transcription.done (durable); answers
-scheduler.bot.create/get/target/leave/list/retranscribe/claim, scheduler.transcription.key and
+scheduler.bot.create/get/target/leave/list/retranscribe/claim/upsert_for_event, scheduler.transcription.key and
 scheduler.runner.heartbeat (request/reply).
 Publishes (through the outbox): bot.requested, bot.dispatch, bot.leave_requested,
 transcription.requested, bot.completed, bot.failed.
@@ -30,6 +30,7 @@ from mb_shared.contracts.queries import (
     Retranscribe,
     RunnerHeartbeat,
     TranscriptionKey,
+    UpsertEventBot,
 )
 from mb_shared.contracts.recording import RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone
@@ -59,6 +60,14 @@ def build_router(scheduler: BotScheduler) -> NatsRouter:
         if isinstance(created, QueryError):
             return created.model_dump(mode="json")
         return CreateBotReply(bot_id=created.bot_id).model_dump(mode="json")
+
+    @router.subscriber(UpsertEventBot.SUBJECT, queue=SERVICE)
+    @answers_errors
+    async def on_upsert_event_bot(command: UpsertEventBot) -> dict:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        refusal = await scheduler.upsert_for_event(command, carrier)
+        return (refusal or OkReply()).model_dump(mode="json")
 
     @router.subscriber(GetBot.SUBJECT, queue=SERVICE)
     @answers_errors

@@ -62,6 +62,8 @@ class Bot(SchedulerModel, table=True):
     speech_api_key: str | None = None
     """The provider key of its first transcript, sealed; forgotten once that transcript is done."""
     leave_requested_at: datetime | None = _tz(nullable=True)
+    event_revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """For a bot calendar-sync scheduled for a calendar event: the event's revision last applied."""
 
 
 class BotStatusHistory(SchedulerModel, table=True):

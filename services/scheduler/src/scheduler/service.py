@@ -34,6 +34,7 @@ from mb_shared.contracts.queries import (
     ListBots,
     QueryError,
     Retranscribe,
+    UpsertEventBot,
 )
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
@@ -111,6 +112,62 @@ class BotScheduler:
                 ),
             )
         return bot
+
+    async def upsert_for_event(self, command: UpsertEventBot,
+                               trace_context: dict[str, str]) -> QueryError | None:
+        """calendar-sync's bot for a calendar event, at the event's revision: created, moved or
+        changed while it has not left for the meeting, or cancelled (`params` None; one that
+        already left is asked to leave). A revision older than the one applied is ignored."""
+        async with self._bots.locked(command.bot_id) as unit:
+            if unit is not None:
+                bot = unit.bot
+                if bot.account_id != command.account_id:
+                    return QueryError(status=409, code="BotIdTaken",
+                                      message=f"bot {command.bot_id} is another account's")
+                if command.revision <= bot.event_revision:
+                    return None
+                bot.event_revision = command.revision
+                status = BotStatus(bot.status)
+                waiting = status == BotStatus.QUEUED and bot.dispatched_at is None
+                if command.params is None:
+                    if waiting:
+                        unit.emit(self._fail(unit, BotError.CANNOT_JOIN_MEETING,
+                                             EndReason.CANCELLED,
+                                             "The calendar event was cancelled or deleted, or "
+                                             "its bot unscheduled, before the bot joined."))
+                    elif not status.is_terminal:
+                        bot.leave_requested_at = bot.leave_requested_at or _now()
+                        unit.emit(BotLeaveRequested(bot_id=bot.bot_id))
+                elif waiting:
+                    params = command.params
+                    bot.params = params.without_secrets().model_dump(mode="json")
+                    bot.speech_api_key = (params.speech_to_text.api_key
+                                          if params.speech_to_text else None)
+                    bot.due_at = max(_now(), command.join_at)
+                    bot.api_key_prefix = command.api_key_prefix
+                return None
+        if command.params is None:
+            return None  # cancelled before it was ever created
+        now = _now()
+        params = command.params
+        bot = Bot(
+            bot_id=command.bot_id,
+            account_id=command.account_id,
+            params=params.without_secrets().model_dump(mode="json"),
+            status=BotStatus.QUEUED,
+            created_at=now,
+            due_at=max(now, command.join_at),
+            trace_context=trace_context,
+            api_key_prefix=command.api_key_prefix,
+            speech_api_key=params.speech_to_text.api_key if params.speech_to_text else None,
+            event_revision=command.revision,
+        )
+        requested = BotRequested(bot_id=bot.bot_id, account_id=bot.account_id,
+                                 params=params.without_secrets())
+        # one bot per event, by its id: no deduplication by meeting URL (a recurring event's
+        # instances, and several calendars, share links)
+        await self._bots.add(bot, now, timedelta(0), [requested])
+        return None
 
     async def view(self, account_id: int, bot_id: UUID) -> BotView | QueryError:
         bot = await self._bots.get(bot_id)
@@ -403,6 +460,7 @@ class BotScheduler:
                 duration_s=bot.duration_s,
                 reason=bot.reason,
                 extra=bot.params.get("extra"),
+                event_uuid=bot.params.get("event_uuid"),
             )
         ]
 
@@ -423,4 +481,5 @@ class BotScheduler:
             reason=reason,
             message=message,
             extra=bot.params.get("extra"),
+            event_uuid=bot.params.get("event_uuid"),
         )

@@ -57,7 +57,7 @@ def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str
         "event": "complete",
         "data": {
             "bot_id": str(event.bot_id),
-            "event_uuid": None,
+            "event_uuid": str(event.event_uuid) if event.event_uuid else None,
             "mp4": "",
             "audio": "",
             "speakers": event.speakers,
@@ -75,7 +75,7 @@ def failed(event: BotFailed) -> dict[str, Any]:
         "event": "failed",
         "data": {
             "bot_id": str(event.bot_id),
-            "event_uuid": None,
+            "event_uuid": str(event.event_uuid) if event.event_uuid else None,
             "error": event.error.value,
             "code": FAILED_EVENT_CODES.get(event.reason, "internal_error"),
             "reason": event.reason.value,

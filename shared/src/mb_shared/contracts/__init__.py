@@ -11,6 +11,8 @@ from mb_shared.contracts.calendar import (
     ListCalendars,
     ListRawCalendars,
     ResyncCalendars,
+    ScheduleEventBot,
+    UnscheduleEventBot,
     UpdateCalendar,
 )
 from mb_shared.contracts.catalogue import CONSUMERS, EVENTS, STREAMS
@@ -31,6 +33,7 @@ from mb_shared.contracts.queries import (
     Retranscribe,
     RetryWebhook,
     RunnerHeartbeat,
+    UpsertEventBot,
 )
 
 QUERIES: dict[str, type[Query]] = {
@@ -61,6 +64,9 @@ QUERIES: dict[str, type[Query]] = {
         CalendarPush,
         GetCalendarEvent,
         ListCalendarEvents,
+        ScheduleEventBot,
+        UnscheduleEventBot,
+        UpsertEventBot,
     )
 }
 

@@ -162,6 +162,8 @@ class BotParams(Message):
     streaming: dict[str, Any] | None = None
     transcription_custom_parameters: Any = None
     zoom: dict[str, Any] | None = None
+    event_uuid: UUID | None = None
+    """The calendar event the bot was scheduled for (by calendar-sync), if any."""
 
     def without_secrets(self) -> BotParams:
         """The parameters as events carry them: no provider key, sealed or not."""
@@ -237,6 +239,7 @@ class BotCompleted(Event):
     extra: dict[str, Any] | None = None
     transcription_error: str | None = None
     """Why the transcript asked for could not be made (e.g. the provider refused the key)."""
+    event_uuid: UUID | None = None
 
 
 class BotFailed(Event):
@@ -251,6 +254,7 @@ class BotFailed(Event):
     reason: EndReason
     message: str
     extra: dict[str, Any] | None = None
+    event_uuid: UUID | None = None
 
 
 class StatusRecord(Message):

@@ -16,6 +16,7 @@ from uuid import UUID
 from pydantic import Field
 
 from mb_shared.contracts.base import Event, Message
+from mb_shared.contracts.bot import BotParams
 from mb_shared.contracts.queries import Query
 
 
@@ -204,3 +205,31 @@ class CalendarSynced(Event):
     account_id: int
     last_updated_ts: datetime
     affected_event_uuids: list[UUID]
+
+
+class ScheduleEventBot(Query):
+    """`POST /calendar_events/{uuid}/bot` (and `PATCH`, with the merged parameters): the bot's
+    parameters as for `POST /bots/` (validated by the gateway, provider key sealed), the meeting
+    being the event's. `keep_secrets`: a parameter given without its key keeps the stored one."""
+
+    SUBJECT = "calendar_events.bot.schedule"
+
+    account_id: int
+    event_uuid: UUID
+    all_occurrences: bool = False
+    params: BotParams
+    api_key_prefix: str | None = None
+    keep_secrets: bool = False
+
+
+class UnscheduleEventBot(Query):
+    SUBJECT = "calendar_events.bot.unschedule"
+
+    account_id: int
+    event_uuid: UUID
+    all_occurrences: bool = False
+
+
+class CalendarEventsReply(Message):
+    ok: Literal[True] = True
+    events: list[CalendarEventView]

@@ -90,6 +90,23 @@ class BotList(Message):
     next_after: list[Any] | None
 
 
+class UpsertEventBot(Query):
+    """calendar-sync's bot for a calendar event, as of the event's `revision`: create it (the
+    bot id is calendar-sync's), move it or change its parameters while it has not left for the
+    meeting, or cancel it (`params` None). Older revisions are ignored, so that retries and
+    redeliveries are harmless. `params.speech_to_text.api_key` is sealed."""
+
+    SUBJECT = "scheduler.bot.upsert_for_event"
+
+    bot_id: UUID
+    account_id: int
+    event_uuid: UUID
+    revision: int
+    join_at: datetime
+    params: BotParams | None
+    api_key_prefix: str | None = None
+
+
 class GetBotTarget(Query):
     """Where a bot's webhooks go, for the webhook-dispatcher (any account)."""
 
