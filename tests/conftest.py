@@ -18,6 +18,8 @@ from meeting_simulator.client import SimulatorClient, new_meet_code
 from provider_emulators import BackgroundEmulator, GladiaEmulator, RunpodEmulator
 from provider_emulators.calendar_world import CalendarWorld
 from provider_emulators.google_calendar import GoogleCalendarEmulator
+from provider_emulators.microsoft_graph import MicrosoftGraphEmulator
+from provider_emulators.zoom_oauth import ZoomOAuthEmulator
 from support import Api, BackgroundServer, SpeechProviders, TraceCollector, WebhookReceiver
 from transcriber.whisper_model import ensure_whisper_model
 
@@ -86,27 +88,31 @@ def speech_providers(platform_dir):
 
 class CalendarProviders:
     """Google and Microsoft as their public docs describe them, over one shared world of users,
-    calendars and events that tests create, move and cancel."""
+    calendars and events that tests create, move and cancel; and Zoom's OAuth."""
 
     def __init__(self, world: CalendarWorld, google: BackgroundEmulator,
-                 microsoft: BackgroundEmulator) -> None:
+                 microsoft: BackgroundEmulator, zoom: ZoomOAuthEmulator,
+                 zoom_server: BackgroundEmulator) -> None:
         self.world, self.google, self.microsoft = world, google, microsoft
+        self.zoom, self.zoom_server = zoom, zoom_server
 
     def settings(self) -> dict[str, str]:
         return {"CALENDAR_GOOGLE_TOKEN_URL": f"{self.google.base_url}/token",
                 "CALENDAR_GOOGLE_API_URL": f"{self.google.base_url}/calendar/v3",
                 "CALENDAR_MICROSOFT_LOGIN_URL": self.microsoft.base_url,
-                "CALENDAR_GRAPH_URL": f"{self.microsoft.base_url}/v1.0"}
+                "CALENDAR_GRAPH_URL": f"{self.microsoft.base_url}/v1.0",
+                "CALENDAR_ZOOM_OAUTH_URL": self.zoom_server.base_url,
+                "CALENDAR_ZOOM_API_URL": f"{self.zoom_server.base_url}/v2"}
 
 
 @pytest.fixture(scope="session")
 def calendar_providers():
-    from provider_emulators.microsoft_graph import MicrosoftGraphEmulator
-
     world = CalendarWorld()
+    zoom = ZoomOAuthEmulator()
     with BackgroundEmulator(GoogleCalendarEmulator(world)) as google, \
-            BackgroundEmulator(MicrosoftGraphEmulator(world)) as microsoft:
-        yield CalendarProviders(world, google, microsoft)
+            BackgroundEmulator(MicrosoftGraphEmulator(world)) as microsoft, \
+            BackgroundEmulator(zoom.app()) as zoom_server:
+        yield CalendarProviders(world, google, microsoft, zoom, zoom_server)
 
 
 @pytest.fixture(scope="session")

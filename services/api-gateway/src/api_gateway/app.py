@@ -20,6 +20,7 @@ from api_gateway.operations import routes as operation_routes
 from api_gateway.screenshots import routes as screenshot_routes
 from api_gateway.settings import GatewaySettings
 from api_gateway.webhook_docs import routes as webhook_doc_routes
+from api_gateway.zoom_connections import routes as zoom_connection_routes
 from mb_shared.contracts.queries import DeliveryProfile, GetDeliveryProfile, QueryError
 from mb_shared.database import make_engine, session_factory
 from mb_shared.messaging import answers_errors, make_broker
@@ -104,5 +105,6 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.router.add_routes(bot_routes)
     app.router.add_routes(account_routes)
     app.router.add_routes(calendar_routes)
+    app.router.add_routes(zoom_connection_routes)
     install_openapi(app, settings)
     return app

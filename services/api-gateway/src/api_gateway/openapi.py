@@ -33,6 +33,7 @@ from api_gateway.calendars import (
 from api_gateway.operations import RetranscribeBody
 from api_gateway.schemas import WEBHOOK_URL_PATTERN, JoinRequest
 from api_gateway.settings import GatewaySettings
+from api_gateway.zoom_connections import CreateConnectionRequest
 
 API_KEY_HEADER = "x-meeting-baas-api-key"
 OPENAPI_PATH = "/openapi.json"
@@ -85,6 +86,7 @@ BOT_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The bot's UUID (`bot_id` of
 DATE_TIME = {"type": "string", "format": "date-time"}
 CALENDAR_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The calendar's UUID")
 EVENT_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The calendar event's UUID")
+CONNECTION_UUID = Param("uuid", "path", UUID_SCHEMA, True, "The connection's UUID")
 ALL_OCCURRENCES = Param("all_occurrences", "query", {"type": "boolean", "default": False},
                         description="Every occurrence of the recurring event, not only this one.")
 EVENTS_LIST = {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}
@@ -114,6 +116,7 @@ NEXT_PAGE = {"operationId": "bots_with_metadata",
 
 BOTS = "Bots"
 CALENDARS = "Calendars"
+ZOOM = "Zoom OAuth connections"
 WEBHOOKS = "Webhooks"
 ACCOUNTS = "Accounts"
 PLATFORM = "Platform"
@@ -320,6 +323,33 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         description="No bot for the event (or, with `all_occurrences`, its series) any more; a "
         "bot already on its way is cancelled. Idempotent.",
         errors=(400, 401, 404, *NATS)),
+    ("GET", "/zoom_oauth_connections/"): Operation(
+        "list_zoom_oauth_connections", "List Zoom OAuth Connections", ZOOM,
+        {"type": "array", "items": {"$ref": "#/components/schemas/ZoomOAuthConnectionResponse"}},
+        description="The Zoom users who authorized your Zoom app; their `zoom_user_id` is what "
+        "a bot's `zoom_obf_token_user_id` names. Tokens are never shown.",
+        errors=(401, *NATS)),
+    ("GET", "/zoom_oauth_connections"): Operation(
+        "list_zoom_oauth_connections", "List Zoom OAuth Connections", ZOOM, None,
+        alias_of="/zoom_oauth_connections/"),
+    ("POST", "/zoom_oauth_connections/"): Operation(
+        "create_zoom_oauth_connection", "Create Zoom OAuth Connection", ZOOM,
+        r.ZoomOAuthConnectionResponse, status=201, body=CreateConnectionRequest,
+        description="Exchange a Zoom authorization code (single use, about 10 minutes) for "
+        "tokens, read the user's profile and keep the tokens encrypted, refreshed as needed. A "
+        "code or app Zoom refuses is a 400 naming the field (`authorization_code`, "
+        "`zoom_client_secret`); the same user again replaces the connection's tokens.",
+        errors=(400, 401, 422, 502, *NATS)),
+    ("POST", "/zoom_oauth_connections"): Operation(
+        "create_zoom_oauth_connection", "Create Zoom OAuth Connection", ZOOM,
+        r.ZoomOAuthConnectionResponse, alias_of="/zoom_oauth_connections/"),
+    ("GET", "/zoom_oauth_connections/{uuid}"): Operation(
+        "get_zoom_oauth_connection", "Get Zoom OAuth Connection", ZOOM,
+        r.ZoomOAuthConnectionResponse, params=(CONNECTION_UUID,), errors=(400, 401, 404, *NATS)),
+    ("DELETE", "/zoom_oauth_connections/{uuid}"): Operation(
+        "delete_zoom_oauth_connection", "Delete Zoom OAuth Connection", ZOOM, None,
+        params=(CONNECTION_UUID,), status=204,
+        description="Forget the connection and its tokens.", errors=(400, 401, 404, *NATS)),
     ("POST", "/calendar_push/google"): Operation(
         "google_calendar_push", "Google Calendar Push", PROVIDERS, None, public=True,
         description="Where Google Calendar watch channels notify (headers `X-Goog-Channel-ID`, "
@@ -507,8 +537,8 @@ def build_document(settings: GatewaySettings) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Meeting BaaS API (self-hosted)", "version": _version(),
                  "description": INFO_DESCRIPTION},
-        "tags": [{"name": tag} for tag in (BOTS, CALENDARS, WEBHOOKS, ACCOUNTS, PLATFORM,
-                                            PROVIDERS)],
+        "tags": [{"name": tag} for tag in (BOTS, CALENDARS, ZOOM, WEBHOOKS, ACCOUNTS,
+                                            PLATFORM, PROVIDERS)],
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(schemas.items())),

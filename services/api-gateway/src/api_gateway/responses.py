@@ -330,3 +330,18 @@ class ListEventResponse(Body):
     data: list[Event]
     next: str | None = Field(description="The URL of the next page (100 events a page), or "
                              "null on the last one")
+
+
+class ZoomOAuthConnectionResponse(Body):
+    """A stored Zoom OAuth connection; its tokens are never shown."""
+
+    uuid: UUID
+    zoom_user_id: str = Field(description="Use it as `zoom_obf_token_user_id` of a bot")
+    zoom_account_id: str | None
+    scopes: str | None
+    state: str = Field(description="`connected`, or `refresh_failed`: the user must authorize "
+                       "the app again")
+    connection_failure_data: dict[str, Any] | None = Field(
+        description="Why the refresh failed (only with `refresh_failed`)")
+    created_at: DateTime
+    updated_at: DateTime

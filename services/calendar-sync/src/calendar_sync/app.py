@@ -14,8 +14,10 @@ from calendar_sync.handlers import SERVICE, build_router
 from calendar_sync.models import OUTBOX
 from calendar_sync.providers.google import GoogleCalendar
 from calendar_sync.providers.microsoft import MicrosoftGraph
+from calendar_sync.providers.zoom import ZoomOAuth
 from calendar_sync.service import CalendarService, SyncPace
 from calendar_sync.settings import CalendarSyncSettings
+from calendar_sync.zoom_connections import ZoomConnections
 from mb_shared.contracts.calendar import CalendarProvider
 from mb_shared.contracts.queries import OkReply, QueryError, UpsertEventBot
 from mb_shared.messaging import ask
@@ -42,7 +44,14 @@ def build_app(settings: CalendarSyncSettings) -> FastStream:
         push_url=settings.push_url,
         bots=bots,
     )
-    kit.broker.include_router(build_router(service))
+    zoom_holder: dict = {}
+
+    class _LazyZoom:
+        def __getattr__(self, name):
+            return getattr(zoom_holder["zoom"], name)
+
+    zoom = ZoomConnections(sessions, _LazyZoom(), settings.key_ring())  # type: ignore[arg-type]
+    kit.broker.include_router(build_router(service, zoom))
 
     @kit.app.on_startup
     async def open_http() -> None:
@@ -57,6 +66,8 @@ def build_app(settings: CalendarSyncSettings) -> FastStream:
         providers[CalendarProvider.MICROSOFT] = MicrosoftGraph(
             session, login_url=settings.microsoft_login_url, tenant=settings.microsoft_tenant,
             graph_url=settings.graph_url, timeout_s=timeout)
+        zoom_holder["zoom"] = ZoomOAuth(session, oauth_url=settings.zoom_oauth_url,
+                                        api_url=settings.zoom_api_url, timeout_s=timeout)
 
     async def sync_loop() -> None:
         """Due calendars and bots, every tick or at once when a push or a request makes one

@@ -2,7 +2,8 @@
 each handler's parameter annotation is the query class itself, which FastStream reads to parse.)
 
 Answers calendars.raw/create/update/get/delete/list/resync_all/push and
-calendar_events.get/list, calendar_events.bot.schedule/unschedule (request/reply). Asks
+calendar_events.get/list, calendar_events.bot.schedule/unschedule and
+zoom_connections.create/get/list/delete (request/reply). Asks
 scheduler.bot.upsert_for_event. Publishes (through the outbox): calendar.synced.
 """
 
@@ -12,16 +13,21 @@ from typing import Any
 from faststream.nats import NatsRouter
 
 from calendar_sync.service import CalendarService
+from calendar_sync.zoom_connections import ZoomConnections
 from mb_shared.contracts.base import Message
 from mb_shared.contracts.calendar import (
     CalendarPush,
     CreateCalendar,
+    CreateZoomConnection,
     DeleteCalendar,
+    DeleteZoomConnection,
     GetCalendar,
     GetCalendarEvent,
+    GetZoomConnection,
     ListCalendarEvents,
     ListCalendars,
     ListRawCalendars,
+    ListZoomConnections,
     ResyncCalendars,
     ScheduleEventBot,
     UnscheduleEventBot,
@@ -33,7 +39,7 @@ from mb_shared.messaging import answers_errors
 SERVICE = "calendar-sync"
 
 
-def build_router(service: CalendarService) -> NatsRouter:
+def build_router(service: CalendarService, zoom: ZoomConnections) -> NatsRouter:
     router = NatsRouter()
 
     def answer(query_type: type[Query], method: Callable[[Any], Awaitable[Message]]) -> None:
@@ -55,4 +61,8 @@ def build_router(service: CalendarService) -> NatsRouter:
     answer(ListCalendarEvents, service.list_events)
     answer(ScheduleEventBot, service.schedule_bot)
     answer(UnscheduleEventBot, service.unschedule_bot)
+    answer(CreateZoomConnection, zoom.create)
+    answer(GetZoomConnection, zoom.get)
+    answer(ListZoomConnections, zoom.list)
+    answer(DeleteZoomConnection, zoom.delete)
     return router

@@ -127,3 +127,31 @@ class SeriesBot(CalendarSyncModel, table=True):
     recurring_event_id: str = Field(primary_key=True)
     bot_param: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     api_key_prefix: str | None = None
+
+
+CONNECTED = "connected"
+
+
+class ZoomConnection(CalendarSyncModel, table=True):
+    """A Zoom user's OAuth grant to the customer's Zoom app; tokens sealed, refreshed as needed."""
+
+    __tablename__ = "zoom_connections"
+    __table_args__ = (
+        UniqueConstraint("account_id", "zoom_user_id", name="uq_zoom_connections_account_user"),
+    )
+
+    uuid: UUID = Field(primary_key=True)
+    account_id: int = Field(index=True)
+    zoom_user_id: str
+    zoom_account_id: str | None = None
+    client_id: str
+    sealed_client_secret: str
+    sealed_access_token: str
+    sealed_refresh_token: str
+    access_expires_at: datetime = _tz()
+    scopes: str | None = None
+    state: str = CONNECTED
+    connection_failure_data: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSONB, nullable=True))
+    created_at: datetime = _tz()
+    updated_at: datetime = _tz()

@@ -16,6 +16,8 @@ class CalendarSyncSettings(BaseServiceSettings):
                                      alias="CALENDAR_MICROSOFT_LOGIN_URL")
     microsoft_tenant: str = Field(default="common", alias="CALENDAR_MICROSOFT_TENANT")
     graph_url: str = Field(default="https://graph.microsoft.com/v1.0", alias="CALENDAR_GRAPH_URL")
+    zoom_oauth_url: str = Field(default="https://zoom.us", alias="CALENDAR_ZOOM_OAUTH_URL")
+    zoom_api_url: str = Field(default="https://api.zoom.us/v2", alias="CALENDAR_ZOOM_API_URL")
     push_url: str | None = Field(default=None, alias="CALENDAR_PUSH_URL")
     """The gateway's public base URL, where providers send push notifications (`/calendar_push/
     google`, `/calendar_push/microsoft`); without it calendars are only synced periodically."""

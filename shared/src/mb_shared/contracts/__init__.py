@@ -4,12 +4,16 @@ from mb_shared.contracts.base import Event, Message, utcnow
 from mb_shared.contracts.calendar import (
     CalendarPush,
     CreateCalendar,
+    CreateZoomConnection,
     DeleteCalendar,
+    DeleteZoomConnection,
     GetCalendar,
     GetCalendarEvent,
+    GetZoomConnection,
     ListCalendarEvents,
     ListCalendars,
     ListRawCalendars,
+    ListZoomConnections,
     ResyncCalendars,
     ScheduleEventBot,
     UnscheduleEventBot,
@@ -67,6 +71,10 @@ QUERIES: dict[str, type[Query]] = {
         ScheduleEventBot,
         UnscheduleEventBot,
         UpsertEventBot,
+        CreateZoomConnection,
+        GetZoomConnection,
+        DeleteZoomConnection,
+        ListZoomConnections,
     )
 }
 

@@ -233,3 +233,53 @@ class UnscheduleEventBot(Query):
 class CalendarEventsReply(Message):
     ok: Literal[True] = True
     events: list[CalendarEventView]
+
+
+class CreateZoomConnection(Query):
+    """`POST /zoom_oauth_connections/`: the authorization code and the app's secret sealed."""
+
+    SUBJECT = "zoom_connections.create"
+
+    account_id: int
+    client_id: str
+    sealed_client_secret: str
+    sealed_authorization_code: str
+    redirect_uri: str
+
+
+class GetZoomConnection(Query):
+    SUBJECT = "zoom_connections.get"
+
+    account_id: int
+    connection_uuid: UUID
+
+
+class DeleteZoomConnection(Query):
+    SUBJECT = "zoom_connections.delete"
+
+    account_id: int
+    connection_uuid: UUID
+
+
+class ListZoomConnections(Query):
+    SUBJECT = "zoom_connections.list"
+
+    account_id: int
+
+
+class ZoomConnectionView(Message):
+    ok: Literal[True] = True
+    uuid: UUID
+    zoom_user_id: str
+    zoom_account_id: str | None
+    scopes: str | None
+    state: str
+    """`connected`, or `refresh_failed` once Zoom refused to refresh the tokens."""
+    connection_failure_data: dict[str, Any] | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ZoomConnectionList(Message):
+    ok: Literal[True] = True
+    connections: list[ZoomConnectionView]
