@@ -18,7 +18,10 @@ request is valid:
 - `DELETE /accounts/api_keys/{prefix}` never names the key the run authenticates with (its
   prefix can be read from `GET /accounts/api_keys`); such a case names a spare key created for
   it instead, so that it still revokes a key that exists;
-- `cursor` of `GET /bots/bots_with_metadata` is opaque: only a `next_cursor` the API returned is
+- a calendar event's bot (`POST`/`PATCH /calendar_events/{uuid}/bot`, flat `BotParam`) is
+  treated like `POST /bots/`'s: the local receiver as `webhook_url`, and in a schema-valid body
+  the URLs the SSRF guard would refuse are left out;
+- `cursor` of `GET /bots/bots_with_metadata` (and of `GET /calendar_events/`) is opaque: only a `next_cursor` the API returned is
   valid (with the same ordering), which no JSON Schema can say. A schema-valid case keeps such a
   cursor (it comes through the document's `NextPage` link) and drops any other; a
   schema-violating case goes as generated.
@@ -52,6 +55,11 @@ def before_call(context, case, kwargs):
         _not_the_runs_key(case)
     elif method == "GET" and case.path == "/bots/bots_with_metadata":
         _only_issued_cursors(case)
+    elif method == "GET" and case.path in ("/calendar_events/", "/calendar_events"):
+        _only_issued_event_cursors(case)
+    elif (method in ("POST", "PATCH") and case.path == "/calendar_events/{uuid}/bot"
+          and isinstance(case.body, dict)):
+        _event_bot_with_local_webhook(case)
 
 
 def _queued_with_local_webhook(case) -> None:
@@ -128,4 +136,40 @@ def _only_issued_cursors(case) -> None:
         del case.query["cursor"]
         return
     if (len(after) == 4) != bool(case.query.get("sort_by_extra")):  # issued for another order
+        del case.query["cursor"]
+
+
+def _event_bot_with_local_webhook(case) -> None:
+    body = case.body
+    if body.get("webhook_url") is None or isinstance(body["webhook_url"], str):
+        body["webhook_url"] = os.environ["MB_SCHEMATHESIS_WEBHOOK_URL"]
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return
+    nested = {"bot_image": body.get("bot_image"),
+              "zoom_access_token_url": body.get("zoom_access_token_url"),
+              "zoom_obf_token_url": body.get("zoom_obf_token_url"),
+              "streaming": {"input": body.get("streaming_input"),
+                            "output": body.get("streaming_output")}}
+    _without_urls_the_guard_refuses(nested)
+    for name in ("bot_image", "zoom_access_token_url", "zoom_obf_token_url"):
+        if name in body and name not in nested:
+            del body[name]
+    for name in ("input", "output"):
+        if f"streaming_{name}" in body and name not in nested["streaming"]:
+            del body[f"streaming_{name}"]
+
+
+def _only_issued_event_cursors(case) -> None:
+    from api_gateway.calendars import _cursor
+    from api_gateway.errors import ApiError
+
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or not case.query:
+        return
+    cursor = case.query.get("cursor")
+    if not isinstance(cursor, str):
+        return
+    try:
+        _cursor(cursor)
+    except ApiError:
         del case.query["cursor"]

@@ -57,7 +57,7 @@ def test_a_connection_is_created_listed_read_and_deleted(platform, zoom_user):
     ({"authorization_code": "not-a-code"}, 400, "authorization_code"),
     ({"zoom_client_secret": "wrong"}, 400, "zoom_client_secret"),
     ({"redirect_uri": "https://elsewhere.test/cb"}, 400, "redirect_uri"),
-    ({"zoom_client_id": "  "}, 400, "zoom_client_id"),
+    ({"zoom_client_id": "  "}, 422, "zoom_client_id"),
 ])
 def test_what_zoom_refuses_is_a_400_naming_the_field_and_nothing_is_stored(platform, zoom_user,
                                                                            change, status, field):

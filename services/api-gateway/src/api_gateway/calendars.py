@@ -12,11 +12,11 @@ import hashlib
 import json
 import logging
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, ValidationError
 
 from api_gateway.accounts import Caller
 from api_gateway.bots import _ask, bot_params
@@ -35,6 +35,7 @@ from api_gateway.responses import (
 )
 from api_gateway.schemas import (
     BLANKS,
+    NOT_BLANK_PATTERN,
     JoinRequest,
     Seconds,
     SpeechToTextApiParameter,
@@ -68,6 +69,9 @@ from mb_shared.contracts.queries import OkReply
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
+NotBlank = Annotated[str, Field(json_schema_extra={"pattern": NOT_BLANK_PATTERN})]
+"""A string with something besides white space (the handler answers a 400 otherwise)."""
+
 FIXED_CALENDAR_PATHS = ("raw", "resync_all")
 CALENDAR = "/calendars/{uuid:(?!(?:" + "|".join(FIXED_CALENDAR_PATHS) + ")$)[^/]+}"
 PUSH_PATHS = ("/calendar_push/google", "/calendar_push/microsoft")
@@ -78,9 +82,9 @@ class OAuthParams(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    oauth_client_id: str
-    oauth_client_secret: str
-    oauth_refresh_token: str
+    oauth_client_id: NotBlank
+    oauth_client_secret: NotBlank
+    oauth_refresh_token: NotBlank
     platform: CalendarProvider
 
 
@@ -197,8 +201,9 @@ async def resync_all_calendars(request: web.Request) -> web.Response:
     reply: ResyncReply = await _ask(request, ResyncCalendars(account_id=caller.account_id,
                                                              days=days),
                                     ResyncReply, timeout_s=_slow(request))
-    return json_response(ResyncAllCalendarsResponse(synced_calendars=reply.synced_calendars,
-                                                    errors=reply.errors))
+    return json_response(ResyncAllCalendarsResponse(
+        synced_calendars=reply.synced_calendars,
+        errors=[[str(calendar), why] for calendar, why in reply.errors]))
 
 
 @routes.get(CALENDAR)
@@ -334,26 +339,42 @@ async def google_push(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+class GraphNotification(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    subscriptionId: str
+    clientState: str | None = None
+    changeType: str | None = None
+    lifecycleEvent: str | None = None
+
+
+class GraphNotifications(BaseModel):
+    """A Microsoft Graph change or lifecycle notification POST."""
+
+    model_config = ConfigDict(extra="allow")
+
+    value: Annotated[list[GraphNotification], Field(min_length=1)]
+
+
 @routes.post("/calendar_push/microsoft")
 async def microsoft_push(request: web.Request) -> web.Response:
     """Microsoft Graph: the validation handshake (echo `validationToken` as text), change
     notifications and lifecycle notifications (a `value` list, each with its `clientState`)."""
     validation = request.query.get("validationToken")
-    if validation is not None:
+    if validation is not None and not await request.read():  # Graph's handshake has no body
         return web.Response(text=validation, content_type="text/plain")
-    body = await read_json(request)
-    notifications = body.get("value") if isinstance(body, dict) else None
-    if not isinstance(notifications, list) or not notifications:
-        raise ApiError(400, "InvalidNotification", "value: a list of notifications is required",
-                       field="value")
+    if not await request.read():
+        raise ApiError(404, "UnknownChannel", "the request names no subscription")
+    try:
+        body = GraphNotifications.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
     known = 0
-    for item in notifications:
-        if not isinstance(item, dict) or not item.get("subscriptionId"):
-            continue
-        state = item.get("lifecycleEvent") or item.get("changeType") or ""
+    for item in body.value:
         if await _ask_quietly(request, CalendarPush(
-                platform=CalendarProvider.MICROSOFT, channel_id=str(item["subscriptionId"]),
-                token_sha256=_digest(str(item.get("clientState") or "")), state=str(state))):
+                platform=CalendarProvider.MICROSOFT, channel_id=item.subscriptionId,
+                token_sha256=_digest(item.clientState or ""),
+                state=item.lifecycleEvent or item.changeType or "")):
             known += 1
     if not known:
         raise ApiError(404, "UnknownChannel", "no such subscription")
@@ -383,8 +404,8 @@ class EventBotParam(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    bot_name: str
-    bot_image: str | None = None
+    bot_name: NotBlank
+    bot_image: AnyUrl | None = None
     deduplication_key: str | None = None
     enter_message: str | None = None
     extra: dict[str, Any] | None = None
@@ -409,7 +430,7 @@ class EventBotParam(BaseModel):
 class EventBotPatch(EventBotParam):
     """The reference's `BotParam3`: every field optional; those given replace the bot's."""
 
-    bot_name: str | None = None  # type: ignore[assignment]
+    bot_name: NotBlank | None = None  # type: ignore[assignment]
 
 
 def _renamed(exc: ApiError) -> ApiError:
@@ -430,7 +451,8 @@ def _event_bot_params(request: web.Request, body: EventBotParam) -> BotParams:
                  "audio_frequency": body.streaming_audio_frequency}
     joined = {
         "meeting_url": PLACEHOLDER_MEETING, "bot_name": body.bot_name,
-        "bot_image": body.bot_image, "deduplication_key": body.deduplication_key,
+        "bot_image": str(body.bot_image) if body.bot_image else None,
+        "deduplication_key": body.deduplication_key,
         "entry_message": body.enter_message, "extra": body.extra,
         "recording_mode": body.recording_mode, "speech_to_text": body.speech_to_text,
         "transcription_custom_parameters": body.transcription_custom_parameters,

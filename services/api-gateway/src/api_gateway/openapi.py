@@ -27,6 +27,7 @@ from api_gateway.calendars import (
     CreateCalendarParams,
     EventBotParam,
     EventBotPatch,
+    GraphNotifications,
     ListRawCalendarsParams,
     UpdateCalendarParams,
 )
@@ -79,6 +80,9 @@ class Operation:
     links: dict[str, dict[str, Any]] = field(default_factory=dict)
     alias_of: str | None = None
     """Another path serving the same operation, left out of the document (`/bots` for `/bots/`)."""
+    body_required: bool = True
+    other_successes: tuple[tuple[int, str, str], ...] = ()
+    """Further success answers: (status, media type, description)."""
 
 
 UUID_SCHEMA = {"type": "string", "format": "uuid"}
@@ -357,11 +361,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "channel or a wrong token is a 404.", errors=(404, *NATS)),
     ("POST", "/calendar_push/microsoft"): Operation(
         "microsoft_calendar_push", "Microsoft Graph Notifications", PROVIDERS, None,
-        public=True, status=202,
+        public=True, status=202, body=GraphNotifications, body_required=False,
+        other_successes=((200, "text/plain", "The validation handshake: `validationToken` "
+                          "echoed (a request without a body)"),),
+        params=(Param("validationToken", "query", {"type": "string"},
+                      description="Graph's validation handshake: echoed as text/plain (the "
+                      "body is then not read)."),),
         description="Where Microsoft Graph subscriptions notify: the validation handshake "
-        "(`validationToken` echoed as text), change and lifecycle notifications. Not for API "
+        "(`validationToken` and no body: the token echoed as text), change and lifecycle "
+        "notifications. Not for API "
         "clients. Notifications for no known subscription (or with a wrong `clientState`) are "
-        "a 404.", errors=(400, 404, *NATS)),
+        "a 404; a body that is not a notification list is a 422.",
+        errors=(400, 404, 422, *NATS)),
     ("GET", "/accounts/webhook_url"): Operation(
         "get_webhook_url", "Get Webhook URL", ACCOUNTS, r.GetWebhookUrlResponse,
         description="The account's default webhook URL.", errors=(401, 500)),
@@ -519,7 +530,7 @@ def build_document(settings: GatewaySettings) -> dict[str, Any]:
                 properties = schemas[_body_schema_name(ref)]["properties"]
                 for name, keywords in op.body_refinements.items():
                     _refine(properties[name], keywords)
-            entry["requestBody"] = {"required": True,
+            entry["requestBody"] = {"required": op.body_required,
                                     "content": {"application/json": {"schema": ref}}}
         schema = (refs[(op.response, "serialization")] if isinstance(op.response, type)
                   else op.response)
@@ -529,6 +540,9 @@ def build_document(settings: GatewaySettings) -> dict[str, Any]:
         if op.links:
             success["links"] = op.links
         entry["responses"] = {str(op.status): success}
+        for status, media_type, text in op.other_successes:
+            entry["responses"][str(status)] = {
+                "description": text, "content": {media_type: {"schema": {"type": "string"}}}}
         for status in op.errors:
             entry["responses"][str(status)] = _error(status)
         entry["security"] = [] if op.public else [{"ApiKeyAuth": []}]

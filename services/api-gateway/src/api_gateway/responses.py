@@ -297,8 +297,9 @@ class ListRawCalendarsResponse(Body):
 class ResyncAllCalendarsResponse(Body):
     synced_calendars: list[UUID] = Field(
         description="Calendars synced with their provider")
-    errors: list[tuple[UUID, str]] = Field(
-        description="Calendars that could not be synced, each with the reason")
+    errors: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(
+        description="Calendars that could not be synced: each a pair of the calendar's UUID "
+        "and the reason")
 
 
 class Attendee(Body):

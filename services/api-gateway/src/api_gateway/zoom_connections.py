@@ -3,12 +3,14 @@ authorization code are sealed here, before they leave the gateway."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, ValidationError
 
 from api_gateway.accounts import Caller
 from api_gateway.bots import _ask
-from api_gateway.calendars import _uuid
+from api_gateway.calendars import NotBlank, _uuid
 from api_gateway.errors import ApiError, from_validation_error, read_json
 from api_gateway.keys import CALLER, KEY_RING, SETTINGS
 from api_gateway.responses import ZoomOAuthConnectionResponse, json_response
@@ -32,10 +34,11 @@ class CreateConnectionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    authorization_code: str
-    redirect_uri: str
-    zoom_client_id: str
-    zoom_client_secret: str
+    authorization_code: NotBlank
+    redirect_uri: AnyUrl
+    zoom_client_id: Annotated[str, Field(pattern=r"^[!-9;-~]+$")]
+    """Printable ASCII, no colon (it goes into HTTP Basic authentication)."""
+    zoom_client_secret: NotBlank
 
 
 def _response(view: ZoomConnectionView) -> ZoomOAuthConnectionResponse:
@@ -63,7 +66,7 @@ async def create_zoom_oauth_connection(request: web.Request) -> web.Response:
         body = CreateConnectionRequest.model_validate(await read_json(request))
     except ValidationError as exc:
         raise from_validation_error(exc) from None
-    for name in ("authorization_code", "redirect_uri", "zoom_client_id", "zoom_client_secret"):
+    for name in ("authorization_code", "zoom_client_secret"):
         if not getattr(body, name).strip(BLANKS):
             raise ApiError(400, "InvalidZoomAuthorization", f"{name}: must not be empty",
                            field=name)
@@ -72,7 +75,7 @@ async def create_zoom_oauth_connection(request: web.Request) -> web.Response:
         account_id=caller.account_id, client_id=body.zoom_client_id.strip(BLANKS),
         sealed_client_secret=ring.seal(body.zoom_client_secret.strip(BLANKS)),
         sealed_authorization_code=ring.seal(body.authorization_code.strip(BLANKS)),
-        redirect_uri=body.redirect_uri.strip(BLANKS)), ZoomConnectionView,
+        redirect_uri=str(body.redirect_uri)), ZoomConnectionView,
         timeout_s=request.app[SETTINGS].calendar_timeout_s)
     return json_response(_response(view), status=201)
 

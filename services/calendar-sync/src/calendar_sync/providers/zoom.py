@@ -44,9 +44,13 @@ class ZoomOAuth:
 
     async def _grant(self, client_id: str, client_secret: str, form: dict[str, str],
                      refused_field: str) -> ZoomTokens:
+        try:
+            auth = aiohttp.BasicAuth(client_id, client_secret, encoding="utf-8")
+        except ValueError as exc:  # a colon in the id: HTTP Basic cannot carry it
+            raise CredentialsRefused(f"Zoom cannot be sent this app id: {exc}",
+                                     "zoom_client_id") from None
         answer = await exchange(self._session, "POST", self._token_url, provider=NAME,
-                                timeout_s=self._timeout_s, data=form,
-                                auth=aiohttp.BasicAuth(client_id, client_secret))
+                                timeout_s=self._timeout_s, data=form, auth=auth)
         if answer.status == 200 and answer.field("access_token"):
             return ZoomTokens(
                 access_token=answer.field("access_token"),
