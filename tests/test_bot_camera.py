@@ -56,7 +56,7 @@ def meeting_link(platform: str, code: str) -> str:
 @pytest.fixture(scope="module")
 def seen(api, simulator, webhooks, image_url) -> dict[str, Seen]:
     """Four bots: three with the picture (one per platform) and one whose picture is missing.
-    Each meeting ends once the bot's camera has been seen."""
+    Each meeting ends once the bot's camera has been seen and the bot records."""
     visits = {"meet": ("meet", new_meet_code(), "/bot.png"),
               "teams": ("teams", new_teams_meeting_id(), "/bot.png"),
               "zoom": ("zoom", new_zoom_meeting_id(), "/bot.png"),
@@ -75,6 +75,10 @@ def seen(api, simulator, webhooks, image_url) -> dict[str, Seen]:
                                    timeout=240, interval=1.0)
         (guest,) = state["guests"]
         jpeg = simulator.camera_frame(code, guest["id"])
+        # the page may show the bot's camera before the bot has seen itself admitted: end the
+        # meeting once it records, or it rightly reports that it never got into the call
+        webhooks.wait_for(bot_id, lambda w: (w.body["data"].get("status") or {}).get("code")
+                          == "in_call_recording", timeout=120)
         simulator.end(code)
         final = webhooks.wait_final(bot_id, timeout=120)
         frame = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB").resize((640, 360)))
