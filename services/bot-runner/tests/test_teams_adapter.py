@@ -6,22 +6,16 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from bot_runner.browser import Browser
 from bot_runner.platforms.base import InputDriver, Observation, PageState
 from bot_runner.platforms.teams import TeamsAdapter
 from mb_shared.contracts.bot import EndReason
-from meeting_simulator import SimulatorThread, new_teams_meeting_id, new_teams_numeric_id
+from meeting_simulator import new_teams_meeting_id, new_teams_numeric_id
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 CONTEXT = json.dumps({"Tid": "6a1c2b3d-0000-4000-8000-00000000abcd", "Oid": "9f8e7d6c"})
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Chromium")
 
 
 def meetup_join(code: str) -> str:
@@ -31,17 +25,6 @@ def meetup_join(code: str) -> str:
     return f"https://teams.microsoft.com/v2/?meetingjoin=true#/l/meetup-join/{thread}/0?context={context}&anon=true"
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimulatorThread]:
-    with SimulatorThread(host="127.0.0.1") as simulator:
-        yield simulator
-
-
-@pytest.fixture(scope="module")
-def browser(sim, tmp_path_factory) -> Iterator[Browser]:
-    b = Browser(CHROMIUM, CHROMEDRIVER, sim.chromium_args(), tmp_path_factory.mktemp("teams"))
-    yield b
-    b.close()
 
 
 @pytest.fixture

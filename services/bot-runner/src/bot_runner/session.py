@@ -192,6 +192,10 @@ class BotSession:
         timeline = SpeakerTimelineBuilder(clock.started_at_page_ms, clock.started_at_unix,
                                           self.dispatch.params.platform)
         try:
+            # Starting the recorder takes a while (seconds on a busy machine): a notice that came
+            # over the call meanwhile is in the recording from its first frame. Accept it first.
+            if adapter.observe().dialog:
+                adapter.dismiss_dialogs()
             self._screenshot(browser, "admitted")
             adapter.start_speaker_probe()
             self.effects.status(BotStatus.IN_CALL_RECORDING)
@@ -295,7 +299,8 @@ class BotSession:
                     return EndReason.NO_ONE_JOINED
             if recorder.silent_for_s() > leave.silence_timeout:
                 return EndReason.SILENCE_TIMEOUT
-            if time.monotonic() - last_dismissal > self.config.dismiss_interval_s:
+            # A dialog seen over the call is accepted now: until then it is in the recording.
+            if seen.dialog or time.monotonic() - last_dismissal > self.config.dismiss_interval_s:
                 last_dismissal = time.monotonic()
                 adapter.dismiss_dialogs()
             if entry_message and seen.state == PageState.IN_CALL:

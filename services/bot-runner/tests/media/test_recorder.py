@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import base64
 import json
 import math
 import os
@@ -193,6 +194,25 @@ def test_start_without_devtools_fails_cleanly(tmp_path: Path) -> None:
         rec.stop()
     rec.close()
     assert child_ffmpegs() == []
+
+
+def test_a_frame_painted_before_the_latest_one_does_not_replace_it(tmp_path: Path) -> None:
+    """Screencast frames can arrive out of order: the video never goes back in time."""
+    rec = TabRecorder(None, tmp_path)
+
+    def frame(data: bytes, shot: float | None) -> dict:
+        metadata = {} if shot is None else {"timestamp": shot}
+        return {"data": base64.b64encode(data).decode(), "metadata": metadata, "sessionId": 1}
+
+    rec._on_frame(frame(b"dialog", 100.0))
+    rec._on_frame(frame(b"closed", 100.5))
+    rec._on_frame(frame(b"dialog again", 100.3))  # painted before "closed", arrived after it
+    assert rec._latest_frame == b"closed"
+    rec._on_frame(frame(b"later", 100.7))
+    rec._on_frame(frame(b"no timestamp", None))
+    assert rec._latest_frame == b"no timestamp"
+    assert rec.stats()["frames_received"] == 5 and rec.stats()["frames_stale"] == 1
+    rec.close()
 
 
 def test_stop_before_start_is_an_error(tmp_path: Path) -> None:

@@ -250,7 +250,9 @@ class TabRecorder:
         self._final_frames: int | None = None
         self._wake = threading.Event()
         self._latest_frame: bytes | None = None
+        self._latest_frame_shot = 0.0  # when the page showed it (screencast timestamp, unix s)
         self._frames_in = 0
+        self._frames_stale = 0
         self._frames_out = 0
         self._samples_out = 0
         self._sound_until = 0
@@ -364,6 +366,7 @@ class TabRecorder:
             "audio_s": round(self._samples_out / AUDIO_RATE, 3),
             "audio_chunks": sum(s.chunks for s in self._segments.values()),
             "frames_received": self._frames_in,
+            "frames_stale": self._frames_stale,
             "frames_written": self._frames_out,
             "segments": len(self._segments),
             "sound_until_s": round(self._sound_until / AUDIO_RATE, 3),
@@ -678,9 +681,17 @@ class TabRecorder:
         self._last_media_unix = max(self._last_media_unix, min(unix, time.time()))
 
     def _on_frame(self, params: dict[str, Any]) -> None:
-        self._latest_frame = base64.b64decode(params["data"])
         self._frames_in += 1
-        self._media_made_at((params.get("metadata") or {}).get("timestamp") or time.time())
+        shot = (params.get("metadata") or {}).get("timestamp")
+        # On a busy machine screencast frames can arrive out of order (measured: up to 0.3 s
+        # back): a frame painted before the one already taken would show the page going back in
+        # time, e.g. a dialog the bot already closed coming back. Keep the newer one.
+        if shot is not None and shot < self._latest_frame_shot:
+            self._frames_stale += 1
+        else:
+            self._latest_frame = base64.b64decode(params["data"])
+            self._latest_frame_shot = shot if shot is not None else self._latest_frame_shot
+        self._media_made_at(shot or time.time())
         cdp = self._cdp
         if cdp is None:
             return

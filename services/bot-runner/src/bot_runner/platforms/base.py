@@ -36,6 +36,10 @@ class Observation:
     reason: EndReason | None = None
     evidence: str = ""
     participants: list[str] = field(default_factory=list)
+    dialog: bool = False
+    """In the call, a notice that `dismiss_dialogs` accepts (a recording notice, say) is over the
+    call now. The recording shows whatever covers the call, so the session accepts it at once
+    instead of waiting for its next periodic `dismiss_dialogs`. Reported by the Meet adapter."""
 
 
 class InputDriver:
@@ -99,6 +103,7 @@ class PlatformAdapter(ABC):
             reason=EndReason(reason) if reason else None,
             evidence=(raw.get("evidence") or "")[:300],
             participants=list(raw.get("participants") or []),
+            dialog=bool(raw.get("dialog")),
         )
 
     def tend(self, seen: Observation) -> None:
@@ -111,7 +116,8 @@ class PlatformAdapter(ABC):
 
     def dismiss_dialogs(self) -> None:
         """Accept what the platform puts over the call (recording notices and the like); called
-        at admission and again every few seconds, since such dialogs come at any moment."""
+        at admission, at once whenever `observe()` reports a dialog, and otherwise again every
+        second or so, since such dialogs come at any moment."""
 
     @abstractmethod
     def leave(self) -> None:

@@ -17,6 +17,9 @@ from mb_shared.contracts.bot import Platform
 
 JOIN_LABELS = ("Ask to join", "Join now", "Join anyway", "Join here too")
 POPUP_LABELS = ("Got it", "Dismiss", "Continue without microphone and camera")
+# What accepts a modal over the call (the recording notice's "OK"); meet_observe.js reports such a
+# dialog with the same labels.
+DIALOG_LABELS = ("OK", "Got it", "Dismiss", "Join now")
 
 
 class GoogleMeetAdapter(PlatformAdapter):
@@ -62,11 +65,13 @@ class GoogleMeetAdapter(PlatformAdapter):
 
     def dismiss_dialogs(self) -> None:
         for dialog in self.driver.find_elements(By.CSS_SELECTOR, '[role="dialog"][aria-modal="true"]'):
-            for button in dialog.find_elements(By.CSS_SELECTOR, "button"):
-                with contextlib.suppress(Exception):
-                    if button.text.strip() in ("OK", "Got it", "Dismiss", "Join now"):
-                        self.input.click(button)
-                        break
+            # The dialog can go between two looks (accepted, or the call ended under it).
+            with contextlib.suppress(StaleElementReferenceException):
+                for button in dialog.find_elements(By.CSS_SELECTOR, "button"):
+                    with contextlib.suppress(Exception):
+                        if button.text.strip() in DIALOG_LABELS:
+                            self.input.click(button)
+                            break
 
     def send_chat(self, text: str) -> bool:
         boxes = self.driver.find_elements(By.CSS_SELECTOR, 'textarea[aria-label="Send a message"]')

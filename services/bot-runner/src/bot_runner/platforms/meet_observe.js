@@ -34,7 +34,12 @@ if (markers >= 3) {
   const tiles = Array.from(document.querySelectorAll("[data-participant-id]"))
     .filter(t => !t.hasAttribute("data-self-name") && !t.querySelector("[data-self-name]"));
   const names = participants.length ? participants : tiles.map(t => (t.querySelector("span") || t).innerText.trim()).filter(Boolean);
-  return {state: "in_call", evidence: "in-call markers: " + markers, participants: names};
+  // A modal over the call that the adapter accepts (DIALOG_LABELS in meet.py): the recording
+  // shows it until then, so the session accepts it as soon as it is seen.
+  const accepts = ["OK", "Got it", "Dismiss", "Join now"];
+  const dialog = Array.from(document.querySelectorAll('[role="dialog"][aria-modal="true"]'))
+    .some(d => Array.from(d.querySelectorAll("button")).some(b => accepts.includes(b.innerText.trim())));
+  return {state: "in_call", evidence: "in-call markers: " + markers, participants: names, dialog};
 }
 const joinButton = Array.from(document.querySelectorAll("button")).find(b =>
   ["Ask to join", "Join now", "Join anyway", "Join here too"].includes(b.innerText.trim()));
