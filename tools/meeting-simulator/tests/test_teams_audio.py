@@ -96,7 +96,11 @@ def test_one_mixed_audio_element_and_speaking_outlines(driver, client):
     assert (bob["speaker"], bob["text"]) == ("Bob", BOB_TEXT)
     for u in (alice, bob):
         assert abs(u["actual_start"] - u["scheduled_start"]) < 0.5
-        assert abs((u["actual_end"] - u["actual_start"]) - u["duration"]) < 0.5
+        assert u["actual_end"] - u["actual_start"] > u["duration"] - 0.3, "speech cut short"
+    # The page reports an utterance's end from an event, which a loaded machine delivers late;
+    # the windows below end where the audio itself ends.
+    alice_end = alice["actual_start"] + alice["duration"]
+    bob_end = bob["actual_start"] + bob["duration"]
 
     samples = probe["samples"]
 
@@ -104,10 +108,10 @@ def test_one_mixed_audio_element_and_speaking_outlines(driver, client):
         return [s for s in samples if start < s["t"] < end]
 
     before = [s for s in samples if s["t"] < alice["actual_start"] - 0.3]
-    during_alice = between(alice["actual_start"] + 0.4, alice["actual_end"] - 0.4)
-    gap = between(alice["actual_end"] + 0.6, bob["actual_start"] - 0.3)
-    during_bob = between(bob["actual_start"] + 0.4, bob["actual_end"] - 0.4)
-    after = [s for s in samples if s["t"] > bob["actual_end"] + 0.6]
+    during_alice = between(alice["actual_start"] + 0.4, alice_end - 0.4)
+    gap = between(alice_end + 0.6, bob["actual_start"] - 0.3)
+    during_bob = between(bob["actual_start"] + 0.4, bob_end - 0.4)
+    after = [s for s in samples if s["t"] > bob_end + 0.6]
     assert before and during_alice and gap and during_bob and after
 
     for quiet in (before, gap, after):

@@ -327,18 +327,22 @@ def test_join_audio_by_computer_plays_speech_and_the_main_tile_follows(zoom, cli
     alice, bob = state["utterances"]
     for utterance in (alice, bob):
         assert abs(utterance["actual_start"] - utterance["scheduled_start"]) < 0.5
-        assert (
-            abs(utterance["actual_end"] - utterance["actual_start"] - utterance["duration"]) < 0.5
+        assert utterance["actual_end"] - utterance["actual_start"] > utterance["duration"] - 0.3, (
+            "speech cut short"
         )
+    # The page reports an utterance's end from an event, which a loaded machine delivers late;
+    # the windows below end where the audio itself ends.
+    alice_end = alice["actual_start"] + alice["duration"]
+    bob_end = bob["actual_start"] + bob["duration"]
     samples = probe["samples"]
 
     def window(start, end):
         return [s for s in samples if start < s["t"] < end]
 
     before = window(0, alice["actual_start"] - 0.3)
-    during_alice = window(alice["actual_start"] + 0.6, alice["actual_end"] - 0.3)
-    during_bob = window(bob["actual_start"] + 0.6, bob["actual_end"] - 0.2)
-    after = window(bob["actual_end"] + 0.6, float("inf"))
+    during_alice = window(alice["actual_start"] + 0.6, alice_end - 0.3)
+    during_bob = window(bob["actual_start"] + 0.6, bob_end - 0.2)
+    after = window(bob_end + 0.6, float("inf"))
     assert before and during_alice and during_bob and after
     assert max(s["rms"] for s in before) < 0.002, "the mixed stream is not silent before speech"
     loud = [s for s in during_alice if s["rms"] > 0.02]
@@ -419,6 +423,26 @@ def test_host_not_started_needs_a_reload(zoom, client, mid):
     assert guest["waited_for_host"] is True and guest["host_wait_reloads"] == 2
     (loads,) = state["page_loads"].values()
     assert loads["loads"] == 3 and loads["waiting_for_host_loads"] == 2
+
+
+def test_host_starting_on_reload_waits_for_the_guest_however_late(zoom, client, mid):
+    client.create_meeting(
+        mid,
+        platform="zoom",
+        participants=PARTICIPANTS,
+        host_starts_after=3600,
+        host_starts_on_reload=True,
+        admission={"action": "ignore"},
+    )
+    zoom.open(mid)
+    assert "Waiting for the host to start this meeting" in zoom.text()
+    zoom.driver.refresh()
+    assert "Waiting for the host to start this meeting" not in zoom.text()
+    zoom.accept_prompts()
+    zoom.type_name("Patient Bot")
+    zoom.driver.find_element(By.CSS_SELECTOR, JOIN).click()
+    guest = client.wait_for(mid, lambda s: s["guests"])["guests"][0]
+    assert guest["waited_for_host"] is True and guest["host_wait_reloads"] == 1
 
 
 def test_passcode_missing_or_wrong(zoom, client, mid):

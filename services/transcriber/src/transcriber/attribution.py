@@ -12,7 +12,11 @@ Rules, for a word spanning ``[start, end]``:
    seconds wins (speaking indicators lag the audio a little, and a word can slip just outside
    its speaker's entry). An entry that touches the word, or contains a zero-length word, is at
    distance 0.
-3. Otherwise the word goes to :data:`UNKNOWN_SPEAKER` (``"Unknown"``).
+3. A word still without a speaker that is part of continuous speech (no pause longer than
+   ``tolerance`` between it and the next attributed word of the same stretch) goes to the speaker
+   of the nearest attributed word in that stretch: on a loaded machine or a slow page the speaking
+   indicator can trail the audio by more than ``tolerance``, but a sentence has one speaker.
+4. Otherwise the word goes to :data:`UNKNOWN_SPEAKER` (``"Unknown"``).
 
 Ties (equal overlap, or equal distance) go to the entry that comes first in the timeline file.
 The bot writes entries in chronological order, so this is the speaker who started first, i.e.
@@ -21,6 +25,7 @@ the one who already had the floor.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -182,7 +187,7 @@ def attribute_words(
         result[wi] = AttributedWord(
             word=word, speaker=names[chosen] if chosen is not None else UNKNOWN_SPEAKER
         )
-    return result  # type: ignore[return-value]  # every slot is filled
+    return _carry_through_speech(result, tolerance)  # type: ignore[arg-type]  # all filled
 
 
 def attribute_words_naive(
@@ -204,7 +209,46 @@ def attribute_words_naive(
                 speaker=timeline[chosen].speaker if chosen is not None else UNKNOWN_SPEAKER,
             )
         )
+    return _carry_through_speech(out, tolerance)
+
+
+def _carry_through_speech(
+    attributed: list[AttributedWord], pause: float
+) -> list[AttributedWord]:
+    """Rule 3: unattributed words take the speaker of the nearest attributed word of their stretch.
+
+    A stretch is a run of words (in time order) with no gap longer than ``pause`` between one
+    word's end and the next word's start. Ties go to the earlier word. Output keeps input order.
+    """
+    order = sorted(range(len(attributed)), key=lambda i: (attributed[i].start, i))
+    speakers = [attributed[i].speaker for i in order]
+    stretch_start = 0
+    for pos in range(1, len(order) + 1):
+        if pos < len(order):
+            previous, word = attributed[order[pos - 1]], attributed[order[pos]]
+            if word.start - max(previous.start, previous.end) <= pause:
+                continue
+        _fill_stretch(speakers, stretch_start, pos)
+        stretch_start = pos
+    out = list(attributed)
+    for pos, idx in enumerate(order):
+        if speakers[pos] != attributed[idx].speaker:
+            out[idx] = AttributedWord(word=attributed[idx].word, speaker=speakers[pos])
     return out
+
+
+def _fill_stretch(speakers: list[str], start: int, stop: int) -> None:
+    """Give each unknown in ``speakers[start:stop]`` the nearest known speaker of that range."""
+    known = [p for p in range(start, stop) if speakers[p] != UNKNOWN_SPEAKER]
+    if not known:
+        return
+    for p in range(start, stop):
+        if speakers[p] != UNKNOWN_SPEAKER:
+            continue
+        after = bisect.bisect_right(known, p)
+        candidates = known[max(0, after - 1) : after + 1]
+        nearest = min(candidates, key=lambda q: (abs(q - p), q))
+        speakers[p] = speakers[nearest]
 
 
 def group_into_segments(attributed_words: Iterable[AttributedWord]) -> list[Segment]:

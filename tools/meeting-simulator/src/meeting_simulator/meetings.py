@@ -100,6 +100,7 @@ def _zoom_options(body: dict[str, Any]) -> dict[str, Any]:
     return {
         "passcode": passcode,
         "host_starts_after": _number(body.get("host_starts_after", 0), "host_starts_after"),
+        "host_starts_on_reload": bool(body.get("host_starts_on_reload", False)),
         "bot_wall": bool(body.get("bot_wall", False)),
         "captcha": bool(body.get("captcha", False)),
         "invalid": bool(body.get("invalid", False)),

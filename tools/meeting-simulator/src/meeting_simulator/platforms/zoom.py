@@ -61,7 +61,16 @@ def _zoom_meeting(request: web.Request, meeting_id: str) -> Meeting | None:
 
 
 def host_started(meeting: Meeting) -> bool:
+    if meeting.options.get("host_started_by_reload"):
+        return True
     return time.time() >= meeting.created_at + float(meeting.options.get("host_starts_after", 0.0))
+
+
+def _start_host_on_reload(meeting: Meeting, visitor: str) -> None:
+    """With `host_starts_on_reload`, a guest's reload of the waiting page finds the host there."""
+    record = meeting.options.get("page_loads", {}).get(visitor)
+    if meeting.options.get("host_starts_on_reload") and record and record["waiting_for_host_loads"]:
+        meeting.options["host_started_by_reload"] = True
 
 
 def _visitor(request: web.Request) -> tuple[str, bool]:
@@ -270,6 +279,7 @@ async def web_client(request: web.Request) -> web.Response:
         if meeting is not None:
             _note_page_load(meeting, visitor[0], False)
         return _invalid_page(visitor)
+    _start_host_on_reload(meeting, visitor[0])
     if not host_started(meeting):
         _note_page_load(meeting, visitor[0], True)
         return _waiting_for_host_page(meeting, visitor)
