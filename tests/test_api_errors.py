@@ -86,6 +86,28 @@ def test_a_wrong_type_or_missing_field_is_a_422_naming_it(api, bot_count, body, 
     assert bot_count() == before
 
 
+def test_unknown_fields_inside_a_join_request_and_in_other_bodies_are_ignored(api):
+    """Only JoinRequest sets `additionalProperties: false` in the reference; the objects inside it
+    and the other bodies leave room for fields a newer client may send."""
+    response = api.join(meeting_url="https://meet.google.com/ign-ored-xtra", bot_name="Later",
+                        start_time=4102444800, deduplication_key=str(uuid.uuid4()),
+                        automatic_leave={"waiting_room_timeout": 30, "from_the_future": 1},
+                        speech_to_text={"provider": "Default", "model": "next"},
+                        streaming={"audio_frequency": "16khz", "channels": 2})
+    assert response.status == 200, response.body
+    bot_id = response.body["bot_id"]
+    try:
+        details = api.request("GET", f"/bots/{bot_id}").body
+        assert details["params"]["waiting_room_timeout"] == 30
+        assert details["params"]["speech_to_text_provider"] == "Default"
+        assert "from_the_future" not in str(details) and "channels" not in str(details)
+    finally:
+        api.request("DELETE", f"/bots/{bot_id}")
+    hook = api.request("POST", "/accounts/webhook_url",
+                       {"webhook_url": "https://example.org/hook", "format": "v2"})
+    assert hook.status == 200, hook.body
+
+
 def test_an_out_of_range_timeout_is_a_400_naming_it(api, bot_count):
     before = bot_count()
     response = api.join(meeting_url=MEET, bot_name="Bot",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 
+REFERENCE = Path(__file__).resolve().parents[2] / "shared/reference/meeting-baas-openapi.json"
 FUTURE = 4102444800  # 2100-01-01: the bot stays queued
 
 
@@ -19,7 +22,12 @@ def test_get_bot_shows_parameters_status_and_history(api, meeting_code):
     assert body["bot"]["extra"] == {"ticket": 7}
     assert body["status"]["code"] == "queued"
     assert [h["code"] for h in body["status_history"]] == ["queued"]
-    assert body["params"]["start_time"] == FUTURE
+    params = body["params"]
+    assert params["start_time"] == FUTURE and params["bot_name"] == "Reader"
+    bot_param = json.loads(REFERENCE.read_text())["components"]["schemas"]["BotParam"]
+    assert set(bot_param["properties"]) <= set(params), "the reference's flat BotParam"
+    assert params["speech_to_text_provider"] == "Default"
+    assert params["speech_to_text_api_key"] is None and params["extra"] == {"ticket": 7}
     assert "secret-stt-key" not in str(body)
     api.request("DELETE", f"/bots/{bot_id}")
     after = api.request("GET", f"/bots/{bot_id}").body

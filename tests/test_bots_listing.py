@@ -60,7 +60,12 @@ def test_newest_first_with_both_keys(account, created):
     assert body["recent_bots"] == body["bots"]
     assert body["next_cursor"] is None
     first = body["bots"][0]
-    assert {"id", "uuid", "bot_name", "meeting_url", "created_at", "extra", "speakers"} <= first.keys()
+    # the fields of list-bots-with-metadata.md, and the OpenAPI document's `uuid` and `bot_name`
+    assert first.keys() == {"access_count", "content_deleted", "created_at", "duration",
+                            "ended_at", "extra", "id", "last_accessed_at", "meeting_url", "name",
+                            "session_id", "speakers", "uuid", "bot_name"}
+    assert first["id"] == first["uuid"] == created[-1] and first["name"] == first["bot_name"]
+    assert first["content_deleted"] is False
 
 
 def test_bot_name_and_meeting_url_match_partially_ignoring_case(account, created):

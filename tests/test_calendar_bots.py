@@ -103,7 +103,7 @@ def test_a_scheduled_bot_joins_at_the_start_and_carries_the_event(customer, webh
                                   and w.body["data"].get("event_uuid") == event["uuid"],
                                   timeout=180)
     assert final.body["event"] == "complete", final.body
-    assert final.body["data"]["bot_id"] == bot_id
+    assert final.body["data"]["bot_id"] == bot_id and final.body["data"]["event"] == "complete"
     assert final.body["data"]["extra"] == {"team": "sales"}
     details = customer.api.request("GET", f"/bots/{bot_id}")
     assert details.status == 200 and details.body["params"]["event_uuid"] == event["uuid"]

@@ -66,6 +66,8 @@ def test_data_is_refused_in_a_call_then_deleted_everywhere(api, simulator, webho
     assert metadata["bot_data"]["transcripts"] == []
     assert metadata["bot_data"]["bot"]["bot_name"] == "Forgetful"
     assert api.request("GET", f"/bots/{bot_id}").body["status"]["code"] == "completed"
+    listed = api.request("GET", "/bots/bots_with_metadata?bot_name=Forgetful").body["bots"]
+    assert [(b["id"], b["content_deleted"]) for b in listed] == [(bot_id, True)]
 
     again = api.request("POST", f"/bots/{bot_id}/delete_data")
     assert again.body == {"ok": True, "status": "alreadyDeleted"}

@@ -102,7 +102,8 @@ def test_a_key_gladia_refuses_is_reported_with_the_recording(api, recorded):
     assert data["mp4"]  # the recording is delivered all the same
     bot = api.request("GET", f"/bots/{bot_id}").body
     assert bot["transcription_error"] == data["transcription_error"]
-    assert bot["params"]["speech_to_text"] == {"provider": "Gladia", "api_key": None}
+    assert bot["params"]["speech_to_text_provider"] == "Gladia"
+    assert bot["params"]["speech_to_text_api_key"] is None
 
 
 def test_runpod_transcribes_the_recording_again(api, webhooks, recorded, speech_providers):

@@ -49,9 +49,27 @@ def reference() -> dict[str, Any]:
     return json.loads(REFERENCE.read_text())
 
 
+#: Where ours differs from the reference's schema, on purpose, because the reference's own text
+#: says otherwise than its schema. Nothing else may differ.
+DEVIATIONS = {
+    "GET /calendar_events/ status:": "the parameter's own description lists the valid values",
+    "PATCH /calendar_events/{uuid}/bot.extra:": "an object, as `extra` is in BotParam2 and "
+                                                "JoinRequest; BotParam3 leaves it untyped",
+    "GET /bots/bots_with_metadata 200.bots[].id:": "its description says it is \"serialized as a "
+                                                   "UUID string\", as list-bots-with-metadata.md "
+                                                   "shows",
+}
+
+
 def reference_operations(reference: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every operation of the reference document."""
     return [(method.upper(), path, op) for path, item in reference["paths"].items()
-            if path.startswith(("/bots", "/accounts")) for method, op in item.items()]
+            for method, op in item.items()]
+
+
+def unexplained(problems: list[str]) -> list[str]:
+    """The problems that `DEVIATIONS` does not account for."""
+    return [p for p in problems if not p.startswith(tuple(DEVIATIONS))]
 
 
 # --- routes and registry ------------------------------------------------------------------------
@@ -154,7 +172,7 @@ def test_parameters_are_the_reference_ones(ours, reference):
         for param in op.get("parameters", []):
             problems = accepts(ours, param["schema"], reference, ref_params[param["name"]]["schema"],
                                f"{method} {path} {param['name']}", query=param["in"] == "query")
-            assert not problems, problems
+            assert not unexplained(problems), problems
 
 
 def test_request_bodies_accept_everything_the_reference_accepts(ours, reference):
@@ -166,7 +184,7 @@ def test_request_bodies_accept_everything_the_reference_accepts(ours, reference)
         ref_schema = ref_op["requestBody"]["content"]["application/json"]["schema"]
         schema = op["requestBody"]["content"]["application/json"]["schema"]
         problems = accepts(ours, schema, reference, ref_schema, f"{method} {path}")
-        assert not problems, problems
+        assert not unexplained(problems), problems
 
 
 def test_responses_give_everything_the_reference_promises(ours, reference):
@@ -182,7 +200,7 @@ def test_responses_give_everything_the_reference_promises(ours, reference):
             schema = response["content"]["application/json"]["schema"]
             problems = conforms(ours, schema, reference, ref_content["schema"],
                                 f"{method} {path} {status}")
-            assert not problems, problems
+            assert not unexplained(problems), problems
 
 
 def test_reference_error_statuses_are_documented(ours, reference):

@@ -34,7 +34,7 @@ routes = web.RouteTableDef()
 
 
 class PostWebhookUrlRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
     webhook_url: Annotated[str, Field(json_schema_extra={"pattern": WEBHOOK_URL_PATTERN})]
 
 

@@ -21,6 +21,7 @@ from api_gateway.keys import BROKER, CALLER, KEY_RING, SETTINGS, STORE
 from api_gateway.responses import (
     BotData,
     BotDetails,
+    BotParamDetails,
     BotWithParams,
     JoinResponse,
     ListRecentBotsResponse,
@@ -426,9 +427,11 @@ async def bots_with_metadata(request: web.Request) -> web.Response:
     page: BotList = await _ask(request, query, BotList)
     bots = [
         RecentBotEntry(
-            id=b.id,
+            id=b.bot_id,
             uuid=b.bot_id,
+            name=b.bot_name,
             bot_name=b.bot_name,
+            content_deleted=b.content_deleted,
             meeting_url=b.meeting_url,
             created_at=b.created_at.isoformat(),
             ended_at=_iso(b.ended_at),
@@ -463,17 +466,13 @@ async def get_bot(request: web.Request) -> web.Response:
                     message=h.message)
         for h in bot.history
     ]
-    params = bot.params
-    if params.speech_to_text is not None:  # the caller's provider key is never shown again
-        params = params.model_copy(
-            update={"speech_to_text": params.speech_to_text.model_copy(update={"api_key": None})})
     return json_response(
         BotDetails(
             bot=bot_with_params(bot),
             duration=round(bot.duration_s),
             status=history[-1] if history else None,
             status_history=history,
-            params=params,
+            params=BotParamDetails.of(bot.params.model_dump(mode="json")),
             transcription_error=bot.transcription_error,
         )
     )

@@ -24,6 +24,7 @@ from api_gateway.errors import ApiError, from_validation_error, read_json
 from api_gateway.keys import CALLER, KEY_RING, SETTINGS
 from api_gateway.responses import (
     Attendee,
+    BotParam,
     Calendar,
     CalendarListEntry,
     CreateCalendarResponse,
@@ -142,7 +143,7 @@ def _event(view: CalendarEventView) -> Event:
         is_organizer=view.is_organizer, is_recurring=view.is_recurring,
         recurring_event_id=view.recurring_event_id, deleted=view.deleted, raw=view.raw,
         last_updated_at=view.last_updated_at.isoformat(),
-        bot_param=flat_bot_param(view.bot_param))
+        bot_param=BotParam.of(view.bot_param) if view.bot_param else None)
 
 
 def _slow(request: web.Request) -> float:
@@ -471,36 +472,9 @@ def _event_bot_params(request: web.Request, body: EventBotParam) -> BotParams:
         raise _renamed(exc) from None
 
 
-def flat_bot_param(stored: dict[str, Any] | None) -> dict[str, Any] | None:
-    """An event's bot as the reference's `BotParam` shows it (no key, sealed or not)."""
-    if stored is None:
-        return None
-    leave = stored.get("automatic_leave") or {}
-    streaming = stored.get("streaming") or {}
-    zoom = stored.get("zoom") or {}
-    stt = stored.get("speech_to_text") or {}
-    return {
-        "bot_image": stored.get("bot_image"), "bot_name": stored["bot_name"],
-        "deduplication_key": stored.get("deduplication_key"),
-        "enter_message": stored.get("entry_message"), "extra": stored.get("extra") or {},
-        "noone_joined_timeout": leave.get("noone_joined_timeout"),
-        "recording_mode": stored.get("recording_mode"),
-        "speech_to_text_api_key": None, "speech_to_text_provider": stt.get("provider"),
-        "streaming_audio_frequency": streaming.get("audio_frequency"),
-        "streaming_input": streaming.get("input"), "streaming_output": streaming.get("output"),
-        "transcription_custom_parameters": stored.get("transcription_custom_parameters") or {},
-        "waiting_room_timeout": leave.get("waiting_room_timeout"),
-        "webhook_url": stored.get("webhook_url") or "",
-        "zoom_access_token_url": zoom.get("zoom_access_token_url"), "zoom_obf_token": None,
-        "zoom_obf_token_url": zoom.get("zoom_obf_token_url"),
-        "zoom_obf_token_user_id": zoom.get("zoom_obf_token_user_id"),
-        "zoom_sdk_id": zoom.get("zoom_sdk_id"), "zoom_sdk_pwd": None,
-    }
-
-
 def _patched(stored: dict[str, Any], patch: EventBotPatch) -> EventBotParam:
     """The bot's flat parameters with the patch's fields put over them."""
-    flat = flat_bot_param(stored) or {}
+    flat = BotParam.of(stored).model_dump(mode="json")
     current = {k: v for k, v in flat.items() if k in EventBotParam.model_fields}
     current["silence_timeout"] = (stored.get("automatic_leave") or {}).get("silence_timeout")
     provider = flat.get("speech_to_text_provider")

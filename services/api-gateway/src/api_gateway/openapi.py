@@ -196,12 +196,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=(400, 401, *NATS),
         links={"NextPage": NEXT_PAGE}),
     ("POST", "/bots/retranscribe"): Operation(
-        "retranscribe_bot", "Retranscribe Bot", BOTS, r.OkResponse, status=202,
+        "retranscribe_bot", "Retranscribe Bot", BOTS, None, status=202,
         body=RetranscribeBody,
         body_refinements={"bot_uuid": {"format": "uuid"},
                           "webhook_url": {"pattern": WEBHOOK_URL_PATTERN}},
-        description="Transcribe a completed bot's audio again; a `transcription_complete` "
-        "webhook follows. 409 when the bot is not completed or has no audio. A `webhook_url` "
+        description="Transcribe a completed bot's audio again: 202 with no content once the "
+        "request is recorded; a `transcription_complete` webhook follows. 409 when the bot is not completed or has no audio. A `webhook_url` "
         "that is not public is a 400 `UnsafeUrl`.",
         errors=(400, 401, 404, 409, 422, *NATS)),
     ("POST", "/bots/retry_webhook"): Operation(

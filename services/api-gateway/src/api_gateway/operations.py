@@ -2,7 +2,7 @@
 
 `POST /bots/retranscribe` (body: the reference's `RetranscribeBody`) transcribes a completed bot's
 stored audio again, with its stored speaker timeline. It only checks and hands the work over: the
-answer is `202 {"ok": true}` once the scheduler has recorded the request (and, in the same
+answer is `202` with no content once the scheduler has recorded the request (and, in the same
 transaction, its `transcription.requested`). The transcriber stores the new transcript (the current
 one stays until the new one is stored) and the webhook-dispatcher delivers a
 `transcription_complete` event to `webhook_url`, or else to the bot's webhook URL.
@@ -38,7 +38,7 @@ class RetranscribeBody(BaseModel):
     """The reference's `RetranscribeBody`. `bot_uuid` is a string here so that a malformed one is
     a 400 naming it, like every other bot id of this API."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     bot_uuid: str
     speech_to_text: SpeechToTextApiParameter | SpeechToTextProvider | None = None
@@ -59,7 +59,7 @@ async def retranscribe(request: web.Request) -> web.Response:
     await _ask(request, Retranscribe(account_id=caller.account_id, bot_id=bot_id,
                                      speech_to_text=speech_to_text, webhook_url=webhook_url),
                OkReply)
-    return web.json_response({"ok": True}, status=202)
+    return web.Response(status=202)
 
 
 async def _retry_parameters(request: web.Request) -> tuple[str | None, Any]:

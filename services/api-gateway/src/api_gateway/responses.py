@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from mb_shared.contracts.bot import (
     BotError,
-    BotParams,
     BotStatus,
     EndReason,
     RecordingMode,
@@ -188,6 +187,79 @@ class StatusEntry(Body):
     message: str | None
 
 
+class BotParam(Body):
+    """The reference's flat `BotParam`: a bot's parameters as the API shows them. Secrets are
+    never shown again: `speech_to_text_api_key`, `zoom_obf_token` and `zoom_sdk_pwd` are null."""
+
+    bot_image: str | None
+    bot_name: str
+    deduplication_key: str | None
+    enter_message: str | None
+    extra: Extra
+    noone_joined_timeout: int | None
+    recording_mode: RecordingMode | None
+    speech_to_text_api_key: None
+    speech_to_text_provider: SpeechToTextProvider | None
+    streaming_audio_frequency: Literal["16khz", "24khz"] | None
+    streaming_input: str | None
+    streaming_output: str | None
+    transcription_custom_parameters: Extra
+    waiting_room_timeout: int | None
+    webhook_url: str = Field(description="The bot's own webhook URL, or \"\" for the account's")
+    zoom_access_token_url: str | None
+    zoom_obf_token: None
+    zoom_obf_token_url: str | None
+    zoom_obf_token_user_id: str | None
+    zoom_sdk_id: str | None
+    zoom_sdk_pwd: None
+
+    @classmethod
+    def of(cls, params: dict[str, Any]) -> BotParam:
+        """From the stored parameters (`BotParams` as JSON)."""
+        leave = params.get("automatic_leave") or {}
+        streaming = params.get("streaming") or {}
+        zoom = params.get("zoom") or {}
+        stt = params.get("speech_to_text") or {}
+        custom = params.get("transcription_custom_parameters")
+        return cls.model_validate({
+            "bot_image": params.get("bot_image"), "bot_name": params["bot_name"],
+            "deduplication_key": params.get("deduplication_key"),
+            "enter_message": params.get("entry_message"), "extra": params.get("extra") or {},
+            "noone_joined_timeout": leave.get("noone_joined_timeout"),
+            "recording_mode": params.get("recording_mode"),
+            "speech_to_text_api_key": None, "speech_to_text_provider": stt.get("provider"),
+            "streaming_audio_frequency": streaming.get("audio_frequency"),
+            "streaming_input": streaming.get("input"),
+            "streaming_output": streaming.get("output"),
+            "transcription_custom_parameters": custom if isinstance(custom, dict) else {},
+            "waiting_room_timeout": leave.get("waiting_room_timeout"),
+            "webhook_url": params.get("webhook_url") or "",
+            "zoom_access_token_url": zoom.get("zoom_access_token_url"), "zoom_obf_token": None,
+            "zoom_obf_token_url": zoom.get("zoom_obf_token_url"),
+            "zoom_obf_token_user_id": zoom.get("zoom_obf_token_user_id"),
+            "zoom_sdk_id": zoom.get("zoom_sdk_id"), "zoom_sdk_pwd": None,
+        })
+
+
+class BotParamDetails(BotParam):
+    """`BotParam` with what the bot was sent to, when, and from which calendar event."""
+
+    meeting_url: str
+    start_time: int | None = Field(description="When the bot was asked to join (Unix seconds), "
+                                   "or null for at once")
+    silence_timeout: int | None
+    event_uuid: UUID | None = Field(description="The calendar event the bot was scheduled for")
+
+    @classmethod
+    def of(cls, params: dict[str, Any]) -> BotParamDetails:
+        flat = BotParam.of(params).model_dump()
+        return cls.model_validate({
+            **flat, "meeting_url": params["meeting_url"], "start_time": params.get("start_time"),
+            "silence_timeout": (params.get("automatic_leave") or {}).get("silence_timeout"),
+            "event_uuid": params.get("event_uuid"),
+        })
+
+
 class BotDetails(Body):
     """`GET /bots/{uuid}`: the bot, its parameters (without secrets), its status and history."""
 
@@ -195,7 +267,7 @@ class BotDetails(Body):
     duration: int
     status: StatusEntry | None
     status_history: list[StatusEntry]
-    params: BotParams
+    params: BotParamDetails
     transcription_error: str | None = Field(
         description="Why the transcript asked for could not be made (null when it was, or when "
         "none was asked for)")
@@ -205,9 +277,15 @@ class BotDetails(Body):
 
 
 class RecentBotEntry(Body):
-    id: int
+    """A bot as `list-bots-with-metadata` shows it: `id` is the bot's UUID (the reference marks it
+    legacy and "serialized as a UUID string"), `uuid` the same, `name` and `bot_name` its name."""
+
+    id: UUID = Field(description="The bot's UUID (legacy name of `uuid`)")
     uuid: UUID
+    name: str
     bot_name: str
+    content_deleted: bool = Field(description="Its recording and transcript were deleted "
+                                  "(`POST /bots/{uuid}/delete_data`)")
     meeting_url: str
     created_at: DateTime
     ended_at: DateTime | None
@@ -323,8 +401,7 @@ class Event(Body):
     deleted: bool
     raw: Extra = Field(description="The event as the provider described it")
     last_updated_at: DateTime
-    bot_param: dict[str, Any] | None = Field(
-        description="The bot scheduled for this event, if any")
+    bot_param: BotParam | None = Field(description="The bot scheduled for this event, if any")
 
 
 class ListEventResponse(Body):

@@ -9,8 +9,11 @@ from pydantic import AnyUrl, BaseModel, BeforeValidator, ConfigDict, Field
 from mb_shared.contracts.bot import RecordingMode, SpeechToTextProvider
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Open(BaseModel):
+    """A reference schema without `additionalProperties: false`: unknown fields are ignored, so a
+    client built for a newer version of the API is not refused."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 BLANKS = " \t\n\r\f\v"
@@ -80,25 +83,28 @@ UnixTime = Annotated[int, Field(strict=True, ge=0, le=LATEST_START_TIME),
                      BeforeValidator(_integral)]
 
 
-class AutomaticLeaveRequest(_Strict):
+class AutomaticLeaveRequest(_Open):
     waiting_room_timeout: Seconds | None = None
     noone_joined_timeout: Seconds | None = None
     silence_timeout: Seconds | None = None
 
 
-class SpeechToTextApiParameter(_Strict):
+class SpeechToTextApiParameter(_Open):
     provider: SpeechToTextProvider
     api_key: str | None = None
 
 
-class StreamingApiParameter(_Strict):
+class StreamingApiParameter(_Open):
     input: str | None = None
     output: str | None = None
     audio_frequency: Literal["16khz", "24khz"] | None = None
 
 
-class JoinRequest(_Strict):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
+class JoinRequest(BaseModel):
+    """The reference's `JoinRequest`, which alone sets `additionalProperties: false`: an unknown
+    field is a 400 naming it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "meeting_url": "https://meet.google.com/abc-defg-hij", "bot_name": "Notetaker",
         "speech_to_text": {"provider": "Default"}, "webhook_url": "https://example.org/hook",
     }]})

@@ -57,6 +57,7 @@ BOT_EVENTS = [
                                           {"start": 1.5, "end": 1.9, "word": "Bob."}]}],
                 "duration": 61.4,
                 "reason": "meeting_ended",
+                "event": "complete",
                 "extra": {"customer": "acme"},
                 "transcription_error": None,
             },

@@ -216,6 +216,7 @@ class BotScheduler:
                     meeting_url=b.params["meeting_url"], created_at=b.created_at,
                     ended_at=b.ended_at, duration_s=b.duration_s, speakers=b.speakers,
                     extra=b.params.get("extra"), status=b.status,
+                    content_deleted=b.data_deleted_at is not None,
                 )
                 for b in bots
             ],

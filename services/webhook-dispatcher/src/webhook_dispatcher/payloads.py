@@ -64,6 +64,7 @@ def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str
             "transcript": transcript(segments),
             "duration": event.duration_s,
             "reason": event.reason.value if event.reason else None,
+            "event": "complete",
             "extra": event.extra,
             "transcription_error": event.transcription_error,
         },

@@ -82,6 +82,8 @@ class BotSummary(Message):
     speakers: list[str]
     extra: dict[str, Any] | None
     status: BotStatus
+    content_deleted: bool = False
+    """`POST /bots/{uuid}/delete_data` removed its recording and transcript."""
 
 
 class BotList(Message):
