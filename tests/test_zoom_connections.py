@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
 
+from meeting_simulator.client import new_zoom_meeting_id
 from provider_emulators import ZoomApp, ZoomUser
 from support import account_api
 
@@ -74,3 +76,64 @@ def test_a_body_without_the_code_is_a_422(platform):
     response = api.request("POST", "/zoom_oauth_connections/", {"redirect_uri": REDIRECT})
     assert response.status == 422 and response.body["errors"]
     assert api.request("GET", "/zoom_oauth_connections/not-a-uuid").body["field"] == "uuid"
+
+
+@contextlib.contextmanager
+def obf_token_minted_as(zoom, token: str, user_id: str, meeting_id: str):
+    """Zoom mints `token` as the user's OBF token for the meeting (so that the simulated meeting
+    can be told which token Zoom issued, as the real meeting would know)."""
+    zoom.user_token_value = lambda kind, user, meeting: (
+        token if (kind, user, meeting) == ("onbehalf", user_id, meeting_id) else None)
+    try:
+        yield
+    finally:
+        zoom.user_token_value = None
+
+
+def test_a_bot_joins_a_sign_in_meeting_with_an_obf_token_of_the_connected_user(
+        platform, zoom_user, simulator, webhooks):
+    api = account_api(platform, "zoom obf")
+    zoom, client, user_id = zoom_user
+    assert api.request("POST", "/zoom_oauth_connections/",
+                       body(zoom, client, user_id)).status == 201
+    code, token = new_zoom_meeting_id(), f"obf-{uuid.uuid4().hex}"
+    simulator.create_meeting(code, platform="zoom", participants=[{"name": "Alice"}],
+                             admission={"action": "admit", "after": 0.5}, end_after=8.0,
+                             require_sign_in=True, accepted_tokens=[token])
+    with obf_token_minted_as(zoom, token, user_id, code):
+        joined = api.join(meeting_url=f"https://zoom.us/j/{code}", bot_name="OBF Bot",
+                          webhook_url=webhooks.url + "/obf", zoom_obf_token_user_id=user_id)
+        assert joined.status == 200, joined.body
+        final = webhooks.wait_final(joined.body["bot_id"], timeout=240)
+    assert final.body["event"] == "complete", final.body
+    guest = simulator.meeting(code)["guests"][0]
+    assert guest["authenticated"] is True and guest["token_kind"] == "obf", guest
+    minted = [t for t in zoom.issued_user_tokens if t.token == token]
+    assert [(t.kind, t.user_id, t.meeting_id) for t in minted] == [("onbehalf", user_id, code)]
+    assert all(token not in w.raw.decode() for w in webhooks.for_bot(joined.body["bot_id"]))
+    for runner in platform.replicas_of("bot-runner"):
+        assert token not in runner.log_path.read_text(errors="replace")
+
+
+def test_a_bot_whose_connection_is_broken_or_missing_fails_with_a_typed_reason(
+        platform, zoom_user, simulator, webhooks):
+    api = account_api(platform, "zoom broken")
+    zoom, client, user_id = zoom_user
+    created = api.request("POST", "/zoom_oauth_connections/", body(zoom, client, user_id))
+    assert created.status == 201, created.body
+    zoom.revoke_grant(user_id)  # the user removed the app: Zoom refuses its tokens
+    for who in (user_id, "zu-never-connected"):
+        code = new_zoom_meeting_id()
+        simulator.create_meeting(code, platform="zoom", participants=[{"name": "Alice"}],
+                                 require_sign_in=True)
+        joined = api.join(meeting_url=f"https://zoom.us/j/{code}", bot_name="Locked Out",
+                          webhook_url=webhooks.url + "/obf", zoom_obf_token_user_id=who)
+        assert joined.status == 200, joined.body
+        final = webhooks.wait_final(joined.body["bot_id"], timeout=180)
+        data = final.body["data"]
+        assert final.body["event"] == "failed", final.body
+        assert (data["error"], data["reason"]) == ("CannotJoinMeeting", "sign_in_required"), data
+        assert "zoom_obf_token_user_id" in data["message"], data
+        assert simulator.meeting(code)["guests"] == [], "the bot never asked to join"
+    connection = api.request("GET", f"/zoom_oauth_connections/{created.body['uuid']}").body
+    assert connection["state"] == "refresh_failed" and connection["connection_failure_data"]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mb_shared.secrets import KeyRing, SecretError, is_sealed, new_key
+from mb_shared.secrets import (
+    KeyRing,
+    OneTimeRecipient,
+    SecretError,
+    is_sealed,
+    new_key,
+    seal_for,
+)
 from mb_shared.settings import BaseServiceSettings
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -62,3 +69,16 @@ def test_settings_require_the_ring_outside_development_where_secrets_are_sealed(
     assert settings.secret_keys == [first, second]
     assert first not in repr(settings)
     assert settings.key_ring().open(KeyRing([second]).seal(SECRET)) == SECRET
+
+
+def test_a_secret_sealed_for_a_one_time_recipient_opens_only_there():
+    recipient, stranger = OneTimeRecipient(), OneTimeRecipient()
+    sealed = seal_for(recipient.public_key, "obf-token-123")
+    assert "obf-token-123" not in sealed
+    assert recipient.open(sealed) == "obf-token-123"
+    with pytest.raises(SecretError):
+        stranger.open(sealed)
+    with pytest.raises(SecretError):
+        recipient.open(sealed[:-4] + "AAAA")
+    with pytest.raises(SecretError):
+        seal_for("not a key", "x")

@@ -6,6 +6,10 @@ in request/reply answers (never in events). The ring is `MB_SECRET_KEYS`: Fernet
 with HMAC-SHA256), comma-separated, newest first. The first seals; all open, so a key is rotated by
 putting a new one first, running each service's `rotate-secrets` (which re-seals every stored
 value with it), then removing the old key.
+
+A process that holds no ring (the bot-runner) and must receive a secret (a Zoom OBF token) asks with
+the public half of a `OneTimeRecipient`; the answer is sealed to it (`seal_for`, a libsodium sealed
+box), so only that process, for that one answer, can open it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from nacl.encoding import URLSafeBase64Encoder
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, PublicKey, SealedBox
 
 SEALED_PREFIX = "sealed:"
 
@@ -66,3 +73,29 @@ class KeyRing:
 
     def seal_optional(self, secret: str | None) -> str | None:
         return None if secret is None else self.seal(secret)
+
+
+class OneTimeRecipient:
+    """A key pair made for one answer; its private half never leaves this object."""
+
+    def __init__(self) -> None:
+        self._key = PrivateKey.generate()
+
+    @property
+    def public_key(self) -> str:
+        return self._key.public_key.encode(URLSafeBase64Encoder).decode()
+
+    def open(self, sealed: str) -> str:
+        try:
+            return SealedBox(self._key).decrypt(sealed.encode(), URLSafeBase64Encoder).decode()
+        except (CryptoError, ValueError) as exc:
+            raise SecretError("the answer was not sealed to this recipient") from exc
+
+
+def seal_for(public_key: str, secret: str) -> str:
+    """`secret` sealed to a `OneTimeRecipient.public_key`."""
+    try:
+        recipient = PublicKey(public_key.encode(), URLSafeBase64Encoder)
+    except (CryptoError, ValueError) as exc:
+        raise SecretError("not a recipient's public key") from exc
+    return SealedBox(recipient).encrypt(secret.encode(), URLSafeBase64Encoder).decode()

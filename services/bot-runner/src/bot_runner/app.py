@@ -42,7 +42,7 @@ def build_app(settings: RunnerSettings) -> FastStream:
 
     def effects_for(dispatch: BotDispatched) -> BusEffects:
         return BusEffects(asyncio.get_running_loop(), kit.broker, store, dispatch.bot_id,
-                          settings.runner_id)
+                          dispatch.account_id, settings.runner_id)
 
     async def claim(dispatch: BotDispatched) -> bool:
         reply = await ask(kit.broker, ClaimBot(bot_id=dispatch.bot_id,

@@ -18,13 +18,17 @@ from opentelemetry import context as otel_context
 
 from mb_shared.contracts.base import Event
 from mb_shared.contracts.bot import BotError, BotStatus, BotStatusChanged, EndReason
+from mb_shared.contracts.calendar import GetZoomObfToken, SealedObfToken
+from mb_shared.contracts.queries import QueryError
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
-from mb_shared.messaging import publish_event
+from mb_shared.messaging import ask, publish_event
+from mb_shared.secrets import OneTimeRecipient
 from mb_shared.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
 _TIMEOUT_S = 600.0
+_ASK_TIMEOUT_S = 15.0
 _MAX_BACKOFF_S = 10.0
 
 
@@ -48,11 +52,12 @@ async def publish_until_taken(broker: NatsBroker, event: Event, *, give_up_after
 
 class BusEffects:
     def __init__(self, loop: asyncio.AbstractEventLoop, broker: NatsBroker, store: ObjectStore,
-                 bot_id: UUID, runner_id: str) -> None:
+                 bot_id: UUID, account_id: int, runner_id: str) -> None:
         self._loop = loop
         self._broker = broker
         self._store = store
         self._bot_id = bot_id
+        self._account_id = account_id
         self._runner_id = runner_id
 
     def _publish(self, event: Event) -> None:
@@ -89,6 +94,21 @@ class BusEffects:
         key = self._key(name)
         self._run(self._store.put_bytes(key, data, content_type))
         return key
+
+    def zoom_obf_token(self, zoom_user_id: str, meeting_id: str) -> str | QueryError:
+        """An OBF token of the account's Zoom connection for the user, from calendar-sync, which
+        seals it to a key made for this one answer (the runner holds no key ring)."""
+        recipient = OneTimeRecipient()
+        query = GetZoomObfToken(account_id=self._account_id, zoom_user_id=zoom_user_id,
+                                meeting_id=meeting_id, recipient_key=recipient.public_key)
+        try:
+            reply = self._run(ask(self._broker, query, SealedObfToken, timeout=_ASK_TIMEOUT_S))
+        except Exception as exc:  # no responder, a timeout: calendar-sync is not there now
+            return QueryError(status=503, code="CalendarSyncUnavailable",
+                              message=f"calendar-sync did not answer ({type(exc).__name__})")
+        if isinstance(reply, QueryError):
+            return reply
+        return recipient.open(reply.sealed_token)
 
     def recording_uploaded(self, artifacts: RecordingArtifacts, started_at: datetime | None,
                            duration_s: float, end_reason: EndReason, speakers: list[str]) -> None:

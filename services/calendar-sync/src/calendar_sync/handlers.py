@@ -3,7 +3,7 @@ each handler's parameter annotation is the query class itself, which FastStream 
 
 Answers calendars.raw/create/update/get/delete/list/resync_all/push and
 calendar_events.get/list, calendar_events.bot.schedule/unschedule and
-zoom_connections.create/get/list/delete (request/reply). Asks
+zoom_connections.create/get/list/delete/obf_token (request/reply). Asks
 scheduler.bot.upsert_for_event. Publishes (through the outbox): calendar.synced.
 """
 
@@ -24,6 +24,7 @@ from mb_shared.contracts.calendar import (
     GetCalendar,
     GetCalendarEvent,
     GetZoomConnection,
+    GetZoomObfToken,
     ListCalendarEvents,
     ListCalendars,
     ListRawCalendars,
@@ -65,4 +66,5 @@ def build_router(service: CalendarService, zoom: ZoomConnections) -> NatsRouter:
     answer(GetZoomConnection, zoom.get)
     answer(ListZoomConnections, zoom.list)
     answer(DeleteZoomConnection, zoom.delete)
+    answer(GetZoomObfToken, zoom.sealed_obf_token)
     return router

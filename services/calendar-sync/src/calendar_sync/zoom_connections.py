@@ -22,13 +22,15 @@ from mb_shared.contracts.calendar import (
     CreateZoomConnection,
     DeleteZoomConnection,
     GetZoomConnection,
+    GetZoomObfToken,
     ListZoomConnections,
+    SealedObfToken,
     ZoomConnectionList,
     ZoomConnectionView,
 )
 from mb_shared.contracts.queries import OkReply, QueryError
 from mb_shared.database import session_scope
-from mb_shared.secrets import KeyRing
+from mb_shared.secrets import KeyRing, SecretError, seal_for
 
 REFRESH_MARGIN = timedelta(minutes=5)
 
@@ -177,3 +179,14 @@ class ZoomConnections:
                 return QueryError(status=503, code="ZoomUnavailable", message=str(exc))
         return QueryError(status=503, code="ZoomUnavailable",
                           message="Zoom refused a freshly refreshed access token")
+
+    async def sealed_obf_token(self, query: GetZoomObfToken) -> SealedObfToken | QueryError:
+        """`obf_token` for the bot-runner, sealed to the one-time key it asked with."""
+        token = await self.obf_token(query.account_id, query.zoom_user_id, query.meeting_id)
+        if isinstance(token, QueryError):
+            return token
+        try:
+            return SealedObfToken(sealed_token=seal_for(query.recipient_key, token))
+        except SecretError as exc:
+            return QueryError(status=400, code="BadRecipientKey", message=str(exc),
+                              field="recipient_key")

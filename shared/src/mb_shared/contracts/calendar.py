@@ -267,6 +267,24 @@ class ListZoomConnections(Query):
     account_id: int
 
 
+class GetZoomObfToken(Query):
+    """The bot-runner, at join: an On-Behalf-Of token of the account's connected Zoom user for
+    the meeting, sealed to the runner's one-time key (`recipient_key`, see
+    `mb_shared.secrets.OneTimeRecipient`): the token never crosses the bus in the clear."""
+
+    SUBJECT = "zoom_connections.obf_token"
+
+    account_id: int
+    zoom_user_id: str
+    meeting_id: str
+    recipient_key: str
+
+
+class SealedObfToken(Message):
+    ok: Literal[True] = True
+    sealed_token: str
+
+
 class ZoomConnectionView(Message):
     ok: Literal[True] = True
     uuid: UUID

@@ -263,7 +263,10 @@ class ZoomOAuthEmulator:
     * ``code_ttl`` (300 s), ``access_token_ttl`` (3600 s), ``refresh_token_ttl`` (90 days);
     * ``obf_requires_presence``: the token API refuses an OBF token for a user who is not in
       the meeting (404 ``3001`` for a meeting nobody is in, ``obf_absent_error`` otherwise);
-    * ``consenting_user``: the user id ``GET /oauth/authorize`` consents as (None: refuse).
+    * ``consenting_user``: the user id ``GET /oauth/authorize`` consents as (None: refuse);
+    * ``user_token_value``: ``(kind, user_id, meeting_id) -> str | None``, the value of the next
+      token ``GET /users/{userId}/token`` mints (None: a random one), so that a test can tell the
+      simulated meeting which token Zoom will have issued.
 
     Records: ``requests`` (a :class:`~provider_emulators.common.RequestLog`; ``api_key`` is the
     client id on ``/oauth`` paths and the bearer token on ``/v2``), ``token_requests``,
@@ -300,6 +303,7 @@ class ZoomOAuthEmulator:
             {"code": 300, "message": "The user is not in the meeting."},
         )
         self.consenting_user: str | None = None
+        self.user_token_value: Callable[[str, str, str | None], str | None] | None = None
         self.down = down
         self.fail_next = fail_next
         self.requests = RequestLog()
@@ -791,8 +795,10 @@ class ZoomOAuthEmulator:
                 if user.id not in self._meetings[meeting_key]:
                     status, body = self.obf_absent_error
                     return web.json_response(body, status=status)
+            chosen = (self.user_token_value(kind, user.id, meeting_key)
+                      if self.user_token_value else None)
             issued = UserToken(
-                token=_secret(48),
+                token=chosen or _secret(48),
                 kind=kind,
                 user_id=user.id,
                 client_id=access.client_id,
