@@ -136,6 +136,38 @@ def test_a_pushed_change_becomes_a_sync_events_webhook(customer, webhooks):
     assert event["deleted"] is True
 
 
+def test_a_microsoft_calendar_is_connected_and_graph_notifications_become_webhooks(
+        customer, webhooks, calendar_providers):
+    graph = calendar_providers.microsoft.emulator
+    email = f"amy-{uuid.uuid4().hex[:6]}@contoso.test"
+    customer.world.create_user(email, "Amy Lee")
+    client = customer.world.create_client()
+    response = customer.api.request("POST", "/calendars/", {
+        "platform": "Microsoft", "oauth_client_id": client.client_id,
+        "oauth_client_secret": client.client_secret,
+        "oauth_refresh_token": graph.issue_refresh_token(client.client_id, email)})
+    assert response.status == 200, response.body
+    calendar = response.body["calendar"]
+    assert calendar["email"] == email
+    (subscription,) = [s for s in graph.subscriptions.values() if s.email == email]
+    assert subscription.notification_url.endswith("/calendar_push/microsoft")
+
+    teams = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0"
+    created = customer.world.create_event(email, "Notified", soon(30), soon(60),
+                                          meeting_url=teams)
+    synced = sync_events(webhooks, customer, calendar_id=calendar["uuid"])
+    (event,) = customer.events(calendar["uuid"])
+    assert event["name"] == "Notified" and event["meeting_url"].startswith(
+        "https://teams.microsoft.com/l/meetup-join/")
+    assert synced["affected_event_uuids"] == [event["uuid"]]
+
+    customer.world.delete_event(created)
+    deleted = sync_events(webhooks, customer, after=synced)
+    assert deleted["affected_event_uuids"] == [event["uuid"]]
+    (event,) = customer.events(calendar["uuid"])
+    assert event["deleted"] is True
+
+
 @pytest.mark.parametrize(("change", "field"), [
     ({"oauth_refresh_token": "1//0-revoked-or-made-up"}, "oauth_refresh_token"),
     ({"oauth_client_secret": "not-the-secret"}, "oauth_client_secret"),

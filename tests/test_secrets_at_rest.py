@@ -1,7 +1,8 @@
 """No secret in plain text at rest, on the bus or in a log.
 
 An account with two API keys sends a bot that is transcribed by Gladia with the customer's key,
-then transcribed again by Runpod with another key. The webhooks still carry the API key and are
+then transcribed again by Runpod with another key, and a Zoom bot that joins a sign-in meeting
+with the customer's OBF token (and carries an SDK password). The webhooks still carry the API key and are
 signed with the account's secret (so the sealed copies work). Then every database is dumped with
 `pg_dump`, every message of every stream is read, and every service's log is read: none holds a
 key or the signing secret, while the dumps do hold the bot (so they are real) and sealed values.
@@ -24,6 +25,8 @@ from mb_shared.contracts import STREAMS
 from support import MEETING_LINES, Api, SpeechProviders, account_api
 
 SENTENCE = MEETING_LINES[0][1]
+OBF_TOKEN = "obf-customer-token-5f2a9c"
+SDK_PASSWORD = "sdk-password-77e1b0"
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +67,26 @@ def transcribed(customer, simulator, webhooks, speech_providers: SpeechProviders
     return bot_id, complete, rerun
 
 
+@pytest.fixture(scope="module")
+def zoom_joined(customer, simulator, webhooks) -> str:
+    """A Zoom bot that joined a meeting for signed-in users with the customer's OBF token."""
+    from meeting_simulator.client import new_zoom_meeting_id
+
+    code = new_zoom_meeting_id()
+    simulator.create_meeting(code, platform="zoom", participants=[{"name": "Alice"}],
+                             admission={"action": "admit", "after": 0.5}, end_after=6.0,
+                             require_sign_in=True, accepted_tokens=[OBF_TOKEN])
+    response = customer["api"].join(meeting_url=f"https://zoom.us/j/{code}", bot_name="Signed",
+                                    zoom_obf_token=OBF_TOKEN, zoom_sdk_id="sdk-client-id",
+                                    zoom_sdk_pwd=SDK_PASSWORD)
+    assert response.status == 200, response.body
+    final = webhooks.wait_final(response.body["bot_id"], timeout=180)
+    assert final.body["event"] == "complete", final.body
+    guest = simulator.meeting(code)["guests"][0]
+    assert guest["authenticated"] is True and guest["token_kind"] == "obf", guest
+    return response.body["bot_id"]
+
+
 def test_webhooks_carry_the_key_and_verify_with_the_secret_through_the_sealed_copies(
         customer, transcribed):
     _, complete, rerun = transcribed
@@ -86,6 +109,8 @@ def secrets_of(customer: dict, providers: SpeechProviders) -> dict[str, str]:
             signing.removeprefix("whsec_")).hex(),
         "Gladia key": providers.gladia_key,
         "Runpod key": providers.runpod_key,
+        "Zoom OBF token": OBF_TOKEN,
+        "Zoom SDK password": SDK_PASSWORD,
     }
 
 
@@ -123,12 +148,13 @@ async def read_streams(nats_url: str) -> dict[str, list[bytes]]:
         await client.close()
 
 
-def test_no_secret_in_any_database_stream_or_log(platform, customer, transcribed,
+def test_no_secret_in_any_database_stream_or_log(platform, customer, transcribed, zoom_joined,
                                                   speech_providers):
     bot_id, _, _ = transcribed
     secrets = secrets_of(customer, speech_providers)
     dumps = dump_databases(platform)
     assert bot_id in dumps["scheduler"] and bot_id in dumps["webhooks"], "the dumps are real"
+    assert zoom_joined in dumps["scheduler"] and "sdk-client-id" in dumps["scheduler"]
     assert "sealed:" in dumps["gateway"], "the gateway keeps its secrets sealed"
     streams = asyncio.run(read_streams(platform.endpoints.infra.nats_url))
     assert any(bot_id.encode() in m for m in streams["EVENTS"]), "the streams are real"

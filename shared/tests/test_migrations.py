@@ -112,7 +112,8 @@ VALUES
   ('0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a', 2,
    '{"meeting_url": "https://app.zoom.us/wc/join/81234567890", "bot_name": "Scribe",
      "platform": "zoom", "start_time": 1796000000,
-     "speech_to_text": {"provider": "Gladia", "api_key": "gladia-customer-key-0d9e"}}',
+     "speech_to_text": {"provider": "Gladia", "api_key": "gladia-customer-key-0d9e"},
+     "zoom": {"zoom_obf_token": "obf-customer-0d9e", "zoom_sdk_id": "sdk-0d9e"}}',
    'queued', NULL, NULL, NULL, '2026-11-03 18:00:00+00', '2026-12-01 08:00:00+00', NULL, NULL,
    NULL, NULL, NULL, NULL, '{}', 0, '[]', false, NULL, false, false, NULL, '{}');
 INSERT INTO bot_status_history (bot_pk, status, at, error, reason, message)
@@ -438,16 +439,20 @@ def _gateway_secrets_sealed(before, after) -> None:
     assert all(k["key_sealed"] is None for k in after["api_keys"]), "keys were only hashed"
 
 
-def _scheduler_provider_key_sealed(before, after) -> None:
+def _scheduler_secrets_sealed(before, after) -> None:
     ring = BaseServiceSettings().key_ring()
     for bot_before, bot in zip(before["bots"], after["bots"], strict=True):
         stt = bot_before["params"].get("speech_to_text") or {}
+        zoom = bot_before["params"].get("zoom") or {}
+        secrets = {k: v for k, v in zoom.items() if k in ("zoom_obf_token", "zoom_sdk_pwd")}
         assert bot["params"] == {**bot_before["params"], **(
-            {"speech_to_text": {**stt, "api_key": None}} if stt.get("api_key") else {})}
+            {"speech_to_text": {**stt, "api_key": None}} if stt.get("api_key") else {}), **(
+            {"zoom": {k: v for k, v in zoom.items() if k not in secrets}} if secrets else {})}
         if stt.get("api_key"):
             assert ring.open(bot["speech_api_key"]) == stt["api_key"]
         else:
             assert bot["speech_api_key"] is None
+        assert {k: ring.open(v) for k, v in (bot["join_secrets"] or {}).items()} == secrets
 
 
 def _dispatcher_without_secrets(before, after) -> None:
@@ -466,7 +471,7 @@ def _dispatcher_without_secrets(before, after) -> None:
 
 TRANSFORMED = {
     "api_gateway": Transformed({"accounts": {"webhook_secret"}}, _gateway_secrets_sealed),
-    "scheduler": Transformed({"bots": {"params"}}, _scheduler_provider_key_sealed),
+    "scheduler": Transformed({"bots": {"params"}}, _scheduler_secrets_sealed),
     "webhook_dispatcher": Transformed({"bot_targets": {"final_sent"}},
                                       _dispatcher_without_secrets),
 }

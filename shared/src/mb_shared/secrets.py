@@ -15,6 +15,7 @@ box), so only that process, for that one answer, can open it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from nacl.encoding import URLSafeBase64Encoder
@@ -67,6 +68,16 @@ class KeyRing:
         except InvalidToken:
             raise SecretError("no key of MB_SECRET_KEYS opens this value") from None
         return SEALED_PREFIX + token.decode()
+
+    def reseal_within(self, value: Any) -> Any:
+        """`value` (JSON: dicts, lists, strings) with every sealed string in it sealed again."""
+        if isinstance(value, str):
+            return self.reseal(value) if is_sealed(value) else value
+        if isinstance(value, dict):
+            return {k: self.reseal_within(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.reseal_within(v) for v in value]
+        return value
 
     def open_optional(self, sealed: str | None) -> str | None:
         return None if sealed is None else self.open(sealed)

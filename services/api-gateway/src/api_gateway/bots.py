@@ -7,6 +7,7 @@ import json
 import logging
 import re
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from aiohttp import web
@@ -40,6 +41,7 @@ from api_gateway.schemas import (
     SpeechToTextApiParameter,
 )
 from mb_shared.contracts.bot import (
+    ZOOM_SECRETS,
     AutomaticLeave,
     BotParams,
     BotStatus,
@@ -144,13 +146,17 @@ def bot_params(body: JoinRequest, settings, key_ring: KeyRing) -> BotParams:
         extra=body.extra,
         streaming=streaming,
         transcription_custom_parameters=body.transcription_custom_parameters,
-        zoom={
-            k: v
-            for k, v in body.model_dump().items()
-            if k.startswith("zoom_") and v is not None
-        }
-        or None,
+        zoom=_zoom_params(body, key_ring),
     )
+
+
+def _zoom_params(body: JoinRequest, key_ring: KeyRing) -> dict[str, Any] | None:
+    """The `zoom_*` fields given, the secrets among them sealed."""
+    zoom = {k: v for k, v in body.model_dump().items() if k.startswith("zoom_") and v is not None}
+    for name in ZOOM_SECRETS:
+        if zoom.get(name):
+            zoom[name] = key_ring.seal(str(zoom[name]))
+    return zoom or None
 
 
 async def _ask(request: web.Request, query, reply_type, *, timeout_s: float | None = None):

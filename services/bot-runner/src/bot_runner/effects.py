@@ -19,7 +19,7 @@ from opentelemetry import context as otel_context
 from mb_shared.contracts.base import Event
 from mb_shared.contracts.bot import BotError, BotStatus, BotStatusChanged, EndReason
 from mb_shared.contracts.calendar import GetZoomObfToken, SealedObfToken
-from mb_shared.contracts.queries import QueryError
+from mb_shared.contracts.queries import GetJoinSecrets, JoinSecrets, QueryError
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
 from mb_shared.messaging import ask, publish_event
 from mb_shared.secrets import OneTimeRecipient
@@ -95,17 +95,30 @@ class BusEffects:
         self._run(self._store.put_bytes(key, data, content_type))
         return key
 
+    def join_secrets(self) -> dict[str, str] | QueryError:
+        """The bot's Zoom secrets, from the scheduler, sealed to a key made for this answer."""
+        recipient = OneTimeRecipient()
+        query = GetJoinSecrets(bot_id=self._bot_id, runner_id=self._runner_id,
+                               recipient_key=recipient.public_key)
+        reply = self._ask(query, JoinSecrets, "the scheduler")
+        if isinstance(reply, QueryError):
+            return reply
+        return {name: recipient.open(sealed) for name, sealed in reply.secrets.items()}
+
+    def _ask(self, query, reply_type, who: str):
+        try:
+            return self._run(ask(self._broker, query, reply_type, timeout=_ASK_TIMEOUT_S))
+        except Exception as exc:  # no responder, a timeout: the service is not there now
+            return QueryError(status=503, code="ServiceUnavailable",
+                              message=f"{who} did not answer ({type(exc).__name__})")
+
     def zoom_obf_token(self, zoom_user_id: str, meeting_id: str) -> str | QueryError:
         """An OBF token of the account's Zoom connection for the user, from calendar-sync, which
         seals it to a key made for this one answer (the runner holds no key ring)."""
         recipient = OneTimeRecipient()
         query = GetZoomObfToken(account_id=self._account_id, zoom_user_id=zoom_user_id,
                                 meeting_id=meeting_id, recipient_key=recipient.public_key)
-        try:
-            reply = self._run(ask(self._broker, query, SealedObfToken, timeout=_ASK_TIMEOUT_S))
-        except Exception as exc:  # no responder, a timeout: calendar-sync is not there now
-            return QueryError(status=503, code="CalendarSyncUnavailable",
-                              message=f"calendar-sync did not answer ({type(exc).__name__})")
+        reply = self._ask(query, SealedObfToken, "calendar-sync")
         if isinstance(reply, QueryError):
             return reply
         return recipient.open(reply.sealed_token)

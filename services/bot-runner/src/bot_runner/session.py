@@ -43,8 +43,9 @@ FAILURES: dict[PageState, BotError] = {
 }
 END_STATES = {PageState.ENDED, PageState.REMOVED, PageState.NOT_JOINABLE}
 ENTRY_MESSAGE_DEADLINE_S = 15.0
-OBF_TOKEN_RETRY_DELAYS_S = (1.0, 3.0, None)
-"""Pauses between asks for a Zoom connection's OBF token while calendar-sync does not answer."""
+ASK_RETRY_DELAYS_S = (1.0, 3.0, None)
+"""Pauses between asks for what a bot needs to join while the service that has it does not
+answer."""
 
 
 def encode_mp3(wav: Path) -> Path:
@@ -65,6 +66,7 @@ class SessionEffects(Protocol):
     def upload_bytes(self, name: str, data: bytes, content_type: str) -> str: ...
     def recording_uploaded(self, artifacts: RecordingArtifacts, started_at: datetime | None,
                            duration_s: float, end_reason: EndReason, speakers: list[str]) -> None: ...
+    def join_secrets(self) -> dict[str, str] | QueryError: ...
     def zoom_obf_token(self, zoom_user_id: str, meeting_id: str) -> str | QueryError: ...
 
 
@@ -116,7 +118,7 @@ class BotSession:
             recorder.install()
             adapter = adapter_for(params.platform)(browser.driver, InputDriver(browser.driver),
                                                    self.config.image_policy.outbound)
-            browser.driver.get(adapter.join_url(self._with_connection_token(params)))
+            browser.driver.get(adapter.join_url(self._with_join_secrets(params)))
             self._screenshot(browser, "joining")
             if not self._wait_for_admission(adapter, browser):
                 return
@@ -153,25 +155,33 @@ class BotSession:
         except Exception:
             log.warning("screenshot %s failed", label, extra={"bot_id": self.dispatch.bot_id})
 
-    def _with_connection_token(self, params: BotParams) -> BotParams:
-        """A Zoom bot with `zoom_obf_token_user_id` and no token of its own joins with an OBF token
-        of that user's Zoom OAuth connection, asked for now; calendar-sync not answering is tried
-        again twice, a broken connection fails the bot at once."""
-        zoom = params.zoom or {}
-        user_id = zoom.get("zoom_obf_token_user_id")
-        if (params.platform != Platform.ZOOM or not user_id or zoom.get("zoom_obf_token")
-                or zoom.get("zoom_obf_token_url")):
+    def _with_join_secrets(self, params: BotParams) -> BotParams:
+        """A Zoom bot joins with its secrets, asked for now (the scheduler keeps them; events
+        never carry them); one with `zoom_obf_token_user_id` and no token of its own, with an
+        OBF token of that user's Zoom OAuth connection. A service that does not answer is asked
+        again twice; a refusal fails the bot at once."""
+        if params.platform != Platform.ZOOM:
             return params
-        meeting_id = parse_meeting_url(params.meeting_url).meeting_id
-        for delay in OBF_TOKEN_RETRY_DELAYS_S:
-            reply = self.effects.zoom_obf_token(str(user_id), meeting_id)
-            if isinstance(reply, str):
-                return params.model_copy(update={"zoom": {**zoom, "zoom_obf_token": reply}})
+        zoom = {**(params.zoom or {}), **self._asked(
+            self.effects.join_secrets, "its Zoom secrets",
+            BotError.INTERNAL_ERROR, EndReason.INTERNAL_ERROR)}
+        user_id = zoom.get("zoom_obf_token_user_id")
+        if user_id and not zoom.get("zoom_obf_token") and not zoom.get("zoom_obf_token_url"):
+            meeting_id = parse_meeting_url(params.meeting_url).meeting_id
+            zoom["zoom_obf_token"] = self._asked(
+                lambda: self.effects.zoom_obf_token(str(user_id), meeting_id), "a Zoom OBF token",
+                BotError.CANNOT_JOIN_MEETING, EndReason.SIGN_IN_REQUIRED)
+        return params.model_copy(update={"zoom": zoom or None})
+
+    def _asked(self, ask, what: str, error: BotError, reason: EndReason):
+        for delay in ASK_RETRY_DELAYS_S:
+            reply = ask()
+            if not isinstance(reply, QueryError):
+                return reply
             if reply.status != 503 or delay is None:
                 break
             time.sleep(delay)
-        raise BotFailure(BotError.CANNOT_JOIN_MEETING, EndReason.SIGN_IN_REQUIRED,
-                         f"The bot could not get a Zoom OBF token: {reply.message}")
+        raise BotFailure(error, reason, f"The bot could not get {what}: {reply.message}")
 
     def _wait_for_admission(self, adapter: PlatformAdapter, browser: Browser) -> bool:
         """True once in the call; False if the user asked the bot to leave first."""

@@ -1,15 +1,16 @@
-"""`mb-calendar-sync rotate-secrets`: every stored OAuth client secret, refresh token and Zoom
-token sealed again with the newest key of MB_SECRET_KEYS (the older keys may then be retired)."""
+"""`mb-calendar-sync rotate-secrets`: every stored OAuth client secret, refresh token, Zoom token
+and secret inside an event's bot parameters (provider key, Zoom secrets) sealed again with the
+newest key of MB_SECRET_KEYS (the older keys may then be retired)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from calendar_sync.models import Calendar, ZoomConnection
+from calendar_sync.models import Calendar, CalendarEvent, SeriesBot, ZoomConnection
 from mb_shared.database import session_scope
-from mb_shared.secrets import KeyRing
+from mb_shared.secrets import KeyRing, is_sealed
 
 
 async def reseal_secrets(sessions: async_sessionmaker[AsyncSession], key_ring: KeyRing) -> int:
@@ -26,4 +27,25 @@ async def reseal_secrets(sessions: async_sessionmaker[AsyncSession], key_ring: K
             connection.sealed_refresh_token = key_ring.reseal(connection.sealed_refresh_token)
             session.add(connection)
             count += 3
+        holders = [*(await session.exec(select(CalendarEvent).where(
+            col(CalendarEvent.bot_param).is_not(None)).with_for_update())).all(),
+            *(await session.exec(select(SeriesBot).with_for_update())).all()]
+        for holder in holders:
+            if not holder.bot_param:
+                continue
+            sealed = _sealed_count(holder.bot_param)
+            if sealed:
+                holder.bot_param = key_ring.reseal_within(holder.bot_param)
+                session.add(holder)
+                count += sealed
     return count
+
+
+def _sealed_count(value) -> int:
+    if isinstance(value, str):
+        return int(is_sealed(value))
+    if isinstance(value, dict):
+        return sum(_sealed_count(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_sealed_count(v) for v in value)
+    return 0

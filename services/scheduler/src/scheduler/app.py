@@ -28,7 +28,7 @@ def build_app(settings: SchedulerSettings) -> FastStream:
         abandoned_timeout=timedelta(seconds=settings.abandoned_timeout_s),
     )
     consume(kit, scheduler)
-    kit.broker.include_router(build_router(scheduler))
+    kit.broker.include_router(build_router(scheduler, settings.key_ring()))
     kit.broker.include_router(build_deletion_router(kit.broker, repository, ObjectStore(settings)))
     kit.every(settings.tick_s, "dispatch", scheduler.dispatch_due)
     kit.every(2.0, "sweep", scheduler.sweep)

@@ -20,8 +20,10 @@ from mb_shared.contracts.queries import (
     CreateBotReply,
     GetBot,
     GetBotTarget,
+    GetJoinSecrets,
     GetTranscriptionKey,
     HeartbeatReply,
+    JoinSecrets,
     LeaveBot,
     LeaveBotReply,
     ListBots,
@@ -35,6 +37,7 @@ from mb_shared.contracts.queries import (
 from mb_shared.contracts.recording import RecordingUploaded
 from mb_shared.contracts.transcription import TranscriptionDone
 from mb_shared.messaging import answers_errors
+from mb_shared.secrets import KeyRing, SecretError, seal_for
 from mb_shared.service_kit import ServiceKit
 from scheduler.service import BotScheduler
 
@@ -48,7 +51,7 @@ def consume(kit: ServiceKit, scheduler: BotScheduler) -> None:
     kit.consume(TranscriptionDone, scheduler.on_transcription_done)
 
 
-def build_router(scheduler: BotScheduler) -> NatsRouter:
+def build_router(scheduler: BotScheduler, key_ring: KeyRing) -> NatsRouter:
     router = NatsRouter()
 
     @router.subscriber(CreateBot.SUBJECT, queue=SERVICE)
@@ -105,6 +108,21 @@ def build_router(scheduler: BotScheduler) -> NatsRouter:
     async def on_retranscribe(command: Retranscribe) -> dict:
         refusal = await scheduler.retranscribe(command)
         return (refusal or OkReply()).model_dump(mode="json")
+
+    @router.subscriber(GetJoinSecrets.SUBJECT, queue=SERVICE)
+    @answers_errors
+    async def on_get_join_secrets(query: GetJoinSecrets) -> dict:
+        """Each secret opened here and sealed to the runner's one-time key."""
+        stored = await scheduler.join_secrets(query.bot_id, query.runner_id)
+        if isinstance(stored, QueryError):
+            return stored.model_dump(mode="json")
+        try:
+            secrets = {name: seal_for(query.recipient_key, key_ring.open(sealed))
+                       for name, sealed in stored.items()}
+        except SecretError as exc:
+            return QueryError(status=400, code="BadRecipientKey", message=str(exc),
+                              field="recipient_key").model_dump(mode="json")
+        return JoinSecrets(secrets=secrets).model_dump(mode="json")
 
     @router.subscriber(GetTranscriptionKey.SUBJECT, queue=SERVICE)
     @answers_errors

@@ -61,6 +61,10 @@ class Bot(SchedulerModel, table=True):
     """The API key the bot was created with (its webhooks carry it)."""
     speech_api_key: str | None = None
     """The provider key of its first transcript, sealed; forgotten once that transcript is done."""
+    join_secrets: dict[str, str] | None = Field(
+        default=None, sa_column=Column(JSONB(none_as_null=True), nullable=True))
+    """The customer's Zoom secrets (`zoom_obf_token`, `zoom_sdk_pwd`), sealed; given to the runner
+    that holds the bot as it joins, forgotten once the bot has ended."""
     leave_requested_at: datetime | None = _tz(nullable=True)
     event_revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     """For a bot calendar-sync scheduled for a calendar event: the event's revision last applied."""

@@ -95,6 +95,7 @@ class BotScheduler:
             trace_context=trace_context,
             api_key_prefix=command.api_key_prefix,
             speech_api_key=params.speech_to_text.api_key if params.speech_to_text else None,
+            join_secrets=params.join_secrets() or None,
         )
         requested = BotRequested(bot_id=bot.bot_id, account_id=bot.account_id,
                                  params=params.without_secrets())
@@ -143,6 +144,7 @@ class BotScheduler:
                     bot.params = params.without_secrets().model_dump(mode="json")
                     bot.speech_api_key = (params.speech_to_text.api_key
                                           if params.speech_to_text else None)
+                    bot.join_secrets = params.join_secrets() or None
                     bot.due_at = max(_now(), command.join_at)
                     bot.api_key_prefix = command.api_key_prefix
                 return None
@@ -160,6 +162,7 @@ class BotScheduler:
             trace_context=trace_context,
             api_key_prefix=command.api_key_prefix,
             speech_api_key=params.speech_to_text.api_key if params.speech_to_text else None,
+            join_secrets=params.join_secrets() or None,
             event_revision=command.revision,
         )
         requested = BotRequested(bot_id=bot.bot_id, account_id=bot.account_id,
@@ -264,6 +267,14 @@ class BotScheduler:
             bot.runner_id = runner_id
             bot.last_seen_at = _now()
             return True
+
+    async def join_secrets(self, bot_id: UUID, runner_id: str) -> dict[str, str] | QueryError:
+        """The bot's Zoom secrets, sealed, for the runner that holds the bot and no other."""
+        async with self._bots.locked(bot_id) as unit:
+            if unit is None or unit.bot.runner_id != runner_id:
+                return QueryError(status=404, code="BotNotFound",
+                                  message=f"no bot {bot_id} held by runner {runner_id}")
+            return dict(unit.bot.join_secrets or {})
 
     async def retranscribe(self, command: Retranscribe) -> QueryError | None:
         """Transcribe a completed bot's recording again (`POST /bots/retranscribe`)."""
@@ -447,6 +458,7 @@ class BotScheduler:
         now = _now()
         bot.status = BotStatus.COMPLETED
         bot.ended_at = now
+        bot.join_secrets = None
         unit.record_status(now)
         artifacts = RecordingArtifacts.model_validate(bot.artifacts)
         return [
@@ -474,6 +486,7 @@ class BotScheduler:
         bot.ended_at = now
         bot.exited_at = bot.exited_at or now
         bot.speech_api_key = None
+        bot.join_secrets = None
         unit.record_status(now)
         return BotFailed(
             bot_id=bot.bot_id,

@@ -144,6 +144,10 @@ class AutomaticLeave(Message):
     silence_timeout: int = 600
 
 
+ZOOM_SECRETS = ("zoom_obf_token", "zoom_sdk_pwd")
+"""`POST /bots/` fields that are secrets: sealed at the gateway, never on the bus in an event."""
+
+
 class BotParams(Message):
     """What the caller asked for, normalised by the gateway."""
 
@@ -166,11 +170,21 @@ class BotParams(Message):
     """The calendar event the bot was scheduled for (by calendar-sync), if any."""
 
     def without_secrets(self) -> BotParams:
-        """The parameters as events carry them: no provider key, sealed or not."""
-        if self.speech_to_text is None or self.speech_to_text.api_key is None:
-            return self
-        return self.model_copy(update={
-            "speech_to_text": self.speech_to_text.model_copy(update={"api_key": None})})
+        """The parameters as events carry them: no provider key and no Zoom secret, sealed or
+        not (the scheduler keeps them; see `join_secrets`)."""
+        update: dict[str, Any] = {}
+        if self.speech_to_text is not None and self.speech_to_text.api_key is not None:
+            update["speech_to_text"] = self.speech_to_text.model_copy(update={"api_key": None})
+        if self.join_secrets():
+            update["zoom"] = {k: v for k, v in (self.zoom or {}).items()
+                              if k not in ZOOM_SECRETS} or None
+        return self.model_copy(update=update) if update else self
+
+    def join_secrets(self) -> dict[str, str]:
+        """The customer's Zoom secrets (sealed from the gateway on), which the bot-runner gets
+        only when it joins (`GetJoinSecrets`)."""
+        zoom = self.zoom or {}
+        return {k: str(zoom[k]) for k in ZOOM_SECRETS if zoom.get(k)}
 
 
 class BotRequested(Event):

@@ -151,6 +151,23 @@ class TranscriptionKey(Message):
     sealed_api_key: str | None
 
 
+class GetJoinSecrets(Query):
+    """The bot-runner that holds a bot (its claim), as it joins: the bot's Zoom secrets, each
+    sealed to the runner's one-time key (`recipient_key`, see `mb_shared.secrets`)."""
+
+    SUBJECT = "scheduler.bot.join_secrets"
+
+    bot_id: UUID
+    runner_id: str
+    recipient_key: str
+
+
+class JoinSecrets(Message):
+    ok: Literal[True] = True
+    secrets: dict[str, str] = {}
+    """`zoom_obf_token` / `zoom_sdk_pwd` → the value sealed to the recipient."""
+
+
 class RunnerHeartbeat(Query):
     """A runner is alive and holds these bots; the answer names those it must make leave."""
 

@@ -235,15 +235,21 @@ class SqlBotRepository:
 
 
 async def reseal_secrets(sessions: async_sessionmaker[AsyncSession], key_ring: KeyRing) -> int:
-    """Seal every stored provider key again with the ring's newest key (`rotate-secrets`)."""
+    """Seal every stored provider key and Zoom secret again with the ring's newest key
+    (`rotate-secrets`)."""
     count = 0
     async with session_scope(sessions) as session:
         bots = await session.exec(
-            select(Bot).where(col(Bot.speech_api_key).is_not(None)).with_for_update())
+            select(Bot).where(col(Bot.speech_api_key).is_not(None)
+                              | col(Bot.join_secrets).is_not(None)).with_for_update())
         for bot in bots.all():
-            bot.speech_api_key = key_ring.reseal(bot.speech_api_key)
+            if bot.speech_api_key is not None:
+                bot.speech_api_key = key_ring.reseal(bot.speech_api_key)
+                count += 1
+            if bot.join_secrets:
+                bot.join_secrets = key_ring.reseal_within(bot.join_secrets)
+                count += len(bot.join_secrets)
             session.add(bot)
-            count += 1
         requests = await session.exec(
             select(TranscriptionRequest)
             .where(col(TranscriptionRequest.sealed_api_key).is_not(None)).with_for_update())
