@@ -60,12 +60,13 @@ def test_newest_first_with_both_keys(account, created):
     assert body["recent_bots"] == body["bots"]
     assert body["next_cursor"] is None
     first = body["bots"][0]
-    # the fields of list-bots-with-metadata.md, and the OpenAPI document's `uuid` and `bot_name`
+    # the fields of list-bots-with-metadata.md, the OpenAPI document's `uuid` and `bot_name`, and
+    # the calendar event a bot was scheduled for
     assert first.keys() == {"access_count", "content_deleted", "created_at", "duration",
                             "ended_at", "extra", "id", "last_accessed_at", "meeting_url", "name",
-                            "session_id", "speakers", "uuid", "bot_name"}
+                            "session_id", "speakers", "uuid", "bot_name", "event_uuid"}
     assert first["id"] == first["uuid"] == created[-1] and first["name"] == first["bot_name"]
-    assert first["content_deleted"] is False
+    assert first["content_deleted"] is False and first["event_uuid"] is None
 
 
 def test_bot_name_and_meeting_url_match_partially_ignoring_case(account, created):

@@ -109,6 +109,8 @@ def test_a_scheduled_bot_joins_at_the_start_and_carries_the_event(customer, webh
     assert details.status == 200 and details.body["params"]["event_uuid"] == event["uuid"]
     meeting_data = customer.api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body
     assert meeting_data["bot_data"]["event_uuid"] == event["uuid"]
+    listed_bots = customer.api.request("GET", "/bots/bots_with_metadata").body["bots"]
+    assert [(b["uuid"], b["event_uuid"]) for b in listed_bots] == [(bot_id, event["uuid"])]
 
 
 def test_every_occurrence_of_a_series_gets_its_own_bot(customer, webhooks, simulator):

@@ -438,6 +438,7 @@ async def bots_with_metadata(request: web.Request) -> web.Response:
             name=b.bot_name,
             bot_name=b.bot_name,
             content_deleted=b.content_deleted,
+            event_uuid=b.event_uuid,
             meeting_url=b.meeting_url,
             created_at=b.created_at.isoformat(),
             ended_at=_iso(b.ended_at),

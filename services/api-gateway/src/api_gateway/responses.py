@@ -286,6 +286,7 @@ class RecentBotEntry(Body):
     bot_name: str
     content_deleted: bool = Field(description="Its recording and transcript were deleted "
                                   "(`POST /bots/{uuid}/delete_data`)")
+    event_uuid: UUID | None = Field(description="The calendar event the bot was scheduled for")
     meeting_url: str
     created_at: DateTime
     ended_at: DateTime | None

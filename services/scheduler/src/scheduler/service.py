@@ -220,6 +220,7 @@ class BotScheduler:
                     ended_at=b.ended_at, duration_s=b.duration_s, speakers=b.speakers,
                     extra=b.params.get("extra"), status=b.status,
                     content_deleted=b.data_deleted_at is not None,
+                    event_uuid=b.params.get("event_uuid"),
                 )
                 for b in bots
             ],

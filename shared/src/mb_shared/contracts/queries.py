@@ -84,6 +84,8 @@ class BotSummary(Message):
     status: BotStatus
     content_deleted: bool = False
     """`POST /bots/{uuid}/delete_data` removed its recording and transcript."""
+    event_uuid: UUID | None = None
+    """The calendar event the bot was scheduled for, if any."""
 
 
 class BotList(Message):
