@@ -431,13 +431,13 @@ def test_rotate_secrets_job_only_when_enabled_after_the_upgrade(objects):
         database = SERVICES[name][1]
         assert env["DATABASE_URL"]["secretKeyRef"]["key"] == f"{database.upper()}_DATABASE_URL"
 
-    more = render({"rotateSecrets": {"enabled": True, "services": ["webhook-dispatcher"]}})
-    (container,) = by_kind(more, "Job")["meeting-bots-rotate-secrets"]["spec"]["template"]["spec"][
-        "containers"
-    ]
-    assert container["command"] == ["mb-webhook-dispatcher"]
-    with pytest.raises(helm.HelmRenderError, match="stores no secret"):
-        render({"rotateSecrets": {"enabled": True, "services": ["bot-runner"]}})
+    fewer = render({"rotateSecrets": {"enabled": True, "services": ["calendar-sync"]}})
+    (container,) = by_kind(fewer, "Job")["meeting-bots-rotate-secrets"]["spec"]["template"][
+        "spec"]["containers"]
+    assert container["command"] == ["mb-calendar-sync"]
+    for storing_nothing in ("bot-runner", "transcriber", "webhook-dispatcher"):
+        with pytest.raises(helm.HelmRenderError, match="stores no secret"):
+            render({"rotateSecrets": {"enabled": True, "services": [storing_nothing]}})
 
 
 def test_the_documented_set_forms_give_the_chart_what_it_expects():
