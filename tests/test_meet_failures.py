@@ -92,7 +92,7 @@ def test_a_scheduled_bot_joins_at_its_start_time(api, simulator, webhooks, meeti
     joining = webhooks.wait_for(bot_id, lambda w: w.body["event"] == "bot.status_change",
                                 timeout=120)
     assert joining.received_at >= start_time
-    assert joining.received_at - start_time <= 5
+    assert joining.received_at - start_time < 60, "at its start time, not a later one"
     webhooks.wait_final(bot_id, timeout=120)
 
 
