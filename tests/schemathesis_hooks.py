@@ -21,6 +21,10 @@ request is valid:
 - a calendar event's bot (`POST`/`PATCH /calendar_events/{uuid}/bot`, flat `BotParam`) is
   treated like `POST /bots/`'s: the local receiver as `webhook_url`, and in a schema-valid body
   the URLs the SSRF guard would refuse are left out;
+- a link that takes a resource's UUID from a response field that is null (a bot's `event_uuid`
+  when no calendar event scheduled it) asks for a resource that does not exist: the path gets a
+  fresh UUID instead of the text "None" that Schemathesis makes of the null (a 404 either way, but
+  "None" is not the UUID the document promises);
 - `cursor` of `GET /bots/bots_with_metadata` (and of `GET /calendar_events/`) is opaque: only a `next_cursor` the API returned is
   valid (with the same ordering), which no JSON Schema can say. A schema-valid case keeps such a
   cursor (it comes through the document's `NextPage` link) and drops any other; a
@@ -32,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+import uuid
 
 import schemathesis
 
@@ -42,6 +47,9 @@ JOIN_PATHS = ("/bots/", "/bots")
 @schemathesis.hook
 def before_call(context, case, kwargs):
     method = case.method.upper()
+    parameters = case.path_parameters or {}
+    if "uuid" in parameters and parameters["uuid"] in (None, "None"):
+        parameters["uuid"] = str(uuid.uuid4())
     if method == "POST" and case.path in JOIN_PATHS and isinstance(case.body, dict):
         _queued_with_local_webhook(case)
     elif method == "POST" and case.path == "/bots/retry_webhook" and case.query:

@@ -7,6 +7,7 @@ import uuid
 import psycopg
 import pytest
 
+from meeting_simulator.client import new_meet_code
 from support import account_api
 
 MEET = "https://meet.google.com/abc-defg-hij"
@@ -89,7 +90,7 @@ def test_a_wrong_type_or_missing_field_is_a_422_naming_it(api, bot_count, body, 
 def test_unknown_fields_inside_a_join_request_and_in_other_bodies_are_ignored(api):
     """Only JoinRequest sets `additionalProperties: false` in the reference; the objects inside it
     and the other bodies leave room for fields a newer client may send."""
-    response = api.join(meeting_url="https://meet.google.com/ign-ored-xtra", bot_name="Later",
+    response = api.join(meeting_url=f"https://meet.google.com/{new_meet_code()}", bot_name="Later",
                         start_time=4102444800, deduplication_key=str(uuid.uuid4()),
                         automatic_leave={"waiting_room_timeout": 30, "from_the_future": 1},
                         speech_to_text={"provider": "Default", "model": "next"},

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from support import account_api
+from support import account_api, meetup_join_link
 
 MEET = "https://meet.google.com/abc-defg-hij"
 _accounts = itertools.count(1)
@@ -152,7 +152,7 @@ def test_a_microsoft_calendar_is_connected_and_graph_notifications_become_webhoo
     (subscription,) = [s for s in graph.subscriptions.values() if s.email == email]
     assert subscription.notification_url.endswith("/calendar_push/microsoft")
 
-    teams = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0"
+    teams = meetup_join_link("19:meeting_calendar-bench@thread.v2")
     created = customer.world.create_event(email, "Notified", soon(30), soon(60),
                                           meeting_url=teams)
     synced = sync_events(webhooks, customer, calendar_id=calendar["uuid"])
