@@ -4,9 +4,11 @@ short after recording started still delivers what was recorded."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from minio import Minio
 
@@ -149,6 +151,19 @@ def kill_browser(runner, bot_id) -> float:
     return killed_at
 
 
+def recording_started_at(runner) -> float:
+    """When (unix time) the runner's latest recording started, from its log (each runner of the
+    suite holds one bot at a time)."""
+    started = re.findall(r"recording started at (\d+\.\d+)", runner.log_path.read_text())
+    assert started, "the runner logged no recording"
+    return float(started[-1])
+
+
+def wav_seconds(path: Path) -> float:
+    """Seconds of 16 kHz mono 16-bit audio the recorder has written so far."""
+    return max(0, path.stat().st_size - 44) / 32_000 if path.exists() else 0.0
+
+
 def assert_no_process_left(runner, bot_id):
     deadline = time.monotonic() + 15
     while bot_processes(runner, bot_id) and time.monotonic() < deadline:
@@ -163,12 +178,18 @@ def test_a_browser_crash_while_recording_delivers_what_was_recorded_and_leaves_n
     bot_id = recording_bot(api, simulator, webhooks, meeting_code, said,
                            speech_to_text={"provider": "Default"})
     runner = platform.runner_of(bot_id)
-    # Kill once Alice has finished and the page has had two timeslices to hand her words over.
+    # Kill once Alice has finished and the runner holds the recording's audio past her last word
+    # (the page hands audio over a timeslice at a time, later on a loaded machine).
     deadline = time.monotonic() + 60
     while (spoken := simulator.meeting(meeting_code)["utterances"][0]["actual_end"]) is None:
         assert time.monotonic() < deadline, "Alice never spoke"
         time.sleep(0.5)
-    time.sleep(max(0.0, spoken + 2.0 - time.time()))
+    wav = platform.base_dir / "bot-runner" / bot_id / "audio.wav"
+    needed = spoken - recording_started_at(runner) + 0.5
+    deadline = time.monotonic() + 60
+    while wav_seconds(wav) < needed:
+        assert time.monotonic() < deadline, f"the runner never held {needed:.1f} s of audio"
+        time.sleep(0.2)
     killed_at = kill_browser(runner, bot_id)
 
     final = webhooks.wait_final(bot_id, timeout=300)

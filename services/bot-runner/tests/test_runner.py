@@ -94,3 +94,25 @@ async def test_a_failing_claim_is_raised_and_frees_the_slot(sessions):
     await asyncio.wait_for(r.start(dispatch()), 5)
     await settle(r)
     assert len(sessions.ran) == 1
+
+
+async def test_a_full_runner_says_so_until_a_slot_is_free(sessions, monkeypatch):
+    """The dispatch consumer waits on `until_free_slot` before it fetches another bot."""
+    release = asyncio.Event()
+    factory = sessions.factory()
+
+    class LongSession(factory):
+        def run(self) -> None:
+            super().run()
+            asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(service_module, "BotSession", LongSession)
+    r = runner()
+    await r.start(dispatch())
+    waiting = asyncio.create_task(r.until_free_slot())
+    await asyncio.sleep(0.2)
+    assert not waiting.done(), "the only slot is taken: no next dispatch may be fetched"
+    release.set()
+    await asyncio.wait_for(waiting, timeout=5)
+    await settle(r)

@@ -16,12 +16,14 @@ SERVICE = "bot-runner"
 
 
 def consume(kit: ServiceKit, runner: Runner) -> None:
-    """A runner takes the next due bot only once it has a free slot: the handler waits for one
-    (the message is kept in progress meanwhile), starts the session and lets it be acknowledged.
-    """
+    """A runner fetches the next due bot only once it has a free slot: the handler starts the
+    session, then returns (and the message is acknowledged) once a slot is free again, since the
+    consumer fetches the next dispatch only after the handler returns. A dispatch therefore waits
+    in the stream for whichever runner has room, never in a full runner."""
 
     async def on_bot_dispatch(event: BotDispatched) -> None:
         await runner.start(event)
+        await runner.until_free_slot()
 
     kit.consume(BotDispatched, on_bot_dispatch)
 

@@ -53,6 +53,13 @@ class Runner:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def until_free_slot(self) -> None:
+        """Return once this runner could start another bot. The dispatch consumer waits for this
+        before it fetches the next dispatch, so that a full runner never holds a bot that an
+        idle runner could take."""
+        await self._slots.acquire()
+        self._slots.release()
+
     async def _run(self, session: BotSession) -> None:
         try:
             await asyncio.to_thread(session.run)
