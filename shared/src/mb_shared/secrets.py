@@ -38,6 +38,17 @@ def is_sealed(value: str | None) -> bool:
     return bool(value) and value.startswith(SEALED_PREFIX)
 
 
+def count_sealed(value: Any) -> int:
+    """How many sealed strings `value` (JSON: dicts, lists, strings) holds."""
+    if isinstance(value, str):
+        return int(is_sealed(value))
+    if isinstance(value, dict):
+        return sum(count_sealed(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(count_sealed(v) for v in value)
+    return 0
+
+
 class KeyRing:
     def __init__(self, keys: Sequence[str]) -> None:
         if not keys:

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from calendar_sync.models import Calendar, CalendarEvent, SeriesBot, ZoomConnection
 from mb_shared.database import session_scope
-from mb_shared.secrets import KeyRing, is_sealed
+from mb_shared.secrets import KeyRing, count_sealed
 
 
 async def reseal_secrets(sessions: async_sessionmaker[AsyncSession], key_ring: KeyRing) -> int:
@@ -33,19 +33,10 @@ async def reseal_secrets(sessions: async_sessionmaker[AsyncSession], key_ring: K
         for holder in holders:
             if not holder.bot_param:
                 continue
-            sealed = _sealed_count(holder.bot_param)
+            sealed = count_sealed(holder.bot_param)
             if sealed:
                 holder.bot_param = key_ring.reseal_within(holder.bot_param)
                 session.add(holder)
                 count += sealed
     return count
 
-
-def _sealed_count(value) -> int:
-    if isinstance(value, str):
-        return int(is_sealed(value))
-    if isinstance(value, dict):
-        return sum(_sealed_count(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(_sealed_count(v) for v in value)
-    return 0

@@ -187,7 +187,7 @@ def attribute_words(
         result[wi] = AttributedWord(
             word=word, speaker=names[chosen] if chosen is not None else UNKNOWN_SPEAKER
         )
-    return _carry_through_speech(result, tolerance)  # type: ignore[arg-type]  # all filled
+    return _carry_through_speech(result, tolerance, word_order)  # type: ignore[arg-type]
 
 
 def attribute_words_naive(
@@ -213,14 +213,16 @@ def attribute_words_naive(
 
 
 def _carry_through_speech(
-    attributed: list[AttributedWord], pause: float
+    attributed: list[AttributedWord], pause: float, order: list[int] | None = None
 ) -> list[AttributedWord]:
     """Rule 3: unattributed words take the speaker of the nearest attributed word of their stretch.
 
-    A stretch is a run of words (in time order) with no gap longer than ``pause`` between one
-    word's end and the next word's start. Ties go to the earlier word. Output keeps input order.
+    A stretch is a run of words (in time order; ``order`` when the caller has sorted them
+    already) with no gap longer than ``pause`` between one word's end and the next word's start.
+    Ties go to the earlier word. Output keeps input order.
     """
-    order = sorted(range(len(attributed)), key=lambda i: (attributed[i].start, i))
+    if order is None:
+        order = sorted(range(len(attributed)), key=lambda i: (attributed[i].start, i))
     speakers = [attributed[i].speaker for i in order]
     stretch_start = 0
     for pos in range(1, len(order) + 1):

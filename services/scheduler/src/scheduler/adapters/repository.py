@@ -20,7 +20,7 @@ from mb_shared.contracts.bot import BotStatus
 from mb_shared.contracts.queries import ListBots
 from mb_shared.database import session_scope
 from mb_shared.outbox import Outbox
-from mb_shared.secrets import KeyRing
+from mb_shared.secrets import KeyRing, count_sealed
 from scheduler.adapters.listing import cursor_of, list_statement, sort_columns
 from scheduler.models import Bot, BotStatusHistory, Runner, TranscriptionRequest
 
@@ -248,7 +248,7 @@ async def reseal_secrets(sessions: async_sessionmaker[AsyncSession], key_ring: K
                 count += 1
             if bot.join_secrets:
                 bot.join_secrets = key_ring.reseal_within(bot.join_secrets)
-                count += len(bot.join_secrets)
+                count += count_sealed(bot.join_secrets)
             session.add(bot)
         requests = await session.exec(
             select(TranscriptionRequest)
