@@ -7,6 +7,11 @@ For each platform asked for (`--platforms meet,teams,zoom`; Meet by default):
 - CPU (share of one core) and peak memory (PSS) of the bot while in the call: its Chromium,
   chromedriver and ffmpeg processes plus the runner process.
 
+With `--streaming`, every bot also streams its audio (`streaming.output`) to a receiver on
+loopback, and the figures add the delay from each line's first word played in the simulator to
+the arrival of its audio at the receiver (median and p95 over the lines; the line's start is when
+the simulator's page started playing it, so a clip's own lead-in counts in).
+
 Run with `make bench`. Not a test: nothing is asserted, the machine may be shared and noisy.
 """
 
@@ -23,7 +28,7 @@ from pathlib import Path
 import psutil
 
 from devstack.platform import PlatformStack
-from devstack.receivers import BackgroundServer, WebhookReceiver
+from devstack.receivers import AudioConnection, AudioReceiver, BackgroundServer, WebhookReceiver
 from meeting_simulator.client import (
     SimulatorClient,
     new_meet_code,
@@ -94,6 +99,35 @@ class BotSampler:
         self._thread.join()
 
 
+SOUND = 1000  # peak sample (about -30 dBFS) above which a frame holds speech
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def audio_delays(connections: list[AudioConnection], utterances: list[dict]) -> list[float]:
+    """For each line played: seconds from its start in the simulator to the arrival of the
+    first frame holding its sound (after at least 0.2 s of quiet) at the receiver."""
+    frames = [(arrived, max(abs(v) for v in memoryview(data).cast("h")))
+              for connection in connections for arrived, data in connection.frames]
+    delays = []
+    for utterance in utterances:
+        start = utterance.get("actual_start")
+        if start is None:
+            continue
+        quiet = 0
+        for arrived, peak in frames:
+            if arrived < start:
+                continue
+            if peak >= SOUND and quiet >= 5:
+                delays.append(arrived - start)
+                break
+            quiet = quiet + 1 if peak < SOUND else 0
+    return delays
+
+
 PASSCODE = "Bench42"
 
 
@@ -110,7 +144,7 @@ def new_meeting(platform: str) -> tuple[str, str, dict]:
 
 
 def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, platform: str, duration_s: float,
-                sample: bool) -> dict:
+                sample: bool, audio: tuple[AudioReceiver, str] | None = None) -> dict:
     endpoints = stack.endpoints
     simulator = SimulatorClient(endpoints.simulator_control_url)
     code, link, settings = new_meeting(platform)
@@ -118,9 +152,11 @@ def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, platform: str, 
                              participants=[{"name": "Alice"}, {"name": "Bob"}],
                              script=script(duration_s), admission={"action": "admit", "after": 1.0},
                              end_after=duration_s, **settings)
-    body = json.dumps({"meeting_url": link, "bot_name": "Bench",
-                       "webhook_url": receiver.url + "/bench",
-                       "speech_to_text": {"provider": "Default"}}).encode()
+    join = {"meeting_url": link, "bot_name": "Bench", "webhook_url": receiver.url + "/bench",
+            "speech_to_text": {"provider": "Default"}}
+    if audio is not None:
+        join["streaming"] = {"output": f"{audio[1]}/{code}"}
+    body = json.dumps(join).encode()
     request = urllib.request.Request(
         endpoints.gateway_url + "/bots/", data=body, method="POST",
         headers={"Content-Type": "application/json", "x-meeting-baas-api-key": endpoints.api_key})
@@ -138,7 +174,8 @@ def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, platform: str, 
     if sampler:
         sampler.stop()
     final = receiver.wait_final(bot_id, timeout=600)
-    ended_at = simulator.meeting(code)["ended_at"]
+    meeting = simulator.meeting(code)
+    ended_at = meeting["ended_at"]
     result = {
         "platform": platform,
         "meeting_s": duration_s,
@@ -151,6 +188,12 @@ def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, platform: str, 
         result["bot_cpu_mean_core_share"] = round(sum(shares) / len(shares), 2)
         result["bot_cpu_p95_core_share"] = round(shares[int(0.95 * (len(shares) - 1))], 2)
         result["bot_peak_pss_mb"] = round(sampler.peak_pss_mb)
+    if audio is not None:
+        delays = audio_delays(audio[0].on_path(f"/{code}"), meeting["utterances"])
+        result["lines_heard_by_receiver"] = f"{len(delays)}/{len(meeting['utterances'])}"
+        if delays:
+            result["word_to_receiver_median_ms"] = round(percentile(delays, 0.5) * 1000)
+            result["word_to_receiver_p95_ms"] = round(percentile(delays, 0.95) * 1000)
     return result
 
 
@@ -161,6 +204,8 @@ def main() -> None:
                         help="second meeting, seconds (0: none)")
     parser.add_argument("--platforms", default="meet",
                         help="comma-separated: meet, teams, zoom")
+    parser.add_argument("--streaming", action="store_true",
+                        help="stream each bot's audio to a receiver on loopback")
     args = parser.parse_args()
     platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
     unknown = set(platforms) - {"meet", "teams", "zoom"}
@@ -170,6 +215,10 @@ def main() -> None:
     server = BackgroundServer(receiver.app())
     server.start()
     receiver.url = server.url
+    audio_receiver = AudioReceiver()
+    audio_server = BackgroundServer(audio_receiver.app())
+    audio_server.start()
+    audio = (audio_receiver, f"ws://127.0.0.1:{audio_server.port}") if args.streaming else None
     try:
         with tempfile.TemporaryDirectory(prefix="mb-bench-") as base:
             with PlatformStack(Path(base)) as stack:
@@ -177,8 +226,9 @@ def main() -> None:
                     for duration, sample in ((args.short, True), (args.long, False)):
                         if duration > 0:
                             print(json.dumps(run_meeting(stack, receiver, platform, duration,
-                                                         sample)), flush=True)
+                                                         sample, audio)), flush=True)
     finally:
+        audio_server.stop()
         server.stop()
 
 

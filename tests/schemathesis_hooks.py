@@ -82,11 +82,11 @@ def _queued_with_local_webhook(case) -> None:
 
 
 def _without_urls_the_guard_refuses(body: dict) -> None:
-    from mb_shared.url_guard import OutboundPolicy, UnsafeUrl, check_url
+    from mb_shared.url_guard import OutboundPolicy, UnsafeUrl, check_socket_url, check_url
 
-    def refused(url, schemes=("http", "https")) -> bool:
+    def refused(url, check=check_url) -> bool:
         try:
-            check_url(url, policy=OutboundPolicy(allow_loopback=True), schemes=schemes)
+            check(url, policy=OutboundPolicy(allow_loopback=True))
         except UnsafeUrl:
             return True
         return False
@@ -98,7 +98,7 @@ def _without_urls_the_guard_refuses(body: dict) -> None:
     if isinstance(streaming, dict):
         for name in ("input", "output"):
             if isinstance(streaming.get(name), str) and streaming[name] and refused(
-                    streaming[name], ("ws", "wss")):
+                    streaming[name], check_socket_url):
                 del streaming[name]
 
 

@@ -147,6 +147,14 @@ def meetup_join_link(thread: str) -> str:
             f"?context={urllib.parse.quote(TEAMS_CONTEXT, safe='')}")
 
 
+def meeting_link(platform: str, code: str) -> str:
+    """The link a user would paste for a simulated meeting of `platform` ("meet", "teams",
+    "zoom") with `code`."""
+    return {"meet": f"https://meet.google.com/{code}",
+            "teams": meetup_join_link(code),
+            "zoom": f"https://zoom.us/j/{code}"}[platform]
+
+
 # What the two participants of the end-to-end meetings say, seven seconds apart. The lines are
 # ones the packaged Whisper model hears word for word from espeak-ng's voices (checked by
 # test_meeting_script.py), so a word the platform's transcript gets wrong is a word it lost.

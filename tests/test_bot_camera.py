@@ -13,7 +13,7 @@ from aiohttp import web
 from PIL import Image
 
 from meeting_simulator import new_meet_code, new_teams_meeting_id, new_zoom_meeting_id
-from support import BackgroundServer, meetup_join_link
+from support import BackgroundServer, meeting_link
 
 QUADRANTS = {  # the bot's picture: four colour blocks, 16:9 like the camera
     (0, 0): (230, 40, 40), (0, 1): (40, 200, 60), (1, 0): (40, 80, 230), (1, 1): (240, 220, 40),
@@ -45,12 +45,6 @@ class Seen:
     bot_id: str
     frame: np.ndarray
     final: dict  # the last webhook's body
-
-
-def meeting_link(platform: str, code: str) -> str:
-    return {"meet": f"https://meet.google.com/{code}",
-            "teams": meetup_join_link(code),
-            "zoom": f"https://zoom.us/j/{code}"}[platform]
 
 
 @pytest.fixture(scope="module")

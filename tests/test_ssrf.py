@@ -93,6 +93,8 @@ def test_a_bot_image_that_is_not_public_is_refused_and_no_bot_is_created(
     ("streaming.input", {"input": "ws://transcriber/in"}, "single-label name"),
     ("streaming.output", {"output": "https://stream.example.org/audio"},
      "the scheme must be ws or wss"),
+    ("streaming.output", {"output": "ws://stream.example.org/audio"},
+     "ws:// is only for 127.0.0.1 in development; use wss://"),
 ])
 def test_a_streaming_socket_that_is_not_public_is_refused(customer, webhooks, field, streaming,
                                                           reason):

@@ -24,6 +24,7 @@ from mb_shared.url_guard import (
     AddressNotPublic,
     OutboundPolicy,
     UnsafeUrl,
+    check_socket_url,
     check_url,
     guarded_session,
     is_public_address,
@@ -204,6 +205,25 @@ def test_socket_urls_take_their_own_schemes():
         check_url("https://stream.example.org/out", policy=PUBLIC_ONLY, schemes=("ws", "wss"))
     with pytest.raises(UnsafeUrl, match="private"):
         check_url("ws://10.0.0.8/out", policy=PUBLIC_ONLY, schemes=("ws", "wss"))
+
+
+@pytest.mark.parametrize(("url", "policy", "refusal"), [
+    ("wss://stream.example.org/out", PUBLIC_ONLY, None),
+    ("wss://127.0.0.1:9000/out", LOOPBACK_TOO, None),
+    ("ws://127.0.0.1:9000/out", LOOPBACK_TOO, None),
+    ("ws://stream.example.org/out", PUBLIC_ONLY, "the scheme must be wss"),
+    ("ws://127.0.0.1:9000/out", PUBLIC_ONLY, "the scheme must be wss"),
+    ("ws://stream.example.org/out", LOOPBACK_TOO, "only for 127.0.0.1 in development"),
+    ("ws://8.8.8.8/out", LOOPBACK_TOO, "only for 127.0.0.1 in development"),
+    ("wss://10.0.0.8/out", PUBLIC_ONLY, "private"),
+    ("https://stream.example.org/out", LOOPBACK_TOO, "the scheme must be ws or wss"),
+])
+def test_socket_urls_are_wss_and_ws_only_on_loopback_in_development(url, policy, refusal):
+    if refusal is None:
+        assert check_socket_url(url, policy=policy) == url
+    else:
+        with pytest.raises(UnsafeUrl, match=refusal):
+            check_socket_url(url, policy=policy)
 
 
 @pytest.mark.parametrize(("address", "public"), [

@@ -27,6 +27,9 @@ class Effects:
     def status(self, *args, **kwargs) -> None:
         pass
 
+    def note(self, message: str) -> None:
+        pass
+
     def upload(self, name: str, path: Path, content_type: str) -> str:
         return name
 

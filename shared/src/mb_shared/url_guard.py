@@ -3,7 +3,7 @@ streaming sockets, ...): OWASP API7:2023, Server Side Request Forgery.
 
 It owns two checks that share one address rule (`is_public_address`):
 
-- `check_url`, at request time, without DNS: the scheme is allowed, the host is present and well
+- `check_url` (and `check_socket_url` for WebSocket URLs), at request time, without DNS: the scheme is allowed, the host is present and well
   formed, a literal IP address (in any spelling `socket.inet_aton` accepts, or bracketed IPv6,
   with the IPv4 address that IPv4-mapped, IPv4-compatible, 6to4, Teredo and NAT64 addresses embed)
   is public, and a name is not one of the local, cluster or cloud-metadata names, nor a single
@@ -259,6 +259,16 @@ def check_url(url: str, *, policy: OutboundPolicy,
         _check_address(literal, host, policy)
         return url
     _check_name(host)
+    return url
+
+
+def check_socket_url(url: str, *, policy: OutboundPolicy) -> str:
+    """A WebSocket URL (streaming sockets) the platform may connect to: `wss://`, whose
+    certificate is checked when connecting; `ws://` only to 127.0.0.1 where `policy` opens loopback
+    (development and tests). Otherwise `UnsafeUrl` saying why."""
+    check_url(url, policy=policy, schemes=("ws", "wss") if policy.allow_loopback else ("wss",))
+    if URL(url).scheme == "ws" and URL(url).raw_host != str(LOOPBACK):
+        raise UnsafeUrl("ws:// is only for 127.0.0.1 in development; use wss://")
     return url
 
 

@@ -127,7 +127,7 @@ def bot_params(body: JoinRequest, settings, key_ring: KeyRing) -> BotParams:
     streaming = body.streaming.model_dump() if body.streaming else None
     for name in ("input", "output"):
         if streaming and streaming[name]:
-            urls.guarded(streaming[name], f"streaming.{name}", policy, urls.SOCKETS)
+            urls.socket_url(streaming[name], f"streaming.{name}", policy)
     for name in ("zoom_access_token_url", "zoom_obf_token_url"):
         if getattr(body, name):
             urls.guarded(getattr(body, name), name, policy)

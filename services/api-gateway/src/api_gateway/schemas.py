@@ -95,9 +95,23 @@ class SpeechToTextApiParameter(_Open):
 
 
 class StreamingApiParameter(_Open):
-    input: str | None = None
-    output: str | None = None
-    audio_frequency: Literal["16khz", "24khz"] | None = None
+    """Live audio over WebSockets the bot opens to your server once it records. Each connection
+    starts with one JSON text frame: `{"type": "audio_start", "bot_id", "sample_rate",
+    "channels": 1, "encoding": "pcm_s16le", "frame_ms", "offset_ms"}` (`offset_ms`: where the next
+    audio starts, from the start of the recording). On `output`, binary frames of 16-bit
+    little-endian mono PCM follow as the meeting plays (40 ms each), with who starts and stops
+    speaking (`{"type": "speaker", "name", "speaking", "offset_ms"}`); audio your server could not
+    take in time is skipped and announced by `{"type": "audio_gap", "offset_ms", "duration_ms"}`.
+    Binary frames your server sends on `input` (same format) are the bot's microphone; one URL
+    for both is one socket used both ways. A socket that fails is reopened with a growing delay,
+    each interruption noted in the bot's status history. `wss://` only (`ws://` to 127.0.0.1 in
+    development)."""
+
+    input: str | None = Field(default=None, description="WebSocket whose audio the bot speaks")
+    output: str | None = Field(default=None,
+                               description="WebSocket that receives the meeting's audio")
+    audio_frequency: Literal["16khz", "24khz"] | None = Field(
+        default=None, description="Sample rate of both sockets' audio (default 16khz)")
 
 
 class JoinRequest(BaseModel):

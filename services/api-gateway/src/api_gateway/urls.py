@@ -12,16 +12,24 @@ from urllib.parse import urlsplit
 
 from api_gateway.errors import ApiError
 from api_gateway.schemas import WEBHOOK_URL_PATTERN
-from mb_shared.url_guard import OutboundPolicy, UnsafeUrl, check_url
+from mb_shared.url_guard import OutboundPolicy, UnsafeUrl, check_socket_url, check_url
 
 HTTP = ("http", "https")
-SOCKETS = ("ws", "wss")
 
 
 def guarded(url: str, field: str, policy: OutboundPolicy, schemes: tuple[str, ...] = HTTP) -> str:
     """`url` if the SSRF guard lets it through, else a 400 `UnsafeUrl` naming `field`."""
     try:
         return check_url(url, policy=policy, schemes=schemes)
+    except UnsafeUrl as exc:
+        raise ApiError(400, "UnsafeUrl", f"{field}: {exc}", field=field) from None
+
+
+def socket_url(url: str, field: str, policy: OutboundPolicy) -> str:
+    """A streaming WebSocket URL (`wss://`; `ws://` to 127.0.0.1 in development only), else a
+    400 `UnsafeUrl` naming `field`."""
+    try:
+        return check_socket_url(url, policy=policy)
     except UnsafeUrl as exc:
         raise ApiError(400, "UnsafeUrl", f"{field}: {exc}", field=field) from None
 

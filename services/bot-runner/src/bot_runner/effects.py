@@ -17,7 +17,7 @@ from faststream.nats import NatsBroker
 from opentelemetry import context as otel_context
 
 from mb_shared.contracts.base import Event
-from mb_shared.contracts.bot import BotError, BotStatus, BotStatusChanged, EndReason
+from mb_shared.contracts.bot import BotError, BotNoted, BotStatus, BotStatusChanged, EndReason
 from mb_shared.contracts.calendar import GetZoomObfToken, SealedObfToken
 from mb_shared.contracts.queries import GetJoinSecrets, JoinSecrets, QueryError
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
@@ -84,6 +84,9 @@ class BusEffects:
         event = BotStatusChanged(bot_id=self._bot_id, status=status, error=error, reason=reason,
                                  message=message, runner_id=self._runner_id)
         self._publish(event)
+
+    def note(self, message: str) -> None:
+        self._publish(BotNoted(bot_id=self._bot_id, message=message, runner_id=self._runner_id))
 
     def upload(self, name: str, path: Path, content_type: str) -> str:
         key = self._key(name)

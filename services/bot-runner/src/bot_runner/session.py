@@ -17,7 +17,9 @@ from typing import Protocol
 
 from bot_runner.browser import Browser
 from bot_runner.camera import ImagePolicy, camera_chromium_flags, prepare_camera
-from bot_runner.media import RecordingFiles, TabRecorder, recorder_chromium_flags
+from bot_runner.media import PcmTap, RecordingFiles, TabRecorder, recorder_chromium_flags
+from bot_runner.media.live_audio import LiveAudio
+from bot_runner.media.microphone import TabMicrophone
 from bot_runner.platforms import adapter_for
 from bot_runner.platforms.base import InputDriver, PageState, PlatformAdapter
 from bot_runner.timeline import SpeakerTimelineBuilder
@@ -43,6 +45,8 @@ FAILURES: dict[PageState, BotError] = {
 }
 END_STATES = {PageState.ENDED, PageState.REMOVED, PageState.NOT_JOINABLE}
 ENTRY_MESSAGE_DEADLINE_S = 15.0
+LIVE_FRAME_MS = 40
+"""Length of each live audio frame sent to `streaming.output`."""
 ASK_RETRY_DELAYS_S = (1.0, 3.0, None)
 """Pauses between asks for what a bot needs to join while the service that has it does not
 answer."""
@@ -62,6 +66,7 @@ def encode_mp3(wav: Path) -> Path:
 class SessionEffects(Protocol):
     def status(self, status: BotStatus, *, error: BotError | None = None,
                reason: EndReason | None = None, message: str | None = None) -> None: ...
+    def note(self, message: str) -> None: ...
     def upload(self, name: str, path: Path, content_type: str) -> str: ...
     def upload_bytes(self, name: str, data: bytes, content_type: str) -> str: ...
     def recording_uploaded(self, artifacts: RecordingArtifacts, started_at: datetime | None,
@@ -95,6 +100,8 @@ class BotSession:
     config: SessionConfig
     effects: SessionEffects
     leave_requested: threading.Event = field(default_factory=threading.Event)
+    live: LiveAudio | None = field(default=None, init=False)
+    microphone: TabMicrophone | None = field(default=None, init=False)
 
     def run(self) -> None:
         params = self.dispatch.params
@@ -114,10 +121,14 @@ class BotSession:
                  *self.config.extra_chromium_args],
                 workdir,
             )
-            recorder = TabRecorder(browser.driver, workdir, video=video)
+            self.live = self._live_audio(browser)
+            pcm = (PcmTap(self.live.sample_rate, self.live.frame_ms, self.live.push)
+                   if self.live is not None and self.live.sends else None)
+            recorder = TabRecorder(browser.driver, workdir, video=video, pcm=pcm)
             recorder.install()
             adapter = adapter_for(params.platform)(browser.driver, InputDriver(browser.driver),
                                                    self.config.image_policy.outbound)
+            adapter.microphone = self.microphone is not None
             browser.driver.get(adapter.join_url(self._with_join_secrets(params)))
             self._screenshot(browser, "joining")
             if not self._wait_for_admission(adapter, browser):
@@ -142,10 +153,53 @@ class BotSession:
                                 reason=EndReason.INTERNAL_ERROR,
                                 message=f"The bot hit an internal error: {type(exc).__name__}")
         finally:
+            self._end_live_audio()
             if recorder is not None:
                 recorder.close()
             if browser is not None:
                 browser.close()
+
+    def _live_audio(self, browser: Browser) -> LiveAudio | None:
+        """The bot's live audio sockets, if it has `streaming.output` or `streaming.input`; with
+        an input, the microphone they feed, installed in the tab before the meeting loads."""
+        streaming = self.dispatch.params.streaming or {}
+        output, input_ = streaming.get("output"), streaming.get("input")
+        if not output and not input_:
+            return None
+        rate = 24_000 if streaming.get("audio_frequency") == "24khz" else 16_000
+        if input_:
+            self.microphone = TabMicrophone(browser.driver, rate)
+            self.microphone.install()
+        return LiveAudio(
+            self.dispatch.bot_id, output=output, input=input_, sample_rate=rate,
+            frame_ms=LIVE_FRAME_MS, policy=self.config.image_policy.outbound,
+            on_input=self.microphone.speak if self.microphone is not None else None,
+        )
+
+    def _tell_speakers(self, events: list[dict], recorder: TabRecorder) -> None:
+        """Who started or stopped speaking, to the live audio's receiver."""
+        clock = recorder.clock
+        if self.live is None or clock is None:
+            return
+        for event in events:
+            self.live.speaker(event["name"], bool(event["on"]),
+                              max(0.0, clock.media_time_from_page_ms(float(event["t"]))))
+
+    def _note_live_audio(self) -> None:
+        """What happened to the live audio sockets, into the bot's status history."""
+        if self.live is not None:
+            for message in self.live.take_notes():
+                self.effects.note(message)
+
+    def _end_live_audio(self) -> None:
+        if self.live is not None:
+            self.live.close()
+            log.info("live audio: %s", self.live.stats(), extra={"bot_id": self.dispatch.bot_id})
+            self._note_live_audio()
+            self.live = None
+        if self.microphone is not None:
+            self.microphone.close()
+            self.microphone = None
 
     def _screenshot(self, browser: Browser, label: str) -> None:
         try:
@@ -224,7 +278,17 @@ class BotSession:
         self.effects.status(BotStatus.IN_CALL_NOT_RECORDING)
         adapter.dismiss_dialogs()
         adapter.arrange(self.dispatch.params.recording_mode)
+        if self.microphone is not None:
+            try:
+                self.microphone.open()
+            except Exception as exc:  # the bot records all the same, silent
+                log.warning("microphone not opened: %s", exc, extra={"bot_id": self.dispatch.bot_id})
+                self.effects.note("streaming.input: the bot's microphone could not be opened")
+        if self.live is not None:
+            self.live.start()
         clock = recorder.start()
+        if self.live is not None:
+            self.live.recording_started(clock.started_at_unix)
         started_at = datetime.fromtimestamp(clock.started_at_unix, UTC)
         timeline = SpeakerTimelineBuilder(clock.started_at_page_ms, clock.started_at_unix,
                                           self.dispatch.params.platform)
@@ -248,6 +312,7 @@ class BotSession:
                 raise BotFailure(BotError.TIMEOUT_WAITING_TO_START, reason,
                                  f"No other participant joined within {timeout} s, so the bot left.")
             files = recorder.stop()
+            self._end_live_audio()
             timeline.add_events(self._drain(adapter))
             if reason not in (EndReason.REMOVED, EndReason.MEETING_ENDED):
                 adapter.leave()
@@ -319,7 +384,10 @@ class BotSession:
         entry_message = self.dispatch.params.entry_message
         while True:
             recorder.pump()
-            timeline.add_events(self._drain(adapter))
+            self._note_live_audio()
+            events = self._drain(adapter)
+            timeline.add_events(events)
+            self._tell_speakers(events, recorder)
             if self.leave_requested.is_set():
                 return EndReason.LEFT_ON_REQUEST
             seen = adapter.observe()

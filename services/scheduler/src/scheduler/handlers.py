@@ -1,6 +1,6 @@
 """Thin handlers: validate the message, call the lifecycle, reply.
 
-Consumes: bot.status_change, recording.uploaded, transcription.done (durable); answers
+Consumes: bot.status_change, bot.noted, recording.uploaded, transcription.done (durable); answers
 scheduler.bot.create/get/target/leave/list/retranscribe/claim/upsert_for_event, scheduler.transcription.key and
 scheduler.runner.heartbeat (request/reply).
 Publishes (through the outbox): bot.requested, bot.dispatch, bot.leave_requested,
@@ -12,7 +12,7 @@ from __future__ import annotations
 from faststream.nats import NatsRouter
 from opentelemetry import propagate
 
-from mb_shared.contracts.bot import BotStatusChanged
+from mb_shared.contracts.bot import BotNoted, BotStatusChanged
 from mb_shared.contracts.queries import (
     ClaimBot,
     ClaimReply,
@@ -47,6 +47,7 @@ SERVICE = "scheduler"
 def consume(kit: ServiceKit, scheduler: BotScheduler) -> None:
     """The scheduler's durable consumers (retried, then dead letters)."""
     kit.consume(BotStatusChanged, scheduler.on_status_change)
+    kit.consume(BotNoted, scheduler.on_note)
     kit.consume(RecordingUploaded, scheduler.on_recording_uploaded)
     kit.consume(TranscriptionDone, scheduler.on_transcription_done)
 

@@ -17,6 +17,7 @@ from mb_shared.contracts.bot import (
     BotError,
     BotFailed,
     BotLeaveRequested,
+    BotNoted,
     BotParams,
     BotRequested,
     BotStatus,
@@ -349,6 +350,14 @@ class BotScheduler:
                     bot.reason = event.reason
                 unit.record_status(at)
                 unit.emit(*self._complete_if_ready(unit))
+
+    async def on_note(self, event: BotNoted) -> None:
+        """What a runner noted of its bot goes into the bot's status history."""
+        async with self._bots.locked(event.bot_id) as unit:
+            if unit is None:
+                log.warning("note for an unknown bot", extra={"bot_id": event.bot_id})
+                return
+            await unit.record_note(event.occurred_at, event.message)
 
     async def on_recording_uploaded(self, event: RecordingUploaded) -> None:
         """The recording is stored: the first transcript is asked for (if the bot wants one),

@@ -226,6 +226,18 @@ class BotStatusChanged(Event):
     runner_id: str | None = None
 
 
+class BotNoted(Event):
+    """A runner notes what happened to its bot without a change of status (a live audio socket
+    interrupted or back): an entry of the bot's status history, under its current status."""
+
+    SUBJECT = "bot.noted"
+    STREAM = "EVENTS"
+
+    bot_id: UUID
+    message: str
+    runner_id: str | None = None
+
+
 class BotLeaveRequested(Event):
     """The user asked the bot to leave (`DELETE /bots/{uuid}`). Runners hear it at once; one that
     missed it is told again in the answer to its next heartbeat."""

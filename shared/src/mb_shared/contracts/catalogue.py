@@ -18,6 +18,7 @@ from mb_shared.contracts.bot import (
     BotDispatched,
     BotFailed,
     BotLeaveRequested,
+    BotNoted,
     BotRequested,
     BotStatusChanged,
 )
@@ -58,6 +59,7 @@ EVENTS: dict[str, type[Event]] = {
         BotRequested,
         BotDispatched,
         BotStatusChanged,
+        BotNoted,
         BotLeaveRequested,
         RecordingUploaded,
         TranscriptionRequested,
@@ -70,7 +72,7 @@ EVENTS: dict[str, type[Event]] = {
 }
 
 CONSUMERS: dict[str, tuple[type[Event], ...]] = {
-    "scheduler": (BotStatusChanged, RecordingUploaded, TranscriptionDone),
+    "scheduler": (BotStatusChanged, BotNoted, RecordingUploaded, TranscriptionDone),
     "transcriber": (TranscriptionRequested,),
     "webhook-dispatcher": (BotStatusChanged, BotCompleted, BotFailed, TranscriptionDone,
                            CalendarSynced),

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -126,3 +127,109 @@ class WebhookReceiver:
             for w in self.for_bot(bot_id)
             if w.body["event"] == "bot.status_change"
         ]
+
+
+@dataclass
+class AudioConnection:
+    """One WebSocket a bot opened to an `AudioReceiver`: its first text frame (the header), the
+    text frames after it, and the binary frames with the time (unix s) each arrived."""
+
+    path: str
+    opened_at: float
+    header: dict[str, Any] | None = None
+    texts: list[dict[str, Any]] = field(default_factory=list)
+    frames: list[tuple[float, bytes]] = field(default_factory=list)
+    closed_at: float | None = None
+    close_code: int | None = None
+
+    def pcm(self) -> bytes:
+        return b"".join(frame for _, frame in self.frames)
+
+
+@dataclass
+class AudioReceiver:
+    """A customer's live-audio WebSocket server (`streaming.output` / `streaming.input`).
+
+    Records every connection (`AudioConnection`) per path. Per path, `speak` is an audio file
+    (any format ffmpeg reads) sent to the bot as its microphone once the bot's header arrives: as
+    PCM at the header's rate, in frames at real-time pace, `spoken_at` noting when it began;
+    `drop_after_s` closes the socket abruptly (no close frame) that many seconds into the
+    connection, for its first `drops` connections."""
+
+    connections: list[AudioConnection] = field(default_factory=list)
+    speak: dict[str, Path] = field(default_factory=dict)
+    spoken_at: dict[str, float] = field(default_factory=dict)
+    drop_after_s: dict[str, float] = field(default_factory=dict)
+    drops: dict[str, int] = field(default_factory=dict)
+    frame_ms: int = 40
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/{path:.*}", self._handle)
+        return app
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        ws = web.WebSocketResponse(max_msg_size=1 << 22)
+        await ws.prepare(request)
+        connection = AudioConnection(path, time.time())
+        with self._lock:
+            self.connections.append(connection)
+            drop = self.drop_after_s.get(path) if self.drops.get(path, 0) > 0 else None
+            if drop is not None:
+                self.drops[path] -= 1
+        tasks: list[asyncio.Task] = []
+        if drop is not None:
+            tasks.append(asyncio.create_task(self._drop_later(request, drop)))
+        try:
+            async for message in ws:
+                if message.type == web.WSMsgType.BINARY:
+                    connection.frames.append((time.time(), message.data))
+                elif message.type == web.WSMsgType.TEXT:
+                    text = json.loads(message.data)
+                    if connection.header is None:
+                        connection.header = text
+                        if path in self.speak:
+                            tasks.append(asyncio.create_task(self._speak(
+                                ws, path, self.speak[path], int(text["sample_rate"]))))
+                    else:
+                        connection.texts.append(text)
+        finally:
+            for task in tasks:
+                task.cancel()
+            connection.closed_at, connection.close_code = time.time(), ws.close_code
+        return ws
+
+    async def _drop_later(self, request: web.Request, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if request.transport is not None:
+            request.transport.abort()
+
+    async def _speak(self, ws: web.WebSocketResponse, path: str, audio: Path, rate: int) -> None:
+        decoder = await asyncio.create_subprocess_exec(
+            "ffmpeg", "-v", "error", "-nostdin", "-i", str(audio), "-ac", "1", "-ar", str(rate),
+            "-f", "s16le", "-", stdout=asyncio.subprocess.PIPE)
+        pcm, _ = await decoder.communicate()
+        step = rate * self.frame_ms // 1000 * 2
+        started = time.monotonic()
+        self.spoken_at[path] = time.time()
+        for index, at in enumerate(range(0, len(pcm), step)):
+            await ws.send_bytes(pcm[at:at + step])
+            await asyncio.sleep(max(0.0, started + (index + 1) * self.frame_ms / 1000
+                                    - time.monotonic()))
+
+    def on_path(self, path: str) -> list[AudioConnection]:
+        with self._lock:
+            return [c for c in self.connections if c.path == path]
+
+    def wait_closed(self, path: str, count: int = 1, timeout: float = 240.0) -> list[AudioConnection]:
+        """The connections on `path` once `count` of them have closed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.on_path(path)
+            if sum(c.closed_at is not None for c in found) >= count:
+                return found
+            time.sleep(0.2)
+        raise AssertionError(f"{count} closed connection(s) on {path} not seen in {timeout} s; "
+                             f"got {len(self.on_path(path))} connection(s)")

@@ -1,6 +1,7 @@
 """Meeting recording from inside the bot's own headless Chromium."""
 
 from .recorder import (
+    PcmTap,
     RecorderError,
     RecordingClock,
     RecordingFiles,
@@ -10,6 +11,7 @@ from .recorder import (
 )
 
 __all__ = [
+    "PcmTap",
     "RecorderError",
     "RecordingClock",
     "RecordingFiles",

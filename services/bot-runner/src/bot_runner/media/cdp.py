@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import threading
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -168,3 +169,24 @@ class CdpConnection:
 def _ignore_result(task: asyncio.Task) -> None:
     if not task.cancelled():
         task.exception()
+
+
+def page_ws_url(driver) -> str:
+    """The DevTools WebSocket of the page a Selenium Chromium driver is on (its own client)."""
+    caps = driver.capabilities
+    addr = (caps.get("goog:chromeOptions") or {}).get("debuggerAddress")
+    if not addr:
+        raise CdpError("driver has no goog:chromeOptions.debuggerAddress (not Chromium?)")
+    host, _, port = addr.rpartition(":")
+    if host in ("localhost", ""):
+        host = "127.0.0.1"
+    handle = driver.current_window_handle
+    with urllib.request.urlopen(f"http://{host}:{port}/json/list", timeout=10) as resp:
+        targets = json.load(resp)
+    pages = [t for t in targets if t.get("type") == "page"]
+    match = [t for t in pages if t.get("id") == handle] or pages
+    if not match:
+        raise CdpError("no page target found on the DevTools endpoint")
+    url = match[0]["webSocketDebuggerUrl"]
+    path = url.split("/devtools/", 1)[1]
+    return f"ws://{host}:{port}/devtools/{path}"

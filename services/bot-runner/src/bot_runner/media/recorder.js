@@ -12,6 +12,9 @@
 // While recording, all of them are mixed in a private AudioContext into a
 // MediaStreamAudioDestinationNode that a MediaRecorder encodes (webm/opus).
 // Chunks are handed to the controlling process through a CDP binding.
+// With a `pcm` option the same mix is also handed over as raw PCM for live streaming: an
+// AudioWorklet in a second AudioContext at the asked rate (Chromium resamples) cuts it into
+// frames of 16-bit little-endian mono samples, each emitted as soon as it is complete.
 //
 // The page itself is left alone: its elements keep playing as before.
 (() => {
@@ -258,6 +261,78 @@
     } catch (e) { note('scan: ' + e); }
   }
 
+  // The frame cutter runs on the audio thread, so a busy page delays frames but never loses them.
+  const PCM_WORKLET = `
+    class MbPcmFrames extends AudioWorkletProcessor {
+      constructor(options) {
+        super();
+        this.size = options.processorOptions.frameSamples;
+        this.frame = new Int16Array(this.size);
+        this.filled = 0;
+      }
+      process(inputs) {
+        const channel = inputs[0] && inputs[0][0];
+        const length = channel ? channel.length : 128;
+        for (let i = 0; i < length; i++) {
+          let s = channel ? channel[i] : 0;
+          s = s < -1 ? -1 : (s > 1 ? 1 : s);
+          this.frame[this.filled++] = s < 0 ? s * 0x8000 : s * 0x7fff;
+          if (this.filled === this.size) {
+            this.port.postMessage(this.frame.buffer, [this.frame.buffer]);
+            this.frame = new Int16Array(this.size);
+            this.filled = 0;
+          }
+        }
+        return true;
+      }
+    }
+    registerProcessor('mb-pcm-frames', MbPcmFrames);`;
+
+  function bytesToBase64(bytes) {
+    if (typeof bytes.toBase64 === 'function') return bytes.toBase64();
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return btoa(text);
+  }
+
+  // Raw PCM of the mix at `pcm.rate`, in frames of `pcm.frameMs`: {t: 'pcm', seg, n, data}.
+  // Returns the stream's handle, or null (noted) if the page cannot run it.
+  async function startPcm(stream, segment, pcm) {
+    let ctx = null;
+    try {
+      ctx = new AudioContext({ latencyHint: 'interactive', sampleRate: pcm.rate });
+      Object.defineProperty(ctx, KEY + 'Own', { value: true });
+      const url = URL.createObjectURL(new Blob([PCM_WORKLET], { type: 'application/javascript' }));
+      try { await ctx.audioWorklet.addModule(url); } finally { URL.revokeObjectURL(url); }
+      const frameSamples = Math.round(pcm.rate * pcm.frameMs / 1000);
+      const node = new AudioWorkletNode(ctx, 'mb-pcm-frames', {
+        numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
+        channelCount: 1, channelCountMode: 'explicit', channelInterpretation: 'speakers',
+        processorOptions: { frameSamples },
+      });
+      const mute = ctx.createGain();
+      mute.gain.value = 0;
+      let n = 0;
+      node.port.onmessage = (ev) => {
+        emit({ t: 'pcm', seg: segment, n: n++, data: bytesToBase64(new Uint8Array(ev.data)) });
+      };
+      const source = ctx.createMediaStreamSource(stream);
+      source.connect(node);
+      node.connect(mute);  // pulled by the destination, heard by no one
+      mute.connect(ctx.destination);
+      if (ctx.state !== 'running') {
+        await Promise.race([ctx.resume(), new Promise((r) => setTimeout(r, 2000))]);
+      }
+      return { ctx, node, date: Date.now() };
+    } catch (e) {
+      note('pcm: ' + e);
+      if (ctx) { try { await ctx.close(); } catch (e2) { /* ignore */ } }
+      return null;
+    }
+  }
+
   async function start(opts) {
     if (parentRec) throw new Error('recorder runs in the top frame only');
     if (mixer) return mixer.info;
@@ -311,6 +386,11 @@
       perf, date, timeOrigin: performance.timeOrigin, ctxState: ctx.state, mime,
       startEventDelayMs: performance.now() - perf,
     };
+    if (opts.pcm) {
+      mixer.pcm = await startPcm(dest.stream, segment, opts.pcm);
+      mixer.info.pcmDate = mixer.pcm ? mixer.pcm.date : null;
+      if (!mixer.pcm) mixer.info.pcmError = log[log.length - 1] || 'pcm: not started';
+    }
     return mixer.info;
   }
 
@@ -329,6 +409,7 @@
     flushOutbox();
     mixer = null;
     for (const src of sources) refresh(src); // disconnects everything
+    if (m.pcm) { try { await m.pcm.ctx.close(); } catch (e) { /* ignore */ } }
     try { await m.ctx.close(); } catch (e) { /* ignore */ }
     return m.stopInfo;
   }

@@ -10,6 +10,10 @@ Approach (see ``media/README.md`` for what was tried and why):
   1 s timeslice). Nothing goes through an OS audio device, so bots on one
   machine cannot hear each other and no PulseAudio/Xvfb is needed.
 * **Video** -- CDP ``Page.startScreencast`` JPEG frames of the tab.
+* **Live PCM** -- with ``pcm=PcmTap(...)``, the page also cuts the same mix into raw PCM
+  frames at the asked rate (an AudioWorklet, see ``recorder.js``) and the recorder hands each one,
+  with its place on the recording's timeline, to ``PcmTap.on_frame`` as soon as it arrives: the
+  bot's live audio stream. It never waits on the receiver; the files do not depend on it.
 * **Transport** -- the recorder opens its *own* DevTools websocket to the page
   (not Selenium's connection): audio chunks arrive through a ``Runtime``
   binding, frames as screencast events. A small per-document ffmpeg decodes the
@@ -38,14 +42,14 @@ import queue
 import subprocess
 import threading
 import time
-import urllib.request
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Self
 
-from .cdp import CdpConnection, CdpError
+from .cdp import CdpConnection, CdpError, page_ws_url
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,17 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 # with silence (or trimmed); the timestamps' own +-9 ms jitter is left alone.
 # (Mixing in min_comp with first_pts makes ffmpeg 5.1 emit garbage: avoid.)
 _RESYNC_FILTER = "aresample=async=1:min_hard_comp=0.02:first_pts=0"
+
+
+@dataclass(frozen=True)
+class PcmTap:
+    """Live raw PCM of the recorded mix: 16-bit little-endian mono at `rate` Hz, in frames of
+    `frame_ms`, each given to `on_frame(pcm, offset_s)` (offset: the frame's start on the
+    recording's timeline) on the recorder's DevTools thread. `on_frame` must return at once."""
+
+    rate: int
+    frame_ms: int
+    on_frame: Callable[[bytes, float], None]
 
 
 class RecorderError(RuntimeError):
@@ -134,6 +149,7 @@ class _Segment:
         self.index = index
         self._keep = open(keep, "wb") if keep else None  # noqa: SIM115
         self.start_unix: float | None = None
+        self.pcm_start_unix: float | None = None
         self.chunks = 0
         self.bytes = 0
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in close()
@@ -212,6 +228,7 @@ class TabRecorder:
         timeslice_ms: int = 1000,
         ffmpeg: str = "ffmpeg",
         keep_webm: bool = False,
+        pcm: PcmTap | None = None,
     ) -> None:
         self._driver = driver
         self.workdir = Path(workdir)
@@ -225,6 +242,7 @@ class TabRecorder:
         self.timeslice_ms = timeslice_ms
         self.ffmpeg = ffmpeg
         self.keep_webm = keep_webm  # also save the page's raw webm (decoder-N.webm)
+        self.pcm = pcm
         self.mp4_path = self.workdir / "recording.mp4" if video else None
         # Written while recording (fragmented: what ffmpeg has written stays
         # playable, though it writes late), remuxed into a plain MP4 with the
@@ -273,6 +291,10 @@ class TabRecorder:
         already loaded page, but then sources created earlier are only found if
         they are attached to the DOM.)
         """
+        if self.pcm is not None:
+            # The live PCM's AudioWorklet is loaded from a blob: URL, which a meeting page's
+            # Content-Security-Policy may refuse; the bot's own tab does not enforce it.
+            self._driver.execute_cdp_cmd("Page.setBypassCSP", {"enabled": True})
         self._driver.execute_cdp_cmd(
             "Page.addScriptToEvaluateOnNewDocument", {"source": recorder_script()}
         )
@@ -283,7 +305,7 @@ class TabRecorder:
         self._state = "recording"
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
-            ws_url = self._page_ws_url()
+            ws_url = page_ws_url(self._driver)
             self._spawn_encoder()
             self._start_thread(self._feed_chunks, "rec-feed")
             self._start_thread(self._mux_audio, "rec-audio")
@@ -316,7 +338,7 @@ class TabRecorder:
             seg = self._new_segment()
             info = cdp.evaluate(self._start_expression(seg.index), timeout=20)
             self._start_info = info
-            seg.start_unix = info["date"] / 1000.0
+            self._started_segment(seg, info)
             self._seg_q.put(seg)
             self._clock = RecordingClock(
                 started_at_unix=info["date"] / 1000.0,
@@ -554,32 +576,25 @@ class TabRecorder:
         self.close()
 
     # ------------------------------------------------------------ internals
+    def _started_segment(self, seg: _Segment, info: dict[str, Any]) -> None:
+        seg.start_unix = info["date"] / 1000.0
+        if self.pcm is not None:
+            if info.get("pcmDate") is not None:
+                seg.pcm_start_unix = info["pcmDate"] / 1000.0
+            else:
+                log.warning("recorder: no live PCM in segment %d: %s", seg.index,
+                            info.get("pcmError"))
+
     def _start_expression(self, segment: int) -> str:
-        opts = json.dumps({"segment": segment, "timesliceMs": self.timeslice_ms})
+        options: dict[str, Any] = {"segment": segment, "timesliceMs": self.timeslice_ms}
+        if self.pcm is not None:
+            options["pcm"] = {"rate": self.pcm.rate, "frameMs": self.pcm.frame_ms}
+        opts = json.dumps(options)
         return (
             "(async () => {"
             f" if (!window.__mbRec) {{ {recorder_script()} }}"
             f" return await window.__mbRec.start({opts}); }})()"
         )
-
-    def _page_ws_url(self) -> str:
-        caps = self._driver.capabilities
-        addr = (caps.get("goog:chromeOptions") or {}).get("debuggerAddress")
-        if not addr:
-            raise RecorderError("driver has no goog:chromeOptions.debuggerAddress (not Chromium?)")
-        host, _, port = addr.rpartition(":")
-        if host in ("localhost", ""):
-            host = "127.0.0.1"
-        handle = self._driver.current_window_handle
-        with urllib.request.urlopen(f"http://{host}:{port}/json/list", timeout=10) as resp:
-            targets = json.load(resp)
-        pages = [t for t in targets if t.get("type") == "page"]
-        match = [t for t in pages if t.get("id") == handle] or pages
-        if not match:
-            raise RecorderError("no page target found on the DevTools endpoint")
-        url = match[0]["webSocketDebuggerUrl"]
-        path = url.split("/devtools/", 1)[1]
-        return f"ws://{host}:{port}/devtools/{path}"
 
     def _spawn_encoder(self) -> None:
         r, w = os.pipe()
@@ -674,8 +689,22 @@ class TabRecorder:
             self._last_chunk_mono = time.monotonic()
             self._media_made_at(msg.get("date", time.time() * 1000) / 1000.0)
             self._chunk_q.put(("chunk", int(msg["seg"]), base64.b64decode(msg["data"])))
+        elif msg.get("t") == "pcm":
+            self._on_pcm(msg)
         elif msg.get("t") == "error":
             log.warning("page MediaRecorder error: %s", msg.get("msg"))
+
+    def _on_pcm(self, msg: dict[str, Any]) -> None:
+        tap, clock = self.pcm, self._clock
+        seg = self._segments.get(int(msg["seg"]))
+        if tap is None or clock is None or seg is None or seg.pcm_start_unix is None:
+            return  # before start() has the segment's clocks: not on the timeline yet
+        offset = (seg.pcm_start_unix - clock.started_at_unix
+                  + int(msg["n"]) * tap.frame_ms / 1000.0)
+        try:
+            tap.on_frame(base64.b64decode(msg["data"]), offset)
+        except Exception:
+            log.exception("recorder: the live PCM receiver failed")
 
     def _media_made_at(self, unix: float) -> None:
         self._last_media_unix = max(self._last_media_unix, min(unix, time.time()))
@@ -731,7 +760,7 @@ class TabRecorder:
                 except (CdpError, TimeoutError) as exc:
                     log.debug("recorder: resume attempt failed: %s", exc)
                     continue
-                seg.start_unix = info["date"] / 1000.0
+                self._started_segment(seg, info)
                 self._seg_q.put(seg)
                 log.info("recorder: resumed after navigation (segment %d)", seg.index)
                 return

@@ -90,6 +90,8 @@ class PlatformAdapter(ABC):
         self.input = input_driver
         self.outbound = outbound or OutboundPolicy()
         """What customer URLs the adapter may call itself (a token URL, say)."""
+        self.microphone = False
+        """The bot speaks (`streaming.input`): its microphone stays on; otherwise it is off."""
 
     def join_url(self, params: BotParams) -> str:
         """The address the browser opens (a platform may add what joining needs, e.g. a token)."""

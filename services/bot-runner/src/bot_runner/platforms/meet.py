@@ -59,7 +59,7 @@ class GoogleMeetAdapter(PlatformAdapter):
         if names and names[0].get_attribute("value") != bot_name:
             names[0].clear()
             self.input.type_text(names[0], bot_name)
-        self._press("Turn off microphone")
+        self._press("Turn on microphone" if self.microphone else "Turn off microphone")
         self._press("Turn on camera")
         return self._click_text(JOIN_LABELS)
 

@@ -19,9 +19,10 @@ from mb_shared.contracts.bot import EndReason, Platform
 
 NAME_INPUT = '[data-tid="prejoin-display-name-input"]'
 JOIN_BUTTON = '[data-tid="prejoin-join-button"]'
-# The pre-join switches as the bot wants them: microphone off, camera (its picture) on.
-SWITCHES = {'[role="switch"][data-tid="toggle-mute"]': "false",
-            '[role="switch"][data-tid="toggle-video"]': "true"}
+# The pre-join switches as the bot wants them: microphone off (on when it speaks), camera (its
+# picture) on.
+MICROPHONE_SWITCH = '[role="switch"][data-tid="toggle-mute"]'
+CAMERA_SWITCH = '[role="switch"][data-tid="toggle-video"]'
 HANGUP = '[data-tid="hangup-main-btn"], #hangup-button, button[aria-label="Leave"]'
 JOIN_SETTLE_S = 3.0
 
@@ -110,7 +111,9 @@ class TeamsAdapter(PlatformAdapter):
         if names and names[0].is_enabled() and names[0].get_attribute("value") != bot_name:
             names[0].clear()
             self.input.type_text(names[0], bot_name)
-        for selector, wanted in SWITCHES.items():
+        switches = {MICROPHONE_SWITCH: "true" if self.microphone else "false",
+                    CAMERA_SWITCH: "true"}
+        for selector, wanted in switches.items():
             for switch in self.driver.find_elements(By.CSS_SELECTOR, selector):
                 if switch.get_attribute("aria-checked") != wanted:
                     self._dismiss_no_av()  # it covers the form when it comes first

@@ -98,6 +98,7 @@ const pane = buttons.find((b) => label(b).includes("participants list"));
 return {
   audioJoined: !!mic || !!document.querySelector("audio"),
   muteButton: mic && label(mic).startsWith("mute") ? mic : null,
+  unmuteButton: mic && label(mic).startsWith("unmute") ? mic : null,
   joinAudioOffer: offer || null,
   joinAudioButton: buttons.find((b) => label(b) === "join audio") || null,
   openParticipants: pane && label(pane).startsWith("open") &&
@@ -305,7 +306,8 @@ class ZoomAdapter(PlatformAdapter):
         names = [e for e in self.driver.find_elements(By.CSS_SELECTOR, NAME_INPUTS) if e.is_displayed()]
         if not names or not self._on_top(names[0]):
             return False
-        self._toggle_when("#preview-audio-control-button", "mute")
+        self._toggle_when("#preview-audio-control-button",
+                          "unmute" if self.microphone else "mute")
         self._toggle_when("#preview-video-control-button", "start video")
         name = names[0]
         if name.get_attribute("value") != bot_name:
@@ -360,6 +362,10 @@ class ZoomAdapter(PlatformAdapter):
                     self._audio_opened_at = now
                     self._click_footer(look["joinAudioButton"])
                     continue  # the dialog it opens comes at once
+            elif not self._mic_checked and self.microphone:
+                if look.get("unmuteButton") is not None:  # the bot speaks: its microphone on
+                    self._click_footer(look["unmuteButton"])
+                self._mic_checked = look.get("muteButton") is not None
             elif not self._mic_checked and look.get("muteButton") is not None:
                 self._mic_checked = True  # the microphone went live with the audio: mute it
                 self._click_footer(look["muteButton"])

@@ -67,6 +67,17 @@ class _LockedBot:
         )
 
 
+    async def record_note(self, at: datetime, message: str) -> None:
+        """A history entry under the current status; the same note delivered again is kept once."""
+        bot = self.bot
+        seen = (await self.session.exec(select(BotStatusHistory.id).where(
+            BotStatusHistory.bot_pk == bot.id, BotStatusHistory.at == at,
+            BotStatusHistory.message == message).limit(1))).first()
+        if seen is None:
+            self.session.add(BotStatusHistory(bot_pk=bot.id, status=bot.status, at=at,
+                                              message=message))
+
+
 class SqlBotRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox) -> None:
         self._sessions = sessions

@@ -1,0 +1,239 @@
+"""Live audio on the real stack, on each platform: a receiver on loopback gets the meeting's
+audio as it plays; what a customer's server sends is heard in the meeting as the bot's voice; and a
+receiver that dies mid-call changes neither the recording nor the transcript, only the bot's
+status history.
+
+Three bots at once: on Meet, one socket both ways at 24 kHz; on Teams, an output whose server
+dies a few seconds into the call and an input on another server that stays; on Zoom, an input
+alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import jiwer
+import pytest
+
+from devstack.receivers import AudioConnection, AudioReceiver, BackgroundServer
+from meeting_simulator import new_meet_code, new_teams_meeting_id, new_zoom_meeting_id
+from meeting_simulator.speech import DEFAULT_VOICES, SpeechSynthesizer
+from support import (
+    ReceivedWebhook,
+    assert_heard_the_script,
+    assert_mp4_lasts_the_time_in_call,
+    meeting_link,
+    meeting_script,
+    normalize,
+    word_error_rate,
+)
+from transcriber.speech import WhisperSpeechToText
+from transcriber.whisper_model import ensure_whisper_model
+
+SCRIPT = meeting_script(first_at=3.0)
+END_AFTER = 25.0
+DIES_AFTER_S = 5.0
+BOT_SAYS = "The bot can speak in the meeting through its microphone."
+"""A line the packaged model hears word for word in this voice (DEFAULT_VOICES[2])."""
+
+
+@dataclass
+class StreamedBot:
+    platform: str
+    code: str
+    bot_id: str
+    final: ReceivedWebhook
+    meeting: dict
+    details: dict
+    output: list[AudioConnection]
+    input: list[AudioConnection]
+    microphone: bytes
+    """What the others in the simulated meeting heard from the bot (webm)."""
+
+
+def server_for(receiver: AudioReceiver) -> BackgroundServer:
+    server = BackgroundServer(receiver.app())
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def bot_voice(tmp_path_factory) -> Path:
+    synthesizer = SpeechSynthesizer(tmp_path_factory.mktemp("bot-voice"))
+    return asyncio.run(synthesizer.synthesize(BOT_SAYS, DEFAULT_VOICES[2])).path
+
+
+@pytest.fixture(scope="module")
+def streamed(api, simulator, webhooks, bot_voice) -> Iterator[dict[str, StreamedBot]]:
+    receivers = {name: AudioReceiver() for name in ("meet", "teams-out", "teams-in", "zoom")}
+    servers = {name: server_for(receiver) for name, receiver in receivers.items()}
+
+    def url(name: str) -> str:
+        return f"ws://127.0.0.1:{servers[name].port}/{name}"
+
+    for name in ("meet", "teams-in", "zoom"):
+        receivers[name].speak[f"/{name}"] = bot_voice
+    visits = {
+        "meet": ("meet", new_meet_code(),
+                 {"output": url("meet"), "input": url("meet"), "audio_frequency": "24khz"}),
+        "teams": ("teams", new_teams_meeting_id(),
+                  {"output": url("teams-out"), "input": url("teams-in")}),
+        "zoom": ("zoom", new_zoom_meeting_id(), {"input": url("zoom")}),
+    }
+    sent: dict[str, tuple[str, str]] = {}
+    try:
+        for name, (platform, code, streaming) in visits.items():
+            simulator.create_meeting(code, platform=platform,
+                                     participants=[{"name": "Alice"}, {"name": "Bob"}],
+                                     script=SCRIPT, admission={"action": "admit", "after": 2.0},
+                                     end_after=END_AFTER)
+            response = api.join(meeting_url=meeting_link(platform, code),
+                                bot_name=f"Streamer {name}",
+                                webhook_url=webhooks.url + "/streaming",
+                                speech_to_text={"provider": "Default"}, streaming=streaming)
+            assert response.status == 200, response.body
+            sent[name] = (code, response.body["bot_id"])
+        deadline = time.monotonic() + 300
+        dying = receivers["teams-out"]
+        while sum(len(c.frames) for c in dying.on_path("/teams-out")) < DIES_AFTER_S * 25:
+            assert time.monotonic() < deadline, "the Teams output receiver got no audio"
+            time.sleep(0.1)
+        servers.pop("teams-out").stop()
+        results = {}
+        for name, (code, bot_id) in sent.items():
+            final = webhooks.wait_final(bot_id, timeout=300)
+            meeting = simulator.meeting(code)
+            (guest,) = meeting["guests"]
+            outputs = {"meet": "meet", "teams": "teams-out"}
+            inputs = {"meet": "meet", "teams": "teams-in", "zoom": "zoom"}
+            results[name] = StreamedBot(
+                visits[name][0], code, bot_id, final, meeting,
+                api.request("GET", f"/bots/{bot_id}").body,
+                receivers[outputs[name]].on_path(f"/{outputs[name]}") if name in outputs else [],
+                receivers[inputs[name]].on_path(f"/{inputs[name]}"),
+                simulator.microphone_audio(code, guest["id"]))
+        yield results
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def speech_to_text(platform_dir) -> WhisperSpeechToText:
+    return WhisperSpeechToText(ensure_whisper_model(platform_dir / "models"))
+
+
+def received_audio(connection: AudioConnection, path: Path) -> Path:
+    """What the connection received, laid on its header's offset, as a wav."""
+    header = connection.header
+    assert header is not None
+    rate = header["sample_rate"]
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0" * (round(header["offset_ms"] * rate / 1000) * 2))
+        out.writeframes(connection.pcm())
+    return path
+
+
+def test_the_receiver_gets_one_socket_that_says_what_it_carries(streamed):
+    bot = streamed["meet"]
+    (connection,) = bot.output
+    header = dict(connection.header)
+    assert 0 <= header.pop("offset_ms") < 1000
+    assert header == {"type": "audio_start", "bot_id": bot.bot_id, "sample_rate": 24_000,
+                      "channels": 1, "encoding": "pcm_s16le", "frame_ms": 40}
+    assert {len(frame) for _, frame in connection.frames} == {24_000 * 40 // 1000 * 2}
+    assert [t for t in connection.texts if t["type"] != "speaker"] == [], "no audio was skipped"
+    assert connection.close_code == 1000
+
+
+def test_the_receiver_is_told_who_speaks(streamed):
+    (connection,) = streamed["meet"].output
+    said = [(t["name"], t["speaking"]) for t in connection.texts if t["type"] == "speaker"]
+    print(f"\n{said}")
+    turns = [name for name, _ in itertools.groupby(name for name, speaking in said if speaking)]
+    assert turns[:3] == [line["speaker"] for line in SCRIPT]
+    offsets = [t["offset_ms"] for t in connection.texts if t["type"] == "speaker"]
+    assert offsets == sorted(offsets)
+
+
+def test_the_received_audio_lasts_the_recording(streamed):
+    bot = streamed["meet"]
+    (connection,) = bot.output
+    received_s = connection.header["offset_ms"] / 1000 + len(connection.frames) * 0.04
+    recorded_s = bot.details["duration"]
+    print(f"\nreceived {received_s:.2f} s of audio, recording {recorded_s} s")
+    assert abs(received_s - recorded_s) <= 2.0
+
+
+def test_the_received_audio_arrived_while_the_meeting_played(streamed):
+    bot = streamed["meet"]
+    (connection,) = bot.output
+    ended_at = bot.meeting["ended_at"]
+    during = [arrived for arrived, _ in connection.frames if arrived <= ended_at]
+    print(f"\n{len(during)} of {len(connection.frames)} frames arrived before the meeting ended")
+    assert len(during) >= 0.8 * len(connection.frames)
+
+
+def test_transcribing_what_the_receiver_got_gives_the_script(streamed, speech_to_text, tmp_path):
+    (connection,) = streamed["meet"].output
+    heard = speech_to_text.transcribe(received_audio(connection, tmp_path / "received.wav"))
+    transcript = [{"speaker": "", "words": [{"word": word.text} for word in heard]}]
+    error_rate, hypothesis = word_error_rate(transcript, SCRIPT)
+    print(f"\nWER of the received audio {error_rate:.3f}: {hypothesis!r}")
+    assert error_rate <= 0.15
+
+
+def test_a_receiver_that_dies_changes_neither_recording_nor_transcript(streamed):
+    bot = streamed["teams"]
+    assert bot.final.body["event"] == "complete", bot.final.body
+    assert_heard_the_script(bot.final.body, SCRIPT)
+    assert_mp4_lasts_the_time_in_call(bot.final.body, bot.meeting, 2.0)
+    (connection,) = bot.output
+    received_s = len(connection.frames) * 0.04
+    print(f"\nthe receiver got {received_s:.1f} s of a {bot.details['duration']} s recording")
+    assert DIES_AFTER_S <= received_s < bot.details["duration"] - 5
+
+
+def test_the_interruption_is_in_the_bots_status_history(streamed):
+    history = streamed["teams"].details["status_history"]
+    notes = [(entry["code"], entry["message"]) for entry in history
+             if entry["message"] and entry["message"].startswith("streaming.output:")]
+    print(f"\n{notes}")
+    assert notes and notes[0][0] == "in_call_recording"
+    assert notes[0][1].endswith("; reconnecting")
+    codes = [entry["code"] for entry in history if not entry["message"]]
+    assert codes[-2:] == ["call_ended", "completed"]
+    assert [entry["message"] for entry in streamed["meet"].details["status_history"]
+            if entry["message"]] == []
+
+
+@pytest.mark.parametrize("name", ["meet", "teams", "zoom"])
+def test_what_the_server_sends_is_heard_in_the_meeting(streamed, speech_to_text, tmp_path, name):
+    bot = streamed[name]
+    (connection,) = bot.input
+    assert connection.header["bot_id"] == bot.bot_id
+    assert bot.microphone, "the meeting heard nothing from the bot"
+    recording = tmp_path / "heard.webm"
+    recording.write_bytes(bot.microphone)
+    heard = " ".join(word.text for word in speech_to_text.transcribe(recording))
+    error_rate = jiwer.wer(" ".join(normalize(BOT_SAYS)), " ".join(normalize(heard)))
+    print(f"\n{name}: the meeting heard {heard!r} (WER {error_rate:.2f})")
+    assert error_rate <= 0.15
+
+
+def test_the_bot_does_not_hear_its_own_voice_in_its_recording(streamed):
+    """What the bot says goes to the others, not into its own recording's transcript."""
+    words = " ".join(normalize(" ".join(
+        word["word"] for segment in streamed["zoom"].final.body["data"]["transcript"]
+        for word in segment["words"])))
+    assert "microphone" not in words
+    assert_heard_the_script(streamed["zoom"].final.body, SCRIPT)
