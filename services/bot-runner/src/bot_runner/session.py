@@ -198,6 +198,11 @@ class BotSession:
             self._note_live_audio()
             self.live = None
         if self.microphone is not None:
+            try:
+                log.info("microphone: %s", self.microphone.status(),
+                         extra={"bot_id": self.dispatch.bot_id})
+            except Exception:
+                pass  # the page is gone: nothing to report
             self.microphone.close()
             self.microphone = None
 

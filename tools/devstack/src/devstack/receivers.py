@@ -163,19 +163,31 @@ class AudioReceiver:
     drops: dict[str, int] = field(default_factory=dict)
     frame_ms: int = 40
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _open: set = field(default_factory=set)
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/{path:.*}", self._handle)
         return app
 
+    def crash(self) -> None:
+        """Drop every open connection without a close frame, as a server that dies does (then
+        stop its `BackgroundServer`)."""
+        with self._lock:
+            transports = list(self._open)
+        for transport in transports:
+            transport.abort()
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
         ws = web.WebSocketResponse(max_msg_size=1 << 22)
         await ws.prepare(request)
         connection = AudioConnection(path, time.time())
+        transport = request.transport
         with self._lock:
             self.connections.append(connection)
+            if transport is not None:
+                self._open.add(transport)
             drop = self.drop_after_s.get(path) if self.drops.get(path, 0) > 0 else None
             if drop is not None:
                 self.drops[path] -= 1
@@ -198,6 +210,8 @@ class AudioReceiver:
         finally:
             for task in tasks:
                 task.cancel()
+            with self._lock:
+                self._open.discard(transport)
             connection.closed_at, connection.close_code = time.time(), ws.close_code
         return ws
 

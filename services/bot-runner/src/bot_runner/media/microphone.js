@@ -3,9 +3,11 @@
 // Injected before any page script. Every getUserMedia call that asks for audio gets a track of
 // one private AudioContext (at the pushed audio's rate) in place of the device's: an
 // AudioWorklet plays the pushed frames of 16-bit little-endian mono PCM from a small queue,
-// silence when there is nothing to play. After running dry it waits for PREBUFFER_MS of audio
-// before playing again, so that frames arriving unevenly do not make it stutter. Video, and
-// calls without audio, go to the device as before.
+// silence when there is nothing to play. After running dry it waits for a little audio before
+// playing again (a jitter buffer, from PREBUFFER_MS): when frames come back soon after it ran dry,
+// they were late, not over, and it waits for twice as much from then on (up to MAX_PREBUFFER_MS),
+// so that frames arriving unevenly do not make it stutter. Video, and calls without audio, go to
+// the device as before.
 //
 //   window.__mbMic.push(base64Pcm)   (from the controlling process, through DevTools)
 (() => {
@@ -13,7 +15,8 @@
   const KEY = '__mbMic';
   if (Object.prototype.hasOwnProperty.call(window, KEY)) return;
   const RATE = __MB_MIC_RATE__;
-  const PREBUFFER_MS = 60;
+  const PREBUFFER_MS = 80;
+  const MAX_PREBUFFER_MS = 320;
   const log = [];
   const note = (msg) => { if (log.length < 100) log.push(String(msg)); };
 
@@ -26,8 +29,17 @@
         this.buffered = 0;
         this.playing = false;
         this.prebuffer = options.processorOptions.prebuffer;
+        this.maxPrebuffer = options.processorOptions.maxPrebuffer;
+        this.dryAt = null;
+        this.underruns = 0;
         this.port.onmessage = (ev) => {
           const frame = new Int16Array(ev.data);
+          if (this.dryAt !== null && currentTime - this.dryAt < 0.3) {
+            this.underruns++;
+            this.prebuffer = Math.min(this.maxPrebuffer, this.prebuffer * 2);
+            this.port.postMessage({ underruns: this.underruns, prebuffer: this.prebuffer });
+          }
+          this.dryAt = null;
           this.queue.push(frame);
           this.buffered += frame.length;
         };
@@ -37,7 +49,7 @@
         if (!this.playing && this.buffered >= this.prebuffer) this.playing = true;
         let i = 0;
         while (this.playing && i < out.length) {
-          if (!this.queue.length) { this.playing = false; break; }
+          if (!this.queue.length) { this.playing = false; this.dryAt = currentTime; break; }
           const frame = this.queue[0];
           const n = Math.min(out.length - i, frame.length - this.head);
           for (let k = 0; k < n; k++) out[i + k] = frame[this.head + k] / 32768;
@@ -60,13 +72,16 @@
     Object.defineProperty(ctx, '__mbRecOwn', { value: true }); // the recorder leaves it alone
     const dest = ctx.createMediaStreamDestination();
     dest.channelCount = 1;
-    mic = { ctx, dest, node: null, waiting: [], frames: 0 };
+    mic = { ctx, dest, node: null, waiting: [], frames: 0,
+            jitter: { underruns: 0, prebuffer: Math.round(RATE * PREBUFFER_MS / 1000) } };
     const url = URL.createObjectURL(new Blob([WORKLET], { type: 'application/javascript' }));
     ctx.audioWorklet.addModule(url).then(() => {
       const node = new AudioWorkletNode(ctx, 'mb-mic-player', {
         numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1],
-        processorOptions: { prebuffer: Math.round(RATE * PREBUFFER_MS / 1000) },
+        processorOptions: { prebuffer: Math.round(RATE * PREBUFFER_MS / 1000),
+                            maxPrebuffer: Math.round(RATE * MAX_PREBUFFER_MS / 1000) },
       });
+      node.port.onmessage = (ev) => { Object.assign(mic.jitter, ev.data); };
       node.connect(dest);
       mic.node = node;
       for (const buffer of mic.waiting.splice(0)) node.port.postMessage(buffer, [buffer]);
@@ -112,6 +127,8 @@
   function status() {
     return {
       frames: mic ? mic.frames : 0, ready: !!(mic && mic.node),
+      underruns: mic ? mic.jitter.underruns : 0,
+      prebufferMs: mic ? Math.round(mic.jitter.prebuffer * 1000 / RATE) : null,
       ctxState: mic ? mic.ctx.state : null, log: log.slice(-20),
     };
   }
