@@ -3,10 +3,7 @@ camera's frames, and the simulator keeps the latest one for tests (`camera_frame
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
-import ssl
 import subprocess
 import time
 import urllib.parse
@@ -14,52 +11,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from guest_page import GuestPage
-from selenium import webdriver
-from selenium.common.exceptions import (
-    ElementClickInterceptedException,
-    StaleElementReferenceException,
+from platform_page import (
+    HOSTS,
+    PLATFORMS,
+    Page,
+    Platforms,
+    create_meeting,
+    new_code,
+    only_guest,
 )
-from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 
 from meeting_simulator import (
     SimulatorClient,
     SimulatorError,
     SimulatorThread,
     new_meet_code,
-    new_teams_meeting_id,
-    new_zoom_meeting_id,
 )
 
-PLATFORMS = ("meet", "teams", "zoom")
-HOSTS = {"meet": "meet.google.com", "teams": "teams.microsoft.com", "zoom": "app.zoom.us"}
-PARTICIPANTS = [{"name": "Alice"}, {"name": "Bob"}]
 REQUESTED_SIZE = (640, 360)  # what the three pages ask getUserMedia for
 CAMERA_BLUE = (0x33, 0x66, 0xCC)
 MAX_BYTES = 2 * 1024 * 1024
 FRAME_WAIT = 30.0  # generous: the machine may be busy with another test run
-
-
-def new_code(platform: str) -> str:
-    return {
-        "meet": new_meet_code,
-        "teams": new_teams_meeting_id,
-        "zoom": new_zoom_meeting_id,
-    }[platform]()
-
-
-def create_meeting(client: SimulatorClient, platform: str, code: str, **fields) -> None:
-    extra = {"prejoin_modal": "none", "toasts": False} if platform == "teams" else {}
-    client.create_meeting(
-        code,
-        platform=platform,
-        participants=PARTICIPANTS,
-        recording_notice=False,
-        **extra,
-        **fields,
-    )
 
 
 # -- decoding what the simulator received ---------------------------------------------------------
@@ -101,11 +73,6 @@ def make_image(directory: Path, name: str, size: str = "32x24", color: str = "re
 # -- the control API's view of a guest's camera ---------------------------------------------------
 
 
-def only_guest(client: SimulatorClient, code: str) -> dict:
-    (guest,) = client.meeting(code)["guests"]
-    return guest
-
-
 def wait_for_frames(client: SimulatorClient, code: str, count: int) -> dict:
     """Wait until the only guest's page has posted at least `count` frames; return the guest."""
     state = client.wait_for(
@@ -129,143 +96,6 @@ def assert_quiet(client: SimulatorClient, code: str, seconds: float = 3.5) -> No
     before = only_guest(client, code)["camera_frame_count"]
     time.sleep(seconds)
     assert only_guest(client, code)["camera_frame_count"] == before, "frames kept coming"
-
-
-# -- driving each platform's page as a user ---------------------------------------------------------
-
-
-def by_text(text: str) -> tuple[str, str]:
-    return By.XPATH, f"//button[normalize-space(.)={text!r} or .//*[normalize-space(.)={text!r}]]"
-
-
-class Page(GuestPage):
-    """What a user does on each platform's guest page: join, wait in the call, switch the camera."""
-
-    timeout = 15.0
-
-    def __init__(self, driver: webdriver.Chrome, platform: str) -> None:
-        super().__init__(driver)
-        self.platform = platform
-
-    def css(self, selector: str):
-        return self.driver.find_element(By.CSS_SELECTOR, selector)
-
-    def ask_to_join(self, code: str, name: str) -> None:
-        getattr(self, f"_join_{self.platform}")(code, name)
-
-    def _join_meet(self, code: str, name: str) -> None:
-        self.driver.get(f"https://meet.google.com/{code}")
-        self.wait().until(EC.element_to_be_clickable(by_text("Got it"))).click()
-        self.css('input[aria-label="Your name"]').send_keys(name)
-        self.wait().until(EC.element_to_be_clickable(by_text("Ask to join"))).click()
-
-    def _join_teams(self, code: str, name: str) -> None:
-        thread = urllib.parse.quote(code, safe="")
-        self.driver.get(
-            f"https://teams.microsoft.com/v2/?meetingjoin=true#/l/meetup-join/{thread}/0"
-            "?context=%7B%7D&anon=true"
-        )
-        field = self.wait().until(
-            EC.presence_of_element_located(
-                (By.CSS_SELECTOR, '[data-tid="prejoin-display-name-input"]')
-            )
-        )
-        field.send_keys(name)
-        join = (By.CSS_SELECTOR, '[data-tid="prejoin-join-button"]')
-        self.wait().until(EC.element_to_be_clickable(join)).click()
-
-    def _join_zoom(self, code: str, name: str) -> None:
-        self.driver.get(f"https://app.zoom.us/wc/{code}/join")
-        self._accept_zoom_layers()
-        self.css("#input-for-name").send_keys(name)
-        join = "button.preview-join-button"
-        self.wait().until(lambda d: "disabled" not in self.css(join).get_attribute("class"))
-        self.css(join).click()
-
-    def wait_in_lobby(self) -> None:
-        self.wait_for_text(
-            {
-                "meet": "Asking to be let in",
-                "teams": "Someone will let you in shortly",
-                "zoom": "Please wait, the meeting host will let you in soon.",
-            }[self.platform]
-        )
-
-    def _accept_zoom_layers(self) -> None:
-        """Click through the cookie, disclaimer, terms and "Allow" layers, topmost first, until
-        none has come for a while (a second "Allow" can follow the first)."""
-        buttons = ("#onetrust-accept-btn-handler", "#disclaimer_agree", "#wc_agree1")
-        self.wait().until(lambda d: d.find_elements(By.CSS_SELECTOR, ".zm-layer"))
-        quiet_since = time.monotonic()
-        deadline = quiet_since + 20
-        while time.monotonic() - quiet_since < 2.0:
-            assert time.monotonic() < deadline, "the Zoom layers kept coming"
-            layers = self.driver.find_elements(By.CSS_SELECTOR, ".zm-layer")
-            if not layers:
-                time.sleep(0.1)
-                continue
-            top = layers[-1]
-            try:
-                found = [b for css in buttons for b in top.find_elements(By.CSS_SELECTOR, css)]
-                (found or top.find_elements(*by_text("Allow")) or [None])[0].click()
-            except (AttributeError, ElementClickInterceptedException, StaleElementReferenceException):
-                pass
-            quiet_since = time.monotonic()
-            time.sleep(0.1)
-
-    def wait_in_call(self) -> None:
-        selector = {
-            "meet": '[role="region"][aria-label="Call controls"]',
-            "teams": "#hangup-button",
-            "zoom": 'button[aria-label="Leave"]',
-        }[self.platform]
-        self.wait(20).until(EC.presence_of_element_located((By.CSS_SELECTOR, selector)))
-        if self.platform == "zoom":
-            dialog = (By.CSS_SELECTOR, '[role="dialog"][aria-label="Join Audio"]')
-            self.wait().until(EC.visibility_of_element_located(dialog))
-            self.css('[aria-label="Join Audio"] [aria-label="close"]').click()
-            self.wait().until(EC.invisibility_of_element_located(dialog))
-
-    def self_view_size(self) -> tuple[int, int]:
-        """The size of the camera picture in the guest's own tile, as the page shows it."""
-        self.wait().until(
-            lambda d: d.execute_script(
-                "const v = document.querySelector('video[data-self-video]');"
-                "return !!v && v.videoWidth > 0;"
-            )
-        )
-        width, height = self.driver.execute_script(
-            "const v = document.querySelector('video[data-self-video]');"
-            "return [v.videoWidth, v.videoHeight];"
-        )
-        return width, height
-
-    def _pointer_over(self, selector: str) -> None:
-        """The in-call controls hide while the pointer rests: move it, as a user would."""
-        target = self.css(selector)
-        ActionChains(self.driver).move_to_element_with_offset(target, 5, 5).move_by_offset(
-            10, 10
-        ).perform()
-
-    def switch_camera(self, on: bool) -> None:
-        """Click the in-call camera button and wait until the page says the camera is `on`."""
-        if self.platform == "meet":
-            self._pointer_over(".grid")
-            now, then = ("Turn on camera", "Turn off camera")
-        elif self.platform == "teams":
-            now, then = ("Turn camera on", "Turn camera off")
-        else:
-            self._pointer_over(".speaker-active-container__video-frame")
-            now, then = ("start my video", "stop my video")
-        if not on:
-            now, then = then, now
-        button = self.wait(5).until(
-            EC.element_to_be_clickable((By.CSS_SELECTOR, f'button[aria-label="{now}"]'))
-        )
-        button.click()
-        self.wait(5).until(
-            EC.presence_of_element_located((By.CSS_SELECTOR, f'button[aria-label="{then}"]'))
-        )
 
 
 # -- through real pages ------------------------------------------------------------------------------
@@ -380,52 +210,6 @@ def test_a_picture_given_as_the_camera_file_is_what_the_others_see(
 
 
 # -- the page API's camera route over plain HTTPS ----------------------------------------------------
-
-
-class Platforms:
-    """HTTPS to the simulated hosts, trusting the simulator's certificate, as a page would talk."""
-
-    def __init__(self, sim: SimulatorThread) -> None:
-        certificate = sim.simulator.certificate
-        assert certificate is not None
-        self.context = ssl.create_default_context(cafile=str(certificate.cert_path))
-        self.port = sim.https_port
-
-    def request(
-        self, host: str, method: str, path: str, body: bytes | None, headers: dict[str, str]
-    ) -> tuple[int, bytes]:
-        connection = http.client.HTTPSConnection(host, self.port, context=self.context, timeout=60)
-        # The name is the simulated host's (TLS and Host header); the socket goes to the simulator.
-        connection._create_connection = lambda address, *args, **kwargs: socket.create_connection(
-            ("127.0.0.1", address[1]), *args, **kwargs
-        )
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
-
-    def ask(self, platform: str, code: str, name: str) -> str:
-        """Ask to join through the page API, as a page does; the guest's id."""
-        status, body = self.request(
-            HOSTS[platform],
-            "POST",
-            f"/_sim/api/{urllib.parse.quote(code, safe='')}/ask",
-            json.dumps({"name": name}).encode(),
-            {"Content-Type": "application/json"},
-        )
-        assert status == 200, body
-        return json.loads(body)["guest"]["id"]
-
-    def post_camera(
-        self, platform: str, code: str, guest_id: str, body: bytes, content_type: str
-    ) -> int:
-        path = f"/_sim/api/{urllib.parse.quote(code, safe='')}/guests/{guest_id}/camera"
-        status, _ = self.request(
-            HOSTS[platform], "POST", path, body, {"Content-Type": content_type}
-        )
-        return status
 
 
 @pytest.fixture(scope="module")

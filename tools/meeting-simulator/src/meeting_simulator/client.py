@@ -79,6 +79,13 @@ class SimulatorClient:
             "GET", f"/meetings/{_quoted(code)}/guests/{_quoted(guest_id)}/camera"
         )
 
+    def microphone_audio(self, code: str, guest_id: str) -> bytes:
+        """What the guest's page recorded of its microphone so far (WebM/Opus bytes, one stream);
+        404 if it posted nothing yet. The guest's `microphone_stopped_at` says it is complete."""
+        return self._request_raw(
+            "GET", f"/meetings/{_quoted(code)}/guests/{_quoted(guest_id)}/microphone"
+        )
+
     def delete(self, code: str) -> None:
         self._request("DELETE", f"/meetings/{_quoted(code)}")
 

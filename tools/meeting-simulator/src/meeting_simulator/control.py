@@ -143,6 +143,21 @@ async def camera_frame(request: web.Request) -> web.Response:
     )
 
 
+async def microphone_audio(request: web.Request) -> web.Response:
+    """What a guest's page recorded of its microphone, all of it so far: what the others heard."""
+    meeting = _meeting(request)
+    guest_id = request.match_info["guest_id"]
+    guest = meeting.guest(guest_id)
+    if guest is None:
+        return _error(404, f"no guest {guest_id!r} in meeting {meeting.code!r}")
+    if not guest.microphone:
+        return _error(404, f"guest {guest_id!r} has posted no microphone audio")
+    headers = {"Cache-Control": "no-store", "X-Microphone-Chunks": str(guest.microphone_chunks)}
+    if guest.microphone_stopped_at is not None:
+        headers["X-Microphone-Stopped-At"] = repr(guest.microphone_stopped_at)
+    return web.Response(body=bytes(guest.microphone), content_type="audio/webm", headers=headers)
+
+
 async def delete_meeting(request: web.Request) -> web.Response:
     request.app[STORE].delete(_code(request))
     return web.Response(status=204)
@@ -163,4 +178,5 @@ def create_control_app(store: MeetingStore, info: dict[str, Any]) -> web.Applica
     app.router.add_post("/meetings/{code}/deny", deny_guests)
     app.router.add_post("/meetings/{code}/chat", post_chat)
     app.router.add_get("/meetings/{code}/guests/{guest_id}/camera", camera_frame)
+    app.router.add_get("/meetings/{code}/guests/{guest_id}/microphone", microphone_audio)
     return app

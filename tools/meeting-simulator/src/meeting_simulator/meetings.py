@@ -236,6 +236,12 @@ class Guest:
     timers: list[asyncio.TimerHandle] = field(default_factory=list, repr=False)
     camera: CameraFrame | None = field(default=None, repr=False)
     camera_frames: int = 0
+    microphone: bytearray = field(default_factory=bytearray, repr=False)
+    """What the others heard of this guest: the WebM chunks its page posted, appended in order."""
+    microphone_chunks: int = 0
+    microphone_at: float | None = None
+    microphone_stopped_at: float | None = None
+    microphone_full: bool = False
 
     @property
     def in_call(self) -> bool:
@@ -261,6 +267,10 @@ class Guest:
             "camera_frame_count": self.camera_frames,
             "camera_frame_width": None if self.camera is None else self.camera.width,
             "camera_frame_height": None if self.camera is None else self.camera.height,
+            "microphone_bytes": len(self.microphone),
+            "microphone_chunk_count": self.microphone_chunks,
+            "microphone_at": self.microphone_at,
+            "microphone_stopped_at": self.microphone_stopped_at,
             **self.extra,
         }
 
@@ -268,6 +278,32 @@ class Guest:
         """Keep `frame` as what the others see of this guest's camera now (only the latest)."""
         self.camera = frame
         self.camera_frames += 1
+
+    def microphone_room(self, limit: int) -> int:
+        """How many more bytes the microphone recording takes under `limit` (0 once full)."""
+        return 0 if self.microphone_full else max(0, limit - len(self.microphone))
+
+    def append_microphone(self, chunk: bytes, *, last: bool, limit: int) -> bool:
+        """Add the next chunk of the microphone recording; `last` closes it. A chunk that would take
+        the recording beyond `limit` bytes is refused (False): see `refuse_microphone`."""
+        if self.microphone_full or len(chunk) > limit - len(self.microphone):
+            self.refuse_microphone(last=last)
+            return False
+        now = time.time()
+        if chunk:
+            self.microphone += chunk
+            self.microphone_chunks += 1
+            self.microphone_at = now
+        if last:
+            self.microphone_stopped_at = now
+        return True
+
+    def refuse_microphone(self, *, last: bool) -> None:
+        """A chunk went beyond the recording's cap: it and every chunk after it are refused, so
+        that what is kept stays one unbroken stream. A refused last chunk still closes it."""
+        self.microphone_full = True
+        if last:
+            self.microphone_stopped_at = time.time()
 
     def cancel_timers(self) -> None:
         for handle in self.timers:

@@ -15,7 +15,7 @@ from ..meetings import Guest, Meeting, MeetingStore, normalize_meet_code
 from ..speech import SpeechSynthesizer
 from .page_api import (
     AUDIO_PATH,
-    CAMERA_SCRIPT,
+    COMMON_SCRIPTS,
     NO_STORE,
     STORE,
     UTTERANCE_ROUTE,
@@ -35,7 +35,7 @@ STATIC_FILES = {"meet.js": "application/javascript", "meet.css": "text/css"}
 
 def _document(title: str, body: str, *, body_attrs: str = "", script: bool = False) -> str:
     page_script = '<script src="/_sim/static/meet.js" defer></script>'
-    scripts = CAMERA_SCRIPT + page_script if script else ""
+    scripts = COMMON_SCRIPTS + page_script if script else ""
     return (
         "<!doctype html>\n"
         f'<html lang="en" dir="ltr"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'

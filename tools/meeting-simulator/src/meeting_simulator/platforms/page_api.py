@@ -1,5 +1,6 @@
 """What every simulated platform's pages share: the application's keys, static and audio files, and
-the page API's common calls (the long-polled view, leave, dialog, utterance reports, camera frames).
+the page API's common calls (the long-polled view, leave, dialog, utterance reports, camera frames,
+microphone recordings).
 
 A platform builds its application with `platform_app`, saying how it finds its meetings and what
 its page sees, then adds its own pages and calls.
@@ -31,12 +32,21 @@ LONG_POLL_SECONDS = 15.0
 NO_STORE = {"Cache-Control": "no-store"}
 UTTERANCE_ROUTE = "/_sim/api/{code}/guests/{guest}/utterances/{index:\\d+}"
 CAMERA_ROUTE = "/_sim/api/{code}/guests/{guest}/camera"
+MICROPHONE_ROUTE = "/_sim/api/{code}/guests/{guest}/microphone"
 COMMON_PATH = "/_sim/common"
-COMMON_FILES = {"camera.js": "application/javascript"}
-CAMERA_SCRIPT = f'<script src="{COMMON_PATH}/camera.js" defer></script>'
-"""The shared camera module (`static/common/camera.js`); a page loads it before its own script."""
+COMMON_FILES = {"camera.js": "application/javascript", "microphone.js": "application/javascript"}
+COMMON_SCRIPTS = "".join(
+    f'<script src="{COMMON_PATH}/{name}" defer></script>' for name in COMMON_FILES
+)
+"""The shared camera and microphone modules (`static/common/`); a page loads them before its own
+script."""
 CAMERA_MAX_BYTES = 2 * 1024 * 1024
 CAMERA_TYPES = ("image/jpeg", "image/png")
+MICROPHONE_MAX_BYTES = 64 * 1024 * 1024
+"""The most a guest's microphone recording keeps; chunks that would go beyond are refused."""
+MICROPHONE_TYPE = "audio/webm"
+WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
+"""The EBML header every WebM file, and so a microphone recording's first chunk, begins with."""
 
 
 def static_text(folder: str, name: str) -> str:
@@ -200,6 +210,46 @@ async def api_camera(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "width": size[0], "height": size[1]}, headers=NO_STORE)
 
 
+async def api_microphone(request: web.Request) -> web.Response:
+    """The page posts the next chunk of what its microphone recorded (`static/common/microphone.js`):
+    chunks are appended, in the order they arrive, to the guest's one recording; `?last=1` marks
+    the last chunk and closes the recording.
+
+    404 unknown meeting or guest, 415 not `audio/webm`, 409 the guest was never in the call or its
+    recording is closed, 400 a recording that does not begin with a WebM header, 413 a chunk that
+    would take the recording beyond 64 MiB, and every chunk after it (so that what is kept stays
+    one unbroken stream; a refused last chunk still closes the recording)."""
+    meeting = meeting_of(request)
+    guest = guest_of(meeting, request.match_info["guest"])
+    if request.content_type != MICROPHONE_TYPE:
+        raise web.HTTPUnsupportedMediaType()
+    if guest.admitted_at is None:
+        raise web.HTTPConflict(text="the guest has not been in the call")
+    if guest.microphone_stopped_at is not None:
+        raise web.HTTPConflict(text="the guest's microphone recording is closed")
+    last = request.query.get("last") == "1"
+    room = guest.microphone_room(MICROPHONE_MAX_BYTES)
+    length = request.content_length
+    if length is not None and length > room:
+        guest.refuse_microphone(last=last)
+        raise web.HTTPRequestEntityTooLarge(MICROPHONE_MAX_BYTES, len(guest.microphone) + length)
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        data += chunk
+        if len(data) > room:
+            guest.refuse_microphone(last=last)
+            raise web.HTTPRequestEntityTooLarge(MICROPHONE_MAX_BYTES, len(guest.microphone) + len(data))
+    if not guest.microphone and data and not data.startswith(WEBM_MAGIC):
+        raise web.HTTPBadRequest(text="the recording does not begin with a WebM header")
+    if guest.microphone_stopped_at is not None:  # closed by another post while this one was read
+        raise web.HTTPConflict(text="the guest's microphone recording is closed")
+    if not guest.append_microphone(bytes(data), last=last, limit=MICROPHONE_MAX_BYTES):
+        raise web.HTTPRequestEntityTooLarge(MICROPHONE_MAX_BYTES, len(guest.microphone) + len(data))
+    return web.json_response(
+        {"ok": True, "bytes": len(guest.microphone), "stopped": last}, headers=NO_STORE
+    )
+
+
 def platform_app(
     store: MeetingStore,
     synthesizer: SpeechSynthesizer,
@@ -211,7 +261,7 @@ def platform_app(
     middlewares: Sequence[Any] = (),
 ) -> web.Application:
     """An application with the shared routes: favicon, static, common and audio files, view, leave,
-    dialog and camera frames. Utterance reports are the platform's to add (`api_utterance` or its
+    dialog, camera frames and microphone chunks. Utterance reports are the platform's to add (`api_utterance` or its
     own)."""
     app = web.Application(middlewares=list(middlewares))
     app[STORE] = store
@@ -228,4 +278,5 @@ def platform_app(
     r.add_post("/_sim/api/{code}/guests/{guest}/leave", api_leave)
     r.add_post("/_sim/api/{code}/guests/{guest}/dialog", api_dialog)
     r.add_post(CAMERA_ROUTE, api_camera)
+    r.add_post(MICROPHONE_ROUTE, api_microphone)
     return app

@@ -18,7 +18,7 @@ from ..meetings import TEAMS_NUMERIC_ID, Guest, Meeting, MeetingStore
 from ..speech import SpeechSynthesizer
 from .page_api import (
     AUDIO_PATH,
-    CAMERA_SCRIPT,
+    COMMON_SCRIPTS,
     NO_STORE,
     STORE,
     UTTERANCE_ROUTE,
@@ -42,8 +42,8 @@ STATIC_FILES = {
 }
 
 
-def _document(title: str, body: str, *, scripts: tuple[str, ...] = (), camera: bool = False) -> str:
-    tags = (CAMERA_SCRIPT if camera else "") + "".join(
+def _document(title: str, body: str, *, scripts: tuple[str, ...] = (), common: bool = False) -> str:
+    tags = (COMMON_SCRIPTS if common else "") + "".join(
         f'<script src="/_sim/static/{name}" defer></script>' for name in scripts
     )
     return (
@@ -107,7 +107,7 @@ async def launcher(request: web.Request) -> web.Response:
 async def web_client(request: web.Request) -> web.Response:
     body = '<div id="app" class="app"></div>'
     return _page(
-        _document("Microsoft Teams", body, scripts=("mixed-audio.js", "teams.js"), camera=True),
+        _document("Microsoft Teams", body, scripts=("mixed-audio.js", "teams.js"), common=True),
     )
 
 

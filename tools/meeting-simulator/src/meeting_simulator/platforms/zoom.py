@@ -24,7 +24,7 @@ from ..meetings import Guest, Meeting, MeetingStore
 from ..speech import SpeechSynthesizer
 from .page_api import (
     AUDIO_PATH,
-    CAMERA_SCRIPT,
+    COMMON_SCRIPTS,
     NO_STORE,
     STORE,
     UTTERANCE_ROUTE,
@@ -114,7 +114,7 @@ def _refuse(meeting: Meeting, name: str | None, reason: str) -> web.Response:
 
 def _document(title: str, body: str, *, body_attrs: str = "", script: bool = False) -> str:
     page_script = '<script src="/_sim/static/zoom.js" defer></script>'
-    scripts = CAMERA_SCRIPT + page_script if script else ""
+    scripts = COMMON_SCRIPTS + page_script if script else ""
     return (
         "<!doctype html>\n"
         f'<html lang="en-US"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'

@@ -433,6 +433,8 @@
     // In the call the others see the camera: post its frames while it is on (common/camera.js).
     call.camera = window.SimCamera.start(state.stream, () => state.call === call && state.camOn,
       `${api}/guests/${guest.id}/camera`);
+    // And they hear its microphone: record it and post the chunks (common/microphone.js).
+    call.microphone = window.SimMicrophone.start(state.stream, `${api}/guests/${guest.id}/microphone`);
   }
 
   function showRecordingNotice() {
@@ -572,6 +574,7 @@
     document.removeEventListener('pointermove', call.poke);
     call.bridge.close();
     call.camera.stop();
+    call.microphone.stop();
   }
 
   // -- remote speech ------------------------------------------------------------------------------

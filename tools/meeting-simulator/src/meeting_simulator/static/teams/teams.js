@@ -527,6 +527,8 @@
     // In the call the others see the camera: post its frames while it is on (common/camera.js).
     call.camera = window.SimCamera.start(state.stream, () => state.call === call && state.camOn,
       `${state.api}/guests/${guest.id}/camera`);
+    // And they hear its microphone: record it and post the chunks (common/microphone.js).
+    call.microphone = window.SimMicrophone.start(state.stream, `${state.api}/guests/${guest.id}/microphone`);
   }
 
   function showRecordingBanner() {
@@ -685,6 +687,7 @@
     call.intervals.forEach(clearInterval);
     call.audio.close();
     call.camera.stop();
+    call.microphone.stop();
   }
 
   // -- remote speech ------------------------------------------------------------------------------

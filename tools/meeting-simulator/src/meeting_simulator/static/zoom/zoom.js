@@ -216,7 +216,9 @@
 
   function applyMedia() {
     if (state.stream) {
-      state.stream.getAudioTracks().forEach((t) => { t.enabled = state.micOn; });
+      // In the call nobody hears the microphone until audio is joined by computer, as in Zoom.
+      const heard = state.micOn && !(state.call && !state.call.audio);
+      state.stream.getAudioTracks().forEach((t) => { t.enabled = heard; });
       state.stream.getVideoTracks().forEach((t) => { t.enabled = state.camOn; });
     }
     document.querySelectorAll('video[data-self-video]').forEach((video) => {
@@ -626,6 +628,8 @@
     // In the call the others see the camera: post its frames while it is on (common/camera.js).
     call.camera = window.SimCamera.start(state.stream, () => state.call === call && state.camOn,
       `${api}/guests/${guest.id}/camera`);
+    // And they hear its microphone: record it and post the chunks (common/microphone.js).
+    call.microphone = window.SimMicrophone.start(state.stream, `${api}/guests/${guest.id}/microphone`);
   }
 
   function renderFooterDevices() {
@@ -681,7 +685,7 @@
     call.audioReady = Promise.all([audio.start(call.audioHost), post(`/guests/${state.guest.id}/audio`)])
       .then(() => { call.audioLive = true; })
       .catch((error) => console.error('audio failed', error));
-    renderFooterDevices();
+    applyMedia();
     call.audioReady.then(() => scheduleUtterances(state.view));
   }
 
@@ -835,6 +839,7 @@
     document.removeEventListener('pointermove', call.wake);
     if (call.audio) call.audio.close();
     call.camera.stop();
+    call.microphone.stop();
   }
 
   // -- the active speaker fills the main tile (decided by the "server", not by the page's audio) ---
