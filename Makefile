@@ -20,7 +20,10 @@ lint: bootstrap ## Lint the code
 bench: bootstrap ## Measure join time, completion latency, CPU and memory of one bot
 	@$(UV) python benchmarks/bot_benchmark.py
 
+bench-live: bootstrap ## Four bots at once streaming their audio with live transcripts: latencies, CPU, skipped audio
+	@$(UV) python benchmarks/bot_benchmark.py --bots 4 --streaming --live --meetings 120
+
 chaos: bootstrap ## Hurt the platform while bots run (kill -9, NATS, PostgreSQL, bad endpoints); print a table
 	@$(UV) python chaos/chaos.py
 
-.PHONY: help bootstrap run test lint bench chaos
+.PHONY: help bootstrap run test lint bench bench-live chaos

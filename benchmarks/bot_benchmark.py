@@ -3,16 +3,23 @@
 For each platform asked for (`--platforms meet,teams,zoom`; Meet by default):
 
 - seconds from `POST /bots/` to the `in_call_recording` webhook;
-- seconds from the meeting's end to the `complete` webhook, for a 1-minute and a 5-minute meeting;
+- seconds from the meeting's end to the `complete` webhook, for a 1-minute and a 5-minute meeting
+  (`--meetings 60,300,1800` for others);
 - CPU (share of one core) and peak memory (PSS) of the bot while in the call: its Chromium,
-  chromedriver and ffmpeg processes plus the runner process.
+  chromedriver and ffmpeg processes, the runner process and the transcriber (which transcribes
+  during the call).
 
 With `--streaming`, every bot also streams its audio (`streaming.output`) to a receiver on
 loopback, and the figures add the delay from each line's first word played in the simulator to
 the arrival of its audio at the receiver (median and p95 over the lines; the line's start is when
 the simulator's page started playing it, so a clip's own lead-in counts in).
 
-Run with `make bench`. Not a test: nothing is asserted, the machine may be shared and noisy.
+With `--live`, bots ask for `bot.live_transcript` webhooks, and the figures add the delay from
+each word spoken in the simulator to the webhook that carried it. With `--bots N`, N bots run at
+once (each in its own meeting) and CPU and memory are per bot; with `--streaming` the receiver's
+audio is counted too (seconds received, `audio_gap` messages: audio the bot had to skip).
+
+Run with `make bench` (`make bench-live` for four bots streaming with live transcripts). Not a test: nothing is asserted, the machine may be shared and noisy.
 """
 
 from __future__ import annotations
@@ -54,17 +61,18 @@ def script(duration_s: float) -> list[dict]:
 
 
 class BotSampler:
-    """Samples the runner's process tree (which holds the bot) once a second."""
+    """Samples the process trees that work for the bots once a second: the runner (Chromium,
+    chromedriver, ffmpeg) and the transcriber (the transcript made during the call)."""
 
-    def __init__(self, runner_pid: int) -> None:
-        self._runner = psutil.Process(runner_pid)
+    def __init__(self, *pids: int) -> None:
+        self._roots = [psutil.Process(pid) for pid in pids]
         self._stop = threading.Event()
         self.cpu_share: list[float] = []
         self.peak_pss_mb = 0.0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _tree(self) -> list[psutil.Process]:
-        return [self._runner, *self._runner.children(recursive=True)]
+        return [p for root in self._roots for p in (root, *root.children(recursive=True))]
 
     def _cpu_seconds(self, procs) -> float:
         total = 0.0
@@ -143,8 +151,33 @@ def new_meeting(platform: str) -> tuple[str, str, dict]:
     return code, f"https://meet.google.com/{code}", {}
 
 
-def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, platform: str, duration_s: float,
-                sample: bool, audio: tuple[AudioReceiver, str] | None = None) -> dict:
+def live_word_delays(hooks: list, utterances: list[dict]) -> list[float]:
+    """Seconds from each word spoken in the simulator to the `bot.live_transcript` webhook that
+    carried it. When a word was spoken is the recording's start (estimated from the lines: the
+    simulator's start of each line minus the time of its first word in the transcript, median)
+    plus the word's own time."""
+    words = [(hook.received_at, w) for hook in hooks
+             for segment in hook.body["data"]["transcript"] for w in segment["words"]]
+    def key(text: str) -> str:
+        return "".join(c for c in text.lower() if c.isalnum())
+    starts, position = [], 0
+    for utterance in utterances:
+        if utterance.get("actual_start") is None:
+            continue
+        first = key(utterance["text"].split()[0])
+        for index in range(position, len(words)):
+            if key(words[index][1]["word"]) == first:
+                starts.append(utterance["actual_start"] - words[index][1]["start"])
+                position = index + 1
+                break
+    if not starts:
+        return []
+    recording_start = sorted(starts)[len(starts) // 2]
+    return [received - (recording_start + word["start"]) for received, word in words]
+
+
+def start_visit(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
+                duration_s: float, audio: tuple[AudioReceiver, str] | None, live: bool) -> dict:
     endpoints = stack.endpoints
     simulator = SimulatorClient(endpoints.simulator_control_url)
     code, link, settings = new_meeting(platform)
@@ -153,64 +186,102 @@ def run_meeting(stack: PlatformStack, receiver: WebhookReceiver, platform: str, 
                              script=script(duration_s), admission={"action": "admit", "after": 1.0},
                              end_after=duration_s, **settings)
     join = {"meeting_url": link, "bot_name": "Bench", "webhook_url": receiver.url + "/bench",
-            "speech_to_text": {"provider": "Default"}}
+            "speech_to_text": {"provider": "Default", "live_transcript": live}}
     if audio is not None:
         join["streaming"] = {"output": f"{audio[1]}/{code}"}
-    body = json.dumps(join).encode()
     request = urllib.request.Request(
-        endpoints.gateway_url + "/bots/", data=body, method="POST",
+        endpoints.gateway_url + "/bots/", data=json.dumps(join).encode(), method="POST",
         headers={"Content-Type": "application/json", "x-meeting-baas-api-key": endpoints.api_key})
     posted = time.time()
     with urllib.request.urlopen(request, timeout=30) as response:
         bot_id = json.loads(response.read())["bot_id"]
-    recording = receiver.wait_for(
-        bot_id, lambda w: w.body["data"].get("status", {}).get("code") == "in_call_recording",
-        timeout=180)
-    sampler = BotSampler(stack.processes["bot-runner"].pid) if sample else None
-    if sampler:
-        sampler.start()
-    receiver.wait_for(bot_id, lambda w: w.body["data"].get("status", {}).get("code")
-                      == "call_ended", timeout=duration_s + 120)
-    if sampler:
-        sampler.stop()
-    final = receiver.wait_final(bot_id, timeout=600)
+    return {"platform": platform, "code": code, "bot_id": bot_id, "posted": posted,
+            "duration_s": duration_s}
+
+
+def finish_visit(stack: PlatformStack, receiver: WebhookReceiver, visit: dict,
+                 audio: tuple[AudioReceiver, str] | None) -> dict:
+    simulator = SimulatorClient(stack.endpoints.simulator_control_url)
+    bot_id, code = visit["bot_id"], visit["code"]
+    final = receiver.wait_final(bot_id, timeout=visit["duration_s"] + 900)
+    recording = next(w for w in receiver.for_bot(bot_id)
+                     if (w.body["data"].get("status") or {}).get("code") == "in_call_recording")
     meeting = simulator.meeting(code)
-    ended_at = meeting["ended_at"]
     result = {
-        "platform": platform,
-        "meeting_s": duration_s,
+        "platform": visit["platform"],
+        "meeting_s": visit["duration_s"],
         "event": final.body["event"],
-        "post_to_in_call_recording_s": round(recording.received_at - posted, 2),
-        "meeting_end_to_complete_s": round(final.received_at - ended_at, 2),
+        "post_to_in_call_recording_s": round(recording.received_at - visit["posted"], 2),
+        "meeting_end_to_complete_s": round(final.received_at - meeting["ended_at"], 2),
     }
-    if sampler and sampler.cpu_share:
-        shares = sorted(sampler.cpu_share)
-        result["bot_cpu_mean_core_share"] = round(sum(shares) / len(shares), 2)
-        result["bot_cpu_p95_core_share"] = round(shares[int(0.95 * (len(shares) - 1))], 2)
-        result["bot_peak_pss_mb"] = round(sampler.peak_pss_mb)
     if audio is not None:
-        delays = audio_delays(audio[0].on_path(f"/{code}"), meeting["utterances"])
+        connections = audio[0].on_path(f"/{code}")
+        delays = audio_delays(connections, meeting["utterances"])
         result["lines_heard_by_receiver"] = f"{len(delays)}/{len(meeting['utterances'])}"
         if delays:
             result["word_to_receiver_median_ms"] = round(percentile(delays, 0.5) * 1000)
             result["word_to_receiver_p95_ms"] = round(percentile(delays, 0.95) * 1000)
+        received_s = sum(len(c.frames) for c in connections) * 0.04
+        gaps = [t for c in connections for t in c.texts if t.get("type") == "audio_gap"]
+        result["receiver_audio_s"] = round(received_s, 1)
+        result["receiver_audio_gaps"] = len(gaps)
+        result["recording_s"] = final.body["data"].get("duration")
+    hooks = [w for w in receiver.for_bot(bot_id) if w.body["event"] == "bot.live_transcript"]
+    if hooks:
+        delays = live_word_delays(hooks, meeting["utterances"])
+        result["live_transcript_webhooks"] = len(hooks)
+        if delays:
+            result["word_to_live_transcript_median_s"] = round(percentile(delays, 0.5), 2)
+            result["word_to_live_transcript_p95_s"] = round(percentile(delays, 0.95), 2)
     return result
+
+
+def run_meetings(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
+                 duration_s: float, bots: int, sample: bool,
+                 audio: tuple[AudioReceiver, str] | None, live: bool) -> list[dict]:
+    """`bots` meetings at once, one bot each; the runner's CPU and memory sampled while they are
+    all in the call (per bot: the total divided by `bots`)."""
+    visits = [start_visit(stack, receiver, platform, duration_s, audio, live) for _ in range(bots)]
+    for visit in visits:
+        receiver.wait_for(visit["bot_id"], lambda w: (w.body["data"].get("status") or {})
+                          .get("code") == "in_call_recording", timeout=300)
+    sampler = (BotSampler(stack.processes["bot-runner"].pid,
+                          stack.processes["transcriber"].pid) if sample else None)
+    if sampler:
+        sampler.start()
+    receiver.wait_for(visits[0]["bot_id"], lambda w: (w.body["data"].get("status") or {})
+                      .get("code") == "call_ended", timeout=duration_s + 300)
+    if sampler:
+        sampler.stop()
+    results = [finish_visit(stack, receiver, visit, audio) for visit in visits]
+    if sampler and sampler.cpu_share:
+        shares = sorted(sampler.cpu_share)
+        for result in results:
+            result["concurrent_bots"] = bots
+            result["bot_cpu_mean_core_share"] = round(sum(shares) / len(shares) / bots, 2)
+            result["bot_cpu_p95_core_share"] = round(shares[int(0.95 * (len(shares) - 1))] / bots, 2)
+            result["bot_peak_pss_mb"] = round(sampler.peak_pss_mb / bots)
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--short", type=float, default=60.0, help="first meeting, seconds")
-    parser.add_argument("--long", type=float, default=300.0,
-                        help="second meeting, seconds (0: none)")
+    parser.add_argument("--meetings", default="60,300",
+                        help="comma-separated meeting lengths, seconds (the first is sampled)")
     parser.add_argument("--platforms", default="meet",
                         help="comma-separated: meet, teams, zoom")
     parser.add_argument("--streaming", action="store_true",
                         help="stream each bot's audio to a receiver on loopback")
+    parser.add_argument("--live", action="store_true",
+                        help="ask each bot for bot.live_transcript webhooks")
+    parser.add_argument("--bots", type=int, default=1,
+                        help="bots at once, each in its own meeting")
     args = parser.parse_args()
     platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
     unknown = set(platforms) - {"meet", "teams", "zoom"}
     if unknown:
         parser.error(f"unknown platforms: {', '.join(sorted(unknown))}")
+    lengths = [float(x) for x in args.meetings.split(",") if x.strip()]
     receiver = WebhookReceiver()
     server = BackgroundServer(receiver.app())
     server.start()
@@ -219,14 +290,15 @@ def main() -> None:
     audio_server = BackgroundServer(audio_receiver.app())
     audio_server.start()
     audio = (audio_receiver, f"ws://127.0.0.1:{audio_server.port}") if args.streaming else None
+    settings = {"RUNNER_MAX_CONCURRENT_BOTS": str(max(2, args.bots))}
     try:
         with tempfile.TemporaryDirectory(prefix="mb-bench-") as base:
-            with PlatformStack(Path(base)) as stack:
+            with PlatformStack(Path(base), settings=settings) as stack:
                 for platform in platforms:
-                    for duration, sample in ((args.short, True), (args.long, False)):
-                        if duration > 0:
-                            print(json.dumps(run_meeting(stack, receiver, platform, duration,
-                                                         sample, audio)), flush=True)
+                    for index, duration in enumerate(lengths):
+                        for result in run_meetings(stack, receiver, platform, duration,
+                                                   args.bots, index == 0, audio, args.live):
+                            print(json.dumps(result), flush=True)
     finally:
         audio_server.stop()
         server.stop()

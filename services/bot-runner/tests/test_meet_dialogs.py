@@ -30,6 +30,9 @@ class Effects:
     def note(self, message: str) -> None:
         pass
 
+    def piece(self, event) -> None:
+        pass
+
     def upload(self, name: str, path: Path, content_type: str) -> str:
         return name
 

@@ -88,7 +88,8 @@ def speech_to_text_params(
     if not isinstance(raw, SpeechToTextApiParameter):
         raw = SpeechToTextApiParameter(provider=raw)
     return SpeechToText(provider=raw.provider,
-                        api_key=key_ring.seal_optional((raw.api_key or "").strip() or None))
+                        api_key=key_ring.seal_optional((raw.api_key or "").strip() or None),
+                        live_transcript=bool(raw.live_transcript))
 
 
 def bot_params(body: JoinRequest, settings, key_ring: KeyRing) -> BotParams:

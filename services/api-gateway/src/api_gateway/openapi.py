@@ -34,6 +34,7 @@ from api_gateway.calendars import (
 from api_gateway.operations import RetranscribeBody
 from api_gateway.schemas import WEBHOOK_URL_PATTERN, JoinRequest
 from api_gateway.settings import GatewaySettings
+from api_gateway.webhook_docs import BOT_EVENTS, CALENDAR_EVENTS
 from api_gateway.zoom_connections import CreateConnectionRequest
 
 API_KEY_HEADER = "x-meeting-baas-api-key"
@@ -554,6 +555,7 @@ def build_document(settings: GatewaySettings) -> dict[str, Any]:
         "tags": [{"name": tag} for tag in (BOTS, CALENDARS, ZOOM, WEBHOOKS, ACCOUNTS,
                                             PLATFORM, PROVIDERS)],
         "paths": dict(sorted(paths.items())),
+        "webhooks": _webhooks(),
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header",
@@ -561,6 +563,21 @@ def build_document(settings: GatewaySettings) -> dict[str, Any]:
                                                "description": "API key for authentication"}},
         },
         "security": [{"ApiKeyAuth": []}],
+    }
+
+
+def _webhooks() -> dict[str, Any]:
+    """What the platform POSTs to webhook URLs (as `GET /bots/webhooks` lists it)."""
+    return {
+        event["event"]: {"post": {
+            "summary": event["event"],
+            "description": event["when"],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"type": "object", "required": ["event", "data"]},
+                "example": event["example"]}}},
+            "responses": {"200": {"description": "Received (any 2xx)"}},
+        }}
+        for event in (*BOT_EVENTS, *CALENDAR_EVENTS)
     }
 
 

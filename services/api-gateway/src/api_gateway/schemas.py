@@ -92,6 +92,9 @@ class AutomaticLeaveRequest(_Open):
 class SpeechToTextApiParameter(_Open):
     provider: SpeechToTextProvider
     api_key: str | None = None
+    live_transcript: bool | None = Field(
+        default=None, description="Also send what is said during the call, as it is "
+        "transcribed: `bot.live_transcript` webhooks (the `Default` provider)")
 
 
 class StreamingApiParameter(_Open):

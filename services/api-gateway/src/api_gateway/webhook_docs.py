@@ -78,6 +78,22 @@ BOT_EVENTS = [
         },
     },
     {
+        "event": "bot.live_transcript",
+        "when": "during the call, for a bot sent with speech_to_text.live_transcript (Default "
+        "provider): what was said in the stretch just transcribed, in the order it was said, "
+        "each segment with its speaker; sent a few seconds after the words, between the bot's "
+        "status changes. The complete webhook's transcript is the reference: made from the same "
+        "words, attributed with the whole call's speaker timeline",
+        "example": {
+            "event": "bot.live_transcript",
+            "data": {"bot_id": BOT_ID,
+                     "transcript": [{"speaker": "Alice", "offset": 12.4, "start_time": 12.4,
+                                     "end_time": 13.1,
+                                     "words": [{"start": 12.4, "end": 12.7, "word": "Good"},
+                                               {"start": 12.7, "end": 13.1, "word": "morning."}]}]},
+        },
+    },
+    {
         "event": "transcription_complete",
         "when": "a transcript asked for with POST /bots/retranscribe is stored",
         "example": {

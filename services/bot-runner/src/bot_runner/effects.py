@@ -20,7 +20,7 @@ from mb_shared.contracts.base import Event
 from mb_shared.contracts.bot import BotError, BotNoted, BotStatus, BotStatusChanged, EndReason
 from mb_shared.contracts.calendar import GetZoomObfToken, SealedObfToken
 from mb_shared.contracts.queries import GetJoinSecrets, JoinSecrets, QueryError
-from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
+from mb_shared.contracts.recording import RecordingArtifacts, RecordingPiece, RecordingUploaded
 from mb_shared.messaging import ask, publish_event
 from mb_shared.secrets import OneTimeRecipient
 from mb_shared.storage import ObjectStore
@@ -87,6 +87,9 @@ class BusEffects:
 
     def note(self, message: str) -> None:
         self._publish(BotNoted(bot_id=self._bot_id, message=message, runner_id=self._runner_id))
+
+    def piece(self, event: RecordingPiece) -> None:
+        self._publish(event)
 
     def upload(self, name: str, path: Path, content_type: str) -> str:
         key = self._key(name)

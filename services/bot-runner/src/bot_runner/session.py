@@ -23,6 +23,7 @@ from bot_runner.media.microphone import TabMicrophone
 from bot_runner.platforms import adapter_for
 from bot_runner.platforms.base import InputDriver, PageState, PlatformAdapter
 from bot_runner.timeline import SpeakerTimelineBuilder
+from bot_runner.transcript_feed import TranscriptFeed
 from mb_shared.contracts.bot import (
     BotDispatched,
     BotError,
@@ -31,9 +32,10 @@ from mb_shared.contracts.bot import (
     EndReason,
     Platform,
     RecordingMode,
+    SpeechToTextProvider,
 )
 from mb_shared.contracts.queries import QueryError
-from mb_shared.contracts.recording import RecordingArtifacts
+from mb_shared.contracts.recording import RecordingArtifacts, RecordingPiece
 from mb_shared.meeting_urls import parse_meeting_url
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class SessionEffects(Protocol):
     def status(self, status: BotStatus, *, error: BotError | None = None,
                reason: EndReason | None = None, message: str | None = None) -> None: ...
     def note(self, message: str) -> None: ...
+    def piece(self, event: RecordingPiece) -> None: ...
     def upload(self, name: str, path: Path, content_type: str) -> str: ...
     def upload_bytes(self, name: str, data: bytes, content_type: str) -> str: ...
     def recording_uploaded(self, artifacts: RecordingArtifacts, started_at: datetime | None,
@@ -102,6 +105,7 @@ class BotSession:
     leave_requested: threading.Event = field(default_factory=threading.Event)
     live: LiveAudio | None = field(default=None, init=False)
     microphone: TabMicrophone | None = field(default=None, init=False)
+    feed: TranscriptFeed | None = field(default=None, init=False)
 
     def run(self) -> None:
         params = self.dispatch.params
@@ -122,8 +126,13 @@ class BotSession:
                 workdir,
             )
             self.live = self._live_audio(browser)
-            pcm = (PcmTap(self.live.sample_rate, self.live.frame_ms, self.live.push)
-                   if self.live is not None and self.live.sends else None)
+            pcm = ([PcmTap(self.live.sample_rate, self.live.frame_ms, self.live.push)]
+                   if self.live is not None and self.live.sends else [])
+            stt = params.speech_to_text
+            if stt is not None and stt.provider == SpeechToTextProvider.DEFAULT:
+                self.feed = TranscriptFeed(self.dispatch.bot_id, self.effects,
+                                           live_transcript=stt.live_transcript)
+                pcm.append(self.feed.tap)
             recorder = TabRecorder(browser.driver, workdir, video=video, pcm=pcm)
             recorder.install()
             adapter = adapter_for(params.platform)(browser.driver, InputDriver(browser.driver),
@@ -154,6 +163,8 @@ class BotSession:
                                 message=f"The bot hit an internal error: {type(exc).__name__}")
         finally:
             self._end_live_audio()
+            if self.feed is not None:
+                self.feed.finish(None)
             if recorder is not None:
                 recorder.close()
             if browser is not None:
@@ -291,6 +302,8 @@ class BotSession:
                 self.effects.note("streaming.input: the bot's microphone could not be opened")
         if self.live is not None:
             self.live.start()
+        if self.feed is not None:
+            self.feed.start()
         clock = recorder.start()
         if self.live is not None:
             self.live.recording_started(clock.started_at_unix)
@@ -321,9 +334,10 @@ class BotSession:
             timeline.add_events(self._drain(adapter))
             if reason not in (EndReason.REMOVED, EndReason.MEETING_ENDED):
                 adapter.leave()
+        pieces = self.feed.finish(timeline) if self.feed is not None else None
         timeline.close(files.duration_s)
         self.effects.status(BotStatus.CALL_ENDED, reason=reason)
-        self._deliver(files, timeline, started_at, reason)
+        self._deliver(files, timeline, started_at, reason, pieces)
 
     def _salvage(self, recorder: TabRecorder, browser: Browser, exc: Exception) -> RecordingFiles:
         """What was recorded until the browser died (crashed, killed, out of memory). Re-raises
@@ -338,7 +352,7 @@ class BotSession:
         return files
 
     def _deliver(self, files: RecordingFiles, timeline: SpeakerTimelineBuilder,
-                 started_at: datetime, reason: EndReason) -> None:
+                 started_at: datetime, reason: EndReason, pieces: int | None) -> None:
         mp3 = None if files.mp4 else encode_mp3(files.wav)
         artifacts = RecordingArtifacts(
             mp4=self.effects.upload("recording.mp4", files.mp4, "video/mp4") if files.mp4 else None,
@@ -347,6 +361,7 @@ class BotSession:
             speaker_timeline=self.effects.upload_bytes(
                 "speaker_timeline.json", timeline.to_json(), "application/json"
             ),
+            pieces=pieces,
         )
         self.effects.recording_uploaded(artifacts, started_at, files.duration_s, reason,
                                         timeline.speakers())
@@ -393,6 +408,8 @@ class BotSession:
             events = self._drain(adapter)
             timeline.add_events(events)
             self._tell_speakers(events, recorder)
+            if self.feed is not None and recorder.clock is not None:
+                self.feed.send_ready(timeline, time.time() - recorder.clock.started_at_unix)
             if self.leave_requested.is_set():
                 return EndReason.LEFT_ON_REQUEST
             seen = adapter.observe()

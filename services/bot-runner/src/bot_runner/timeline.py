@@ -63,6 +63,21 @@ class SpeakerTimelineBuilder:
             for name, start, end in sorted(self._closed, key=lambda c: c[1])
         ]
 
+    def entries_between(self, start: float, end: float) -> list[SpeakerTimelineEntry]:
+        """Who spoke between `start` and `end` (s of the recording), as seen so far: speaking
+        that goes on is cut at `end`."""
+        spans = [(name, s, e) for name, s, e in self._closed if s < end and e > start]
+        spans += [(name, s, end) for name, s in self._open.items() if s < end]
+        return [
+            SpeakerTimelineEntry(
+                participant=TimelineParticipant(id=self._ids[name], name=name,
+                                                platform=self._platform.value),
+                start_timestamp=_stamp(self._zero_unix + s, s),
+                end_timestamp=_stamp(self._zero_unix + e, e),
+            )
+            for name, s, e in sorted(spans, key=lambda span: span[1])
+        ]
+
     def to_json(self) -> bytes:
         """The speaker timeline file."""
         return dump_speaker_timeline(self.entries()).encode()

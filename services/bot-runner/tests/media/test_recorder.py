@@ -317,11 +317,13 @@ def write_wav(path: Path, pcm: bytes, rate: int) -> Path:
 
 def test_live_pcm_is_the_recorded_mix_as_it_plays(chromium, meeting_server: str,
                                                   tmp_path: Path) -> None:
-    rate, frame_ms = 24_000, 40
-    frames: list[tuple[float, float, bytes]] = []  # (arrived, offset, pcm)
-    tap = PcmTap(rate, frame_ms, lambda pcm, offset: frames.append((time.time(), offset, pcm)))
+    """Two taps at once, at 24 kHz and 16 kHz, as a bot that streams and transcribes has."""
+    frame_ms = 40
+    frames: dict[int, list[tuple[float, float, bytes]]] = {24_000: [], 16_000: []}  # (arrived, offset, pcm)
+    taps = [PcmTap(rate, frame_ms, lambda pcm, offset, rate=rate: frames[rate].append(
+        (time.time(), offset, pcm))) for rate in frames]
     driver = chromium()
-    rec = TabRecorder(driver, tmp_path / "rec", video=False, pcm=tap)
+    rec = TabRecorder(driver, tmp_path / "rec", video=False, pcm=taps)
     try:
         rec.install()
         open_meeting(driver, f"{meeting_server}/?path=webrtc&speech=/speech.wav")
@@ -334,27 +336,30 @@ def test_live_pcm_is_the_recorded_mix_as_it_plays(chromium, meeting_server: str,
     finally:
         rec.close()
 
-    # Frames of 40 ms of 24 kHz s16le, one after the other on the recording's timeline.
-    assert len(frames) > 100
-    assert {len(pcm) for _, _, pcm in frames} == {rate * frame_ms // 1000 * 2}
-    offsets = [offset for _, offset, _ in frames]
-    assert all(abs(b - a - frame_ms / 1000) < 1e-6 for a, b in zip(offsets, offsets[1:]))
-    assert offsets[0] < 0.5
-    # Laid on their offsets, they hold the recording's sound at the same moments.
-    lead = b"\0" * (round(offsets[0] * rate) * 2)
-    live = write_wav(tmp_path / "live.wav", lead + b"".join(pcm for _, _, pcm in frames), rate)
-    live_16k = decode_to_wav(live, tmp_path / "live-16k.wav")
-    heard_live = onset(envelope(live_16k), 0.0)
     heard_file = onset(envelope(files.wav), 0.0)
-    assert heard_live is not None and heard_file is not None
-    assert abs(heard_live - heard_file) < 0.1, (heard_live, heard_file)
-    assert volume(live_16k, heard_live, 2.0)[0] > -50
-    # How late each frame reached the runner after its last sample was played (not asserted:
-    # the machine is shared).
-    late = sorted(arrived - (clock.started_at_unix + offset + frame_ms / 1000)
-                  for arrived, offset, _ in frames)
-    print(f"\nlive PCM frame delay: median {late[len(late) // 2] * 1000:.0f} ms, "
-          f"p95 {late[int(len(late) * 0.95)] * 1000:.0f} ms")
+    assert heard_file is not None
+    for rate, received in frames.items():
+        # Frames of 40 ms of s16le at the tap's rate, one after the other on the timeline.
+        assert len(received) > 100, rate
+        assert {len(pcm) for _, _, pcm in received} == {rate * frame_ms // 1000 * 2}
+        offsets = [offset for _, offset, _ in received]
+        assert all(abs(b - a - frame_ms / 1000) < 1e-6 for a, b in zip(offsets, offsets[1:]))
+        assert offsets[0] < 0.5
+        # Laid on their offsets, they hold the recording's sound at the same moments.
+        lead = b"\0" * (round(offsets[0] * rate) * 2)
+        live = write_wav(tmp_path / f"live-{rate}.wav",
+                         lead + b"".join(pcm for _, _, pcm in received), rate)
+        live_16k = decode_to_wav(live, tmp_path / f"live-{rate}-16k.wav")
+        heard_live = onset(envelope(live_16k), 0.0)
+        assert heard_live is not None
+        assert abs(heard_live - heard_file) < 0.1, (rate, heard_live, heard_file)
+        assert volume(live_16k, heard_live, 2.0)[0] > -50
+        # How late each frame reached the runner after its last sample was played (not
+        # asserted: the machine is shared).
+        late = sorted(arrived - (clock.started_at_unix + offset + frame_ms / 1000)
+                      for arrived, offset, _ in received)
+        print(f"\nlive PCM at {rate} Hz, frame delay: median {late[len(late) // 2] * 1000:.0f} ms, "
+              f"p95 {late[int(len(late) * 0.95)] * 1000:.0f} ms")
 
 
 def test_two_bots_do_not_mix_audio(chromium, meeting_server: str, tmp_path: Path) -> None:

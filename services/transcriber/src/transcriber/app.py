@@ -13,6 +13,7 @@ from mb_shared.service_kit import ServiceKit
 from mb_shared.storage import ObjectStore
 from transcriber.adapters.repository import SqlTranscriptRepository
 from transcriber.handlers import SERVICE, build_router, consume
+from transcriber.live import LiveTranscription
 from transcriber.models import OUTBOX
 from transcriber.providers import GladiaRecognizer, HttpPolicy, LocalRecognizer, RunpodRecognizer
 from transcriber.purge import build_purge_router
@@ -25,7 +26,8 @@ from transcriber.whisper_model import ensure_whisper_model
 def build_app(settings: TranscriberSettings) -> FastStream:
     kit = ServiceKit(SERVICE, settings)
     sessions = kit.database()
-    repository = SqlTranscriptRepository(sessions, kit.outbox(OUTBOX, sessions))
+    outbox = kit.outbox(OUTBOX, sessions)
+    repository = SqlTranscriptRepository(sessions, outbox)
     key_ring = settings.key_ring() if settings.secret_keys else None
 
     async def provider_keys(request_id: UUID) -> str | None:
@@ -53,9 +55,12 @@ def build_app(settings: TranscriberSettings) -> FastStream:
             settings.runpod_url, policy, settings.runpod_api_key, settings.runpod_endpoint_id,
             settings.runpod_model, settings.language),
     }
-    service = TranscriptionService(recognizers, repository, ObjectStore(settings),
-                                   settings.work_dir, provider_keys)
-    consume(kit, service)
+    files = ObjectStore(settings)
+    live = LiveTranscription(sessions, outbox, recognizers[SpeechToTextProvider.DEFAULT], files,
+                             settings.work_dir)
+    service = TranscriptionService(recognizers, repository, files, settings.work_dir,
+                                   provider_keys, live)
+    consume(kit, service, live)
     kit.broker.include_router(build_router(repository))
     kit.broker.include_router(build_purge_router(sessions))
     return kit.app

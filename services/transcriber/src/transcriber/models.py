@@ -1,12 +1,14 @@
 """The transcriber's tables: the runs of transcription requests, one transcript per successful
-run with its segments and words, and the outbox."""
+run with its segments and words, the pieces of audio transcribed during calls, and the outbox."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Column, DateTime
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -63,3 +65,21 @@ class TranscriptWordRow(TranscriberModel, table=True):
     start: float
     end: float
     word: str
+
+
+class LivePiece(TranscriberModel, table=True):
+    """A piece of a bot's audio sent while it records (`recording.piece`); `words` (absolute
+    `[start, end, text]`) once transcribed, `[]` at once for a piece without sound."""
+
+    __tablename__ = "live_pieces"
+
+    bot_id: UUID = Field(primary_key=True)
+    piece: int = Field(primary_key=True)
+    offset_s: float
+    duration_s: float
+    audio: str | None = None
+    timeline: list[Any] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    live_transcript: bool = False
+    words: list[Any] | None = Field(
+        default=None, sa_column=Column(JSONB(none_as_null=True), nullable=True))
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -1,4 +1,5 @@
-"""`transcriber.data.purge` (request/reply): delete every transcript run of a bot, words included."""
+"""`transcriber.data.purge` (request/reply): delete every transcript run of a bot, words included,
+and the pieces transcribed during its call."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from mb_shared.contracts.queries import PurgeReply, PurgeTranscripts
 from mb_shared.database import session_scope
 from mb_shared.messaging import answers_errors
 from transcriber.models import (
+    LivePiece,
     Transcript,
     TranscriptionRun,
     TranscriptSegmentRow,
@@ -31,6 +33,7 @@ async def purge_transcripts(sessions: async_sessionmaker[AsyncSession], bot_id) 
             delete(TranscriptSegmentRow).where(col(TranscriptSegmentRow.transcript_id).in_(runs))
         )
         result = await session.exec(delete(Transcript).where(Transcript.bot_id == bot_id))
+        await session.exec(delete(LivePiece).where(col(LivePiece.bot_id) == bot_id))
         await session.exec(
             update(TranscriptionRun).where(col(TranscriptionRun.bot_id) == bot_id)
             .values(transcript_id=None)

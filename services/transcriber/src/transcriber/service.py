@@ -1,6 +1,10 @@
 """Transcribing a recording on request: speech to text, words to speakers, the transcript stored
 with the answer (`transcription.done`) in one transaction.
 
+A bot's first transcript with the platform's own model is made of the words of the pieces
+transcribed while it recorded (`transcriber.live`), when its runner sent them all; otherwise, and
+for reruns and other providers, from the stored audio.
+
 A request is handled once: a second delivery of it (a redelivery after a crash, a replay) finds
 its run recorded and does nothing. The provider's key, when the request has one, is asked of the
 scheduler with the request's id and used only in memory.
@@ -16,6 +20,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from uuid import UUID
 
+from mb_shared.contracts.bot import SpeechToTextProvider
+from mb_shared.contracts.recording import RecordingArtifacts
+from mb_shared.contracts.timeline import SpeakerTimelineEntry
 from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
 from transcriber.attribution import (
     Segment,
@@ -24,6 +31,7 @@ from transcriber.attribution import (
     parse_speaker_timeline,
     speakers_of,
 )
+from transcriber.live import LiveTranscription
 from transcriber.ports import Files, TranscriptRepository
 from transcriber.providers import AudioSource, ProviderError, Recognizer
 
@@ -48,7 +56,9 @@ class TranscriptionService:
         files: Files,
         work_dir: Path,
         provider_keys: ProviderKeys,
+        live: LiveTranscription | None = None,
     ) -> None:
+        self._live = live
         self._recognizers = recognizers
         self._repository = repository
         self._files = files
@@ -89,6 +99,13 @@ class TranscriptionService:
         if recognizer is None:
             return None, request.speakers, 0, (
                 f"the {provider} provider is not available on this platform")
+        if (self._live is not None and artifacts.pieces and not request.rerun
+                and provider == SpeechToTextProvider.DEFAULT):
+            words = await self._live.words_of(request.bot_id, artifacts.pieces)
+            if words is not None:
+                timeline = await self._timeline(artifacts)
+                segments = group_into_segments(attribute_words(words, timeline))
+                return segments, speakers_of(timeline) or request.speakers, len(words), None
         if not artifacts.audio:
             return None, request.speakers, 0, "the recording has no audio"
         if not await self._files.exists(artifacts.audio):
@@ -99,11 +116,7 @@ class TranscriptionService:
         try:
             audio = workdir / Path(artifacts.audio).name
             await self._files.download(artifacts.audio, audio)
-            timeline = []
-            if artifacts.speaker_timeline:
-                timeline = parse_speaker_timeline(
-                    await self._files.get_bytes(artifacts.speaker_timeline)
-                )
+            timeline = await self._timeline(artifacts)
             source = AudioSource(audio, lambda: self._files.presigned_url(artifacts.audio))
             try:
                 words = await recognizer.recognize(source, api_key)
@@ -113,3 +126,8 @@ class TranscriptionService:
             return segments, speakers_of(timeline) or request.speakers, len(words), None
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    async def _timeline(self, artifacts: RecordingArtifacts) -> list[SpeakerTimelineEntry]:
+        if not artifacts.speaker_timeline:
+            return []
+        return parse_speaker_timeline(await self._files.get_bytes(artifacts.speaker_timeline))

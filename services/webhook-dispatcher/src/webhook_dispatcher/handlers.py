@@ -1,5 +1,5 @@
 """Thin handlers. Consumes bot.status_change, bot.completed, bot.failed, transcription.done
-(reruns) and calendar.synced; answers webhooks.retry; publishes nothing."""
+(reruns), transcription.live and calendar.synced; answers webhooks.retry; publishes nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from faststream.nats import NatsRouter
 from mb_shared.contracts.bot import BotCompleted, BotFailed, BotStatusChanged
 from mb_shared.contracts.calendar import CalendarSynced
 from mb_shared.contracts.queries import RetryWebhook
-from mb_shared.contracts.transcription import TranscriptionDone
+from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionLive
 from mb_shared.messaging import answers_errors
 from mb_shared.service_kit import ServiceKit
 from webhook_dispatcher.service import Dispatcher
@@ -22,6 +22,7 @@ def consume(kit: ServiceKit, dispatcher: Dispatcher) -> None:
     kit.consume(BotCompleted, dispatcher.on_completed)
     kit.consume(BotFailed, dispatcher.on_failed)
     kit.consume(TranscriptionDone, dispatcher.on_transcription_done)
+    kit.consume(TranscriptionLive, dispatcher.on_live_transcript)
     kit.consume(CalendarSynced, dispatcher.on_calendar_synced)
 
 

@@ -6,7 +6,11 @@ from typing import Any
 
 from mb_shared.contracts.bot import BotCompleted, BotFailed, BotStatusChanged, EndReason
 from mb_shared.contracts.calendar import CalendarSynced
-from mb_shared.contracts.transcription import TranscriptionDone, TranscriptSegment
+from mb_shared.contracts.transcription import (
+    TranscriptionDone,
+    TranscriptionLive,
+    TranscriptSegment,
+)
 
 FAILED_EVENT_CODES: dict[EndReason, str] = {
     EndReason.INVALID_URL: "meeting_not_found",
@@ -100,6 +104,14 @@ def transcription_complete(event: TranscriptionDone, segments: list[TranscriptSe
             "extra": extra,
             "error": event.error,
         },
+    }
+
+
+def live_transcript(event: TranscriptionLive) -> dict[str, Any]:
+    """`bot.live_transcript`: what was said in a stretch of the call, as it was transcribed."""
+    return {
+        "event": "bot.live_transcript",
+        "data": {"bot_id": str(event.bot_id), "transcript": transcript(event.segments)},
     }
 
 

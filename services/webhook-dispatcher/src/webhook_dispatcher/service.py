@@ -26,7 +26,7 @@ from mb_shared.contracts.bot import (
 )
 from mb_shared.contracts.calendar import CalendarSynced
 from mb_shared.contracts.queries import DeliveryProfile, OkReply, QueryError, RetryWebhook
-from mb_shared.contracts.transcription import TranscriptionDone
+from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionLive
 from mb_shared.secrets import SecretError
 from webhook_dispatcher import payloads
 from webhook_dispatcher.models import BotTarget, Delivery
@@ -168,6 +168,14 @@ class Dispatcher:
             occurred_at=event.occurred_at,
             url=event.webhook_url,
         )
+
+    async def on_live_transcript(self, event: TranscriptionLive) -> None:
+        """What was said during the call (bots that asked for it), between its status changes."""
+        target = await self._target(event.bot_id)
+        if target.final_at is not None and event.occurred_at >= target.final_at:
+            return
+        await self._enqueue(target, event.event_id, "bot.live_transcript",
+                            payloads.live_transcript(event), occurred_at=event.occurred_at)
 
     async def retry(self, query: RetryWebhook) -> OkReply | QueryError:
         """Send the bot's final event (`complete` or `failed`) again: the same delivery, so the

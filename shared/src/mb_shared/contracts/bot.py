@@ -35,6 +35,8 @@ class SpeechToText(Message):
 
     provider: SpeechToTextProvider = SpeechToTextProvider.DEFAULT
     api_key: str | None = None
+    live_transcript: bool = False
+    """Deliver what is said during the call (`bot.live_transcript` webhooks)."""
 
 
 class BotStatus(StrEnum):

@@ -24,8 +24,12 @@ from mb_shared.contracts.bot import (
 )
 from mb_shared.contracts.calendar import CalendarSynced
 from mb_shared.contracts.operations import DeadLetter
-from mb_shared.contracts.recording import RecordingUploaded
-from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
+from mb_shared.contracts.recording import RecordingPiece, RecordingUploaded
+from mb_shared.contracts.transcription import (
+    TranscriptionDone,
+    TranscriptionLive,
+    TranscriptionRequested,
+)
 
 DAY_S = 86_400.0
 GIB = 1024**3
@@ -61,8 +65,10 @@ EVENTS: dict[str, type[Event]] = {
         BotStatusChanged,
         BotNoted,
         BotLeaveRequested,
+        RecordingPiece,
         RecordingUploaded,
         TranscriptionRequested,
+        TranscriptionLive,
         TranscriptionDone,
         BotCompleted,
         BotFailed,
@@ -73,9 +79,9 @@ EVENTS: dict[str, type[Event]] = {
 
 CONSUMERS: dict[str, tuple[type[Event], ...]] = {
     "scheduler": (BotStatusChanged, BotNoted, RecordingUploaded, TranscriptionDone),
-    "transcriber": (TranscriptionRequested,),
+    "transcriber": (TranscriptionRequested, RecordingPiece),
     "webhook-dispatcher": (BotStatusChanged, BotCompleted, BotFailed, TranscriptionDone,
-                           CalendarSynced),
+                           TranscriptionLive, CalendarSynced),
     "bot-runner": (BotDispatched,),
 }
 """The durable consumers of each service: one per (service, subject), shared by its replicas."""

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from mb_shared.contracts.base import Event, Message
 from mb_shared.contracts.bot import EndReason
+from mb_shared.contracts.timeline import SpeakerTimelineEntry
 
 
 class RecordingArtifacts(Message):
@@ -17,6 +18,9 @@ class RecordingArtifacts(Message):
     audio: str | None = None
     speaker_timeline: str | None = None
     participants: str | None = None
+    pieces: int | None = None
+    """How many `recording.piece` events the runner published for the transcript made during the
+    call (None: none, the transcript is made from `audio`)."""
 
     @property
     def recording(self) -> str | None:
@@ -38,3 +42,23 @@ class RecordingUploaded(Event):
     end_reason: EndReason
     speakers: list[str]
     schema_version: int = 2
+
+
+class RecordingPiece(Event):
+    """A piece of the meeting's audio, cut at a pause while the bot records, so that the
+    transcript is made during the call. A bot's pieces are numbered from 0 and tile the audio the
+    runner had; `audio` is the object key of the piece as a 16 kHz mono WAV, None for a piece
+    without sound (nothing to transcribe). `timeline` holds who spoke during it (open intervals
+    end with the piece); `live_transcript` says whether the bot's owner asked for its
+    transcript during the call (`bot.live_transcript` webhooks)."""
+
+    SUBJECT = "recording.piece"
+    STREAM = "EVENTS"
+
+    bot_id: UUID
+    index: int
+    offset_s: float
+    duration_s: float
+    audio: str | None = None
+    timeline: list[SpeakerTimelineEntry] = []
+    live_transcript: bool = False

@@ -62,3 +62,16 @@ class TranscriptionDone(Event):
     error: str | None = None
     rerun: bool = False
     webhook_url: str | None = None
+
+
+class TranscriptionLive(Event):
+    """What was said in some pieces of a bot's audio, transcribed during the call and attributed
+    to speakers (from the pieces' timeline): `pieces` are their indexes, in order. Published only
+    for bots whose owner asked for it; delivered as `bot.live_transcript`."""
+
+    SUBJECT = "transcription.live"
+    STREAM = "EVENTS"
+
+    bot_id: UUID
+    pieces: list[int]
+    segments: list[TranscriptSegment]

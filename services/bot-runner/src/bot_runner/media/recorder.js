@@ -12,8 +12,8 @@
 // While recording, all of them are mixed in a private AudioContext into a
 // MediaStreamAudioDestinationNode that a MediaRecorder encodes (webm/opus).
 // Chunks are handed to the controlling process through a CDP binding.
-// With a `pcm` option the same mix is also handed over as raw PCM for live streaming: an
-// AudioWorklet in a second AudioContext at the asked rate (Chromium resamples) cuts it into
+// With `pcm` options the same mix is also handed over as raw PCM, live: for each, an
+// AudioWorklet in another AudioContext at the asked rate (Chromium resamples) cuts it into
 // frames of 16-bit little-endian mono samples, each emitted as soon as it is complete.
 //
 // The page itself is left alone: its elements keep playing as before.
@@ -297,9 +297,9 @@
     return btoa(text);
   }
 
-  // Raw PCM of the mix at `pcm.rate`, in frames of `pcm.frameMs`: {t: 'pcm', seg, n, data}.
+  // Raw PCM of the mix at `pcm.rate`, in frames of `pcm.frameMs`: {t: 'pcm', tap, seg, n, data}.
   // Returns the stream's handle, or null (noted) if the page cannot run it.
-  async function startPcm(stream, segment, pcm) {
+  async function startPcm(stream, segment, pcm, tap) {
     let ctx = null;
     try {
       ctx = new AudioContext({ latencyHint: 'interactive', sampleRate: pcm.rate });
@@ -316,7 +316,7 @@
       mute.gain.value = 0;
       let n = 0;
       node.port.onmessage = (ev) => {
-        emit({ t: 'pcm', seg: segment, n: n++, data: bytesToBase64(new Uint8Array(ev.data)) });
+        emit({ t: 'pcm', tap, seg: segment, n: n++, data: bytesToBase64(new Uint8Array(ev.data)) });
       };
       const source = ctx.createMediaStreamSource(stream);
       source.connect(node);
@@ -386,10 +386,13 @@
       perf, date, timeOrigin: performance.timeOrigin, ctxState: ctx.state, mime,
       startEventDelayMs: performance.now() - perf,
     };
-    if (opts.pcm) {
-      mixer.pcm = await startPcm(dest.stream, segment, opts.pcm);
-      mixer.info.pcmDate = mixer.pcm ? mixer.pcm.date : null;
-      if (!mixer.pcm) mixer.info.pcmError = log[log.length - 1] || 'pcm: not started';
+    mixer.pcm = [];
+    mixer.info.pcm = [];
+    for (const [tap, pcm] of (opts.pcm || []).entries()) {
+      const started = await startPcm(dest.stream, segment, pcm, tap);
+      if (started) mixer.pcm.push(started);
+      mixer.info.pcm.push(started ? { date: started.date }
+        : { error: log[log.length - 1] || 'pcm: not started' });
     }
     return mixer.info;
   }
@@ -409,7 +412,7 @@
     flushOutbox();
     mixer = null;
     for (const src of sources) refresh(src); // disconnects everything
-    if (m.pcm) { try { await m.pcm.ctx.close(); } catch (e) { /* ignore */ } }
+    for (const pcm of m.pcm || []) { try { await pcm.ctx.close(); } catch (e) { /* ignore */ } }
     try { await m.ctx.close(); } catch (e) { /* ignore */ }
     return m.stopInfo;
   }

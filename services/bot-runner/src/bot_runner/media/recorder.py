@@ -10,10 +10,11 @@ Approach (see ``media/README.md`` for what was tried and why):
   1 s timeslice). Nothing goes through an OS audio device, so bots on one
   machine cannot hear each other and no PulseAudio/Xvfb is needed.
 * **Video** -- CDP ``Page.startScreencast`` JPEG frames of the tab.
-* **Live PCM** -- with ``pcm=PcmTap(...)``, the page also cuts the same mix into raw PCM
-  frames at the asked rate (an AudioWorklet, see ``recorder.js``) and the recorder hands each one,
-  with its place on the recording's timeline, to ``PcmTap.on_frame`` as soon as it arrives: the
-  bot's live audio stream. It never waits on the receiver; the files do not depend on it.
+* **Live PCM** -- for each ``PcmTap`` in ``pcm``, the page also cuts the same mix into raw PCM
+  frames at the tap's rate (an AudioWorklet, see ``recorder.js``) and the recorder hands each one,
+  with its place on the recording's timeline, to ``PcmTap.on_frame`` as soon as it arrives (the
+  bot's live audio stream, the pieces transcribed during the call). It never waits on the
+  receivers; the files do not depend on them.
 * **Transport** -- the recorder opens its *own* DevTools websocket to the page
   (not Selenium's connection): audio chunks arrive through a ``Runtime``
   binding, frames as screencast events. A small per-document ffmpeg decodes the
@@ -43,7 +44,7 @@ import subprocess
 import threading
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -149,7 +150,7 @@ class _Segment:
         self.index = index
         self._keep = open(keep, "wb") if keep else None  # noqa: SIM115
         self.start_unix: float | None = None
-        self.pcm_start_unix: float | None = None
+        self.pcm_start_unix: dict[int, float] = {}  # tap -> unix time of its first sample
         self.chunks = 0
         self.bytes = 0
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in close()
@@ -228,7 +229,7 @@ class TabRecorder:
         timeslice_ms: int = 1000,
         ffmpeg: str = "ffmpeg",
         keep_webm: bool = False,
-        pcm: PcmTap | None = None,
+        pcm: Sequence[PcmTap] = (),
     ) -> None:
         self._driver = driver
         self.workdir = Path(workdir)
@@ -242,7 +243,7 @@ class TabRecorder:
         self.timeslice_ms = timeslice_ms
         self.ffmpeg = ffmpeg
         self.keep_webm = keep_webm  # also save the page's raw webm (decoder-N.webm)
-        self.pcm = pcm
+        self.pcm = tuple(pcm)
         self.mp4_path = self.workdir / "recording.mp4" if video else None
         # Written while recording (fragmented: what ffmpeg has written stays
         # playable, though it writes late), remuxed into a plain MP4 with the
@@ -291,7 +292,7 @@ class TabRecorder:
         already loaded page, but then sources created earlier are only found if
         they are attached to the DOM.)
         """
-        if self.pcm is not None:
+        if self.pcm:
             # The live PCM's AudioWorklet is loaded from a blob: URL, which a meeting page's
             # Content-Security-Policy may refuse; the bot's own tab does not enforce it.
             self._driver.execute_cdp_cmd("Page.setBypassCSP", {"enabled": True})
@@ -578,17 +579,17 @@ class TabRecorder:
     # ------------------------------------------------------------ internals
     def _started_segment(self, seg: _Segment, info: dict[str, Any]) -> None:
         seg.start_unix = info["date"] / 1000.0
-        if self.pcm is not None:
-            if info.get("pcmDate") is not None:
-                seg.pcm_start_unix = info["pcmDate"] / 1000.0
+        for tap, started in enumerate(info.get("pcm") or []):
+            if started.get("date") is not None:
+                seg.pcm_start_unix[tap] = started["date"] / 1000.0
             else:
-                log.warning("recorder: no live PCM in segment %d: %s", seg.index,
-                            info.get("pcmError"))
+                log.warning("recorder: no live PCM %d in segment %d: %s", tap, seg.index,
+                            started.get("error"))
 
     def _start_expression(self, segment: int) -> str:
         options: dict[str, Any] = {"segment": segment, "timesliceMs": self.timeslice_ms}
-        if self.pcm is not None:
-            options["pcm"] = {"rate": self.pcm.rate, "frameMs": self.pcm.frame_ms}
+        if self.pcm:
+            options["pcm"] = [{"rate": tap.rate, "frameMs": tap.frame_ms} for tap in self.pcm]
         opts = json.dumps(options)
         return (
             "(async () => {"
@@ -695,11 +696,13 @@ class TabRecorder:
             log.warning("page MediaRecorder error: %s", msg.get("msg"))
 
     def _on_pcm(self, msg: dict[str, Any]) -> None:
-        tap, clock = self.pcm, self._clock
+        index, clock = int(msg.get("tap", 0)), self._clock
         seg = self._segments.get(int(msg["seg"]))
-        if tap is None or clock is None or seg is None or seg.pcm_start_unix is None:
+        if (clock is None or seg is None or not 0 <= index < len(self.pcm)
+                or index not in seg.pcm_start_unix):
             return  # before start() has the segment's clocks: not on the timeline yet
-        offset = (seg.pcm_start_unix - clock.started_at_unix
+        tap = self.pcm[index]
+        offset = (seg.pcm_start_unix[index] - clock.started_at_unix
                   + int(msg["n"]) * tap.frame_ms / 1000.0)
         try:
             tap.on_frame(base64.b64decode(msg["data"]), offset)
