@@ -117,7 +117,9 @@ def percentile(values: list[float], share: float) -> float:
 
 def audio_delays(connections: list[AudioConnection], utterances: list[dict]) -> list[float]:
     """For each line played: seconds from its start in the simulator to the arrival of the
-    first frame holding its sound (after at least 0.2 s of quiet) at the receiver."""
+    first frame holding its sound (after at least 0.2 s of quiet) at the receiver. The page
+    reports a line's start a little after its sound leaves (so a delay can be below zero): the
+    onset is looked for from 1 s before it."""
     frames = [(arrived, max(abs(v) for v in memoryview(data).cast("h")))
               for connection in connections for arrived, data in connection.frames]
     delays = []
@@ -127,7 +129,7 @@ def audio_delays(connections: list[AudioConnection], utterances: list[dict]) -> 
             continue
         quiet = 0
         for arrived, peak in frames:
-            if arrived < start:
+            if arrived < start - 1.0:
                 continue
             if peak >= SOUND and quiet >= 5:
                 delays.append(arrived - start)
