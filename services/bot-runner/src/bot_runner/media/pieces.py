@@ -44,11 +44,13 @@ class PieceCutter:
         self.min_s, self.max_s, self.pause_s, self.max_silent_s = min_s, max_s, pause_s, max_silent_s
         self.lead_s = lead_s
         self._frames: list[tuple[float, bytes, int]] = []  # (offset, pcm, loudness)
+        self._held_bytes = 0  # of the frames held
+        self._loud = 0  # frames held with sound
         self._quiet_s = 0.0
         self._next = 0
 
     def _length_s(self) -> float:
-        return sum(len(pcm) for _, pcm, _ in self._frames) / 2 / self.sample_rate
+        return self._held_bytes / 2 / self.sample_rate
 
     def push(self, pcm: bytes, offset_s: float) -> list[Piece]:
         """Add the next frame; the pieces it completes."""
@@ -59,8 +61,7 @@ class PieceCutter:
             if abs(offset_s - expected) > 0.5 * len(pcm) / 2 / self.sample_rate:
                 done += self.flush()
         loudness = _loudness(pcm)
-        if loudness > SOUND_LEVEL and self._quiet_s >= 2 * self.lead_s and not any(
-                level > SOUND_LEVEL for _, _, level in self._frames):
+        if loudness > SOUND_LEVEL and self._quiet_s >= 2 * self.lead_s and not self._loud:
             lead, kept = 0.0, len(self._frames)
             while kept > 0 and lead < self.lead_s:
                 kept -= 1
@@ -68,11 +69,12 @@ class PieceCutter:
             if kept:
                 done.append(self._cut(kept))
         self._frames.append((offset_s, pcm, loudness))
+        self._held_bytes += len(pcm)
+        self._loud += loudness > SOUND_LEVEL
         frame_s = len(pcm) / 2 / self.sample_rate
         self._quiet_s = self._quiet_s + frame_s if loudness <= SOUND_LEVEL else 0.0
         length = self._length_s()
-        sound = any(level > SOUND_LEVEL for _, _, level in self._frames)
-        if not sound:
+        if not self._loud:
             if length >= self.max_silent_s:
                 done += self.flush()
         elif length >= self.min_s and self._quiet_s >= self.pause_s:
@@ -96,6 +98,8 @@ class PieceCutter:
 
     def _cut(self, end: int) -> Piece:
         taken, self._frames = self._frames[:end], self._frames[end:]
+        self._held_bytes = sum(len(pcm) for _, pcm, _ in self._frames)
+        self._loud = sum(level > SOUND_LEVEL for _, _, level in self._frames)
         self._quiet_s = 0.0
         for _, pcm, level in reversed(self._frames):
             if level > SOUND_LEVEL:

@@ -80,6 +80,26 @@ class PcmTap:
     on_frame: Callable[[bytes, float], None]
 
 
+def shared_taps(taps: Sequence[PcmTap]) -> list[PcmTap]:
+    """`taps` with one per rate and frame length, handing each frame to all of its receivers:
+    the page runs one worklet for each."""
+    receivers: dict[tuple[int, int], list[Callable[[bytes, float], None]]] = {}
+    for tap in taps:
+        receivers.setdefault((tap.rate, tap.frame_ms), []).append(tap.on_frame)
+
+    def fan_out(each: list[Callable[[bytes, float], None]]) -> Callable[[bytes, float], None]:
+        if len(each) == 1:
+            return each[0]
+
+        def on_frame(pcm: bytes, offset_s: float) -> None:
+            for receiver in each:
+                receiver(pcm, offset_s)
+        return on_frame
+
+    return [PcmTap(rate, frame_ms, fan_out(each))
+            for (rate, frame_ms), each in receivers.items()]
+
+
 class RecorderError(RuntimeError):
     """The recorder could not start, or a part of its pipeline failed."""
 
@@ -243,7 +263,7 @@ class TabRecorder:
         self.timeslice_ms = timeslice_ms
         self.ffmpeg = ffmpeg
         self.keep_webm = keep_webm  # also save the page's raw webm (decoder-N.webm)
-        self.pcm = tuple(pcm)
+        self.pcm = tuple(shared_taps(pcm))
         self.mp4_path = self.workdir / "recording.mp4" if video else None
         # Written while recording (fragmented: what ffmpeg has written stays
         # playable, though it writes late), remuxed into a plain MP4 with the
