@@ -67,7 +67,8 @@ class BotSampler:
     def __init__(self, *pids: int) -> None:
         self._roots = [psutil.Process(pid) for pid in pids]
         self._stop = threading.Event()
-        self.cpu_share: list[float] = []
+        self.samples: list[tuple[float, float, float]] = []
+        """(wall time, cores used by the trees, cores used by the whole machine) per second."""
         self.peak_pss_mb = 0.0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -86,10 +87,12 @@ class BotSampler:
 
     def _run(self) -> None:
         previous, t0 = self._cpu_seconds(self._tree()), time.monotonic()
+        psutil.cpu_percent()
         while not self._stop.wait(1.0):
             procs = self._tree()
             now_cpu, now = self._cpu_seconds(procs), time.monotonic()
-            self.cpu_share.append((now_cpu - previous) / (now - t0))
+            machine = psutil.cpu_percent() / 100 * (psutil.cpu_count() or 1)
+            self.samples.append((time.time(), (now_cpu - previous) / (now - t0), machine))
             previous, t0 = now_cpu, now
             pss = 0
             for proc in procs:
@@ -136,6 +139,20 @@ def audio_delays(connections: list[AudioConnection], utterances: list[dict]) -> 
                 break
             quiet = quiet + 1 if peak < SOUND else 0
     return delays
+
+
+def lag_profile(connection: AudioConnection) -> list[int]:
+    """How late the audio came, per 10 s of it: the largest delay of a frame's arrival behind
+    the pace of the earliest one (frame k is due 40 ms after frame k-1)."""
+    if not connection.frames:
+        return []
+    base = min(arrived - k * 0.04 for k, (arrived, _) in enumerate(connection.frames))
+    profile: list[int] = []
+    for k, (arrived, _) in enumerate(connection.frames):
+        if k % 250 == 0:
+            profile.append(0)
+        profile[-1] = max(profile[-1], round((arrived - base - k * 0.04) * 1000))
+    return profile
 
 
 PASSCODE = "Bench42"
@@ -223,8 +240,13 @@ def finish_visit(stack: PlatformStack, receiver: WebhookReceiver, visit: dict,
         if delays:
             result["word_to_receiver_median_ms"] = round(percentile(delays, 0.5) * 1000)
             result["word_to_receiver_p95_ms"] = round(percentile(delays, 0.95) * 1000)
+            result["word_to_receiver_each_ms"] = [round(d * 1000) for d in delays]
         received_s = sum(len(c.frames) for c in connections) * 0.04
         gaps = [t for c in connections for t in c.texts if t.get("type") == "audio_gap"]
+        if connections:
+            result["receiver_lag_ms_each_10s"] = lag_profile(connections[0])
+        if connections and connections[0].header:
+            result["receiver_first_offset_s"] = connections[0].header.get("offset_ms", 0) / 1000
         result["receiver_audio_s"] = round(received_s, 1)
         result["receiver_audio_gaps"] = len(gaps)
         result["recording_s"] = final.body["data"].get("duration")
@@ -251,17 +273,25 @@ def run_meetings(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
                           stack.processes["transcriber"].pid) if sample else None)
     if sampler:
         sampler.start()
-    receiver.wait_for(visits[0]["bot_id"], lambda w: (w.body["data"].get("status") or {})
-                      .get("code") == "call_ended", timeout=duration_s + 300)
+    all_in_call = time.time()
+    for visit in visits:
+        receiver.wait_for(visit["bot_id"], lambda w: (w.body["data"].get("status") or {})
+                          .get("code") == "call_ended", timeout=duration_s + 300)
     if sampler:
         sampler.stop()
+    first_end = min(w.received_at for visit in visits for w in receiver.for_bot(visit["bot_id"])
+                    if (w.body["data"].get("status") or {}).get("code") == "call_ended")
     results = [finish_visit(stack, receiver, visit, audio) for visit in visits]
-    if sampler and sampler.cpu_share:
-        shares = sorted(sampler.cpu_share)
+    window = [s for s in sampler.samples if all_in_call <= s[0] <= first_end] if sampler else []
+    if window:
+        shares = sorted(s[1] for s in window)
+        machine = sum(s[2] for s in window) / len(window)
         for result in results:
             result["concurrent_bots"] = bots
+            result["all_in_call_s"] = round(first_end - all_in_call)
             result["bot_cpu_mean_core_share"] = round(sum(shares) / len(shares) / bots, 2)
             result["bot_cpu_p95_core_share"] = round(shares[int(0.95 * (len(shares) - 1))] / bots, 2)
+            result["machine_cpu_mean_cores"] = round(machine, 2)
             result["bot_peak_pss_mb"] = round(sampler.peak_pss_mb / bots)
     return results
 

@@ -1,11 +1,12 @@
-"""Live audio on the real stack, on each platform: a receiver on loopback gets the meeting's
-audio as it plays; what a customer's server sends is heard in the meeting as the bot's voice; and a
+"""Real time on the real stack, on each platform: a receiver on loopback gets the meeting's
+audio as it plays; what a customer's server sends is heard in the meeting as the bot's voice; a
 receiver that dies mid-call changes neither the recording nor the transcript, only the bot's
-status history.
+status history; and the transcript made while the bot records comes as `bot.live_transcript`
+webhooks during the call, in order, with their speakers, and is the `complete` transcript.
 
-Three bots at once: on Meet, one socket both ways at 24 kHz; on Teams, an output whose server
-dies a few seconds into the call and an input on another server that stays; on Zoom, an input
-alone.
+Three bots at once: on Meet, one socket both ways at 24 kHz and live transcripts; on Teams, an
+output whose server dies a few seconds into the call and an input on another server that stays;
+on Zoom, an input alone (and no live transcripts: it did not ask).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from support import (
     ReceivedWebhook,
     assert_heard_the_script,
     assert_mp4_lasts_the_time_in_call,
+    assert_words_carry_their_speaker,
     meeting_link,
     meeting_script,
     normalize,
@@ -56,6 +58,8 @@ class StreamedBot:
     input: list[AudioConnection]
     microphone: bytes
     """What the others in the simulated meeting heard from the bot (webm)."""
+    live: list[ReceivedWebhook]
+    """Its `bot.live_transcript` webhooks."""
 
 
 def server_for(receiver: AudioReceiver) -> BackgroundServer:
@@ -97,7 +101,9 @@ def streamed(api, simulator, webhooks, bot_voice) -> Iterator[dict[str, Streamed
             response = api.join(meeting_url=meeting_link(platform, code),
                                 bot_name=f"Streamer {name}",
                                 webhook_url=webhooks.url + "/streaming",
-                                speech_to_text={"provider": "Default"}, streaming=streaming)
+                                speech_to_text={"provider": "Default",
+                                                "live_transcript": name == "meet"},
+                                streaming=streaming)
             assert response.status == 200, response.body
             sent[name] = (code, response.body["bot_id"])
         deadline = time.monotonic() + 300
@@ -119,7 +125,8 @@ def streamed(api, simulator, webhooks, bot_voice) -> Iterator[dict[str, Streamed
                 api.request("GET", f"/bots/{bot_id}").body,
                 receivers[outputs[name]].on_path(f"/{outputs[name]}") if name in outputs else [],
                 receivers[inputs[name]].on_path(f"/{inputs[name]}"),
-                simulator.microphone_audio(code, guest["id"]))
+                simulator.microphone_audio(code, guest["id"]),
+                [h for h in webhooks.for_bot(bot_id) if h.body["event"] == "bot.live_transcript"])
         yield results
     finally:
         for server in servers.values():
@@ -239,3 +246,47 @@ def test_the_bot_does_not_hear_its_own_voice_in_its_recording(streamed):
         for word in segment["words"])))
     assert "remember" not in words and "comments" not in words
     assert_heard_the_script(streamed["zoom"].final.body, SCRIPT)
+
+
+def live_segments(bot: StreamedBot) -> list[dict]:
+    return [segment for hook in bot.live for segment in hook.body["data"]["transcript"]]
+
+
+def test_live_transcripts_arrive_during_the_call(streamed):
+    bot = streamed["meet"]
+    assert bot.live, "no bot.live_transcript webhook"
+    ended_at = bot.meeting["ended_at"]
+    for hook in bot.live:
+        said = [(s["speaker"], " ".join(w["word"] for w in s["words"]))
+                for s in hook.body["data"]["transcript"]]
+        print(f"\n{hook.received_at - ended_at:+.1f} s from the end: {said}")
+    during = [hook for hook in bot.live if hook.received_at < ended_at]
+    assert len(during) >= 2, "fewer than two live transcripts before the meeting ended"
+
+
+def test_live_transcripts_are_in_order_and_say_who_spoke(streamed):
+    segments = live_segments(streamed["meet"])
+    starts = [segment["start_time"] for segment in segments]
+    assert starts == sorted(starts)
+    turns = [s["speaker"] for s in segments]
+    firsts = [turns[0], *(b for a, b in zip(turns, turns[1:]) if a != b)]
+    assert firsts[:3] == [line["speaker"] for line in SCRIPT]
+    transcript = [{"speaker": s["speaker"], "words": s["words"]} for s in segments]
+    assert_heard_the_script({"data": {"transcript": transcript}}, SCRIPT)
+
+
+def test_the_complete_transcript_is_made_of_the_live_words(streamed):
+    bot = streamed["meet"]
+    assert bot.final.body["event"] == "complete", bot.final.body
+    assert_heard_the_script(bot.final.body, SCRIPT)
+    assert_words_carry_their_speaker(bot.final.body, SCRIPT)
+    live_words = [(w["word"], round(w["start"], 2)) for s in live_segments(bot) for w in s["words"]]
+    final_words = [(w["word"], round(w["start"], 2))
+                   for s in bot.final.body["data"]["transcript"] for w in s["words"]]
+    assert final_words == live_words
+    print(f"\nmeeting end -> complete: {bot.final.received_at - bot.meeting['ended_at']:.1f} s")
+
+
+def test_a_bot_that_did_not_ask_gets_no_live_transcript(streamed):
+    assert streamed["zoom"].live == []
+    assert streamed["teams"].live == []

@@ -29,8 +29,8 @@ from meeting_simulator import SimulatorError, SimulatorThread, new_meet_code
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"  # the EBML header every WebM file begins with
 MAX_BYTES = 64 * 1024 * 1024
 WAIT = 30.0  # generous: the machine may be busy with another test run
-ON_SECONDS = 4.0  # how long the guest speaks in the call before muting
-MUTED_SECONDS = 5.0  # and how long it stays in the call muted
+ON_SECONDS = 2.5  # how long the guest speaks in the call before muting
+MUTED_SECONDS = 3.0  # and how long it stays in the call muted
 MARGIN = 0.5  # seconds kept away from the moment of muting when measuring either side of it
 SAMPLE_RATE = 48000
 

@@ -31,6 +31,11 @@ BASE_FLAGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
+    # A bot's page is never in front of anyone: without these Chromium would treat it as a
+    # background tab, lower its renderer's priority and slow its timers.
+    "--disable-renderer-backgrounding",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
     "--lang=en-US",
     "--window-size=1280,720",
 ]

@@ -345,6 +345,9 @@ def test_live_pcm_is_the_recorded_mix_as_it_plays(chromium, meeting_server: str,
         offsets = [offset for _, offset, _ in received]
         assert all(abs(b - a - frame_ms / 1000) < 1e-6 for a, b in zip(offsets, offsets[1:]))
         assert offsets[0] < 0.5
+        # As much sound as the recording holds: none skipped, none added.
+        assert abs(offsets[-1] + frame_ms / 1000 - files.duration_s) < 0.3, (
+            rate, offsets[-1], files.duration_s)
         # Laid on their offsets, they hold the recording's sound at the same moments.
         lead = b"\0" * (round(offsets[0] * rate) * 2)
         live = write_wav(tmp_path / f"live-{rate}.wav",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from uuid import UUID
 
 from faststream import FastStream
@@ -23,6 +24,13 @@ from transcriber.speech import WhisperSpeechToText
 from transcriber.whisper_model import ensure_whisper_model
 
 
+def yield_cpu_to_calls(niceness: int) -> None:
+    """Lower this thread's CPU priority to `niceness`; the threads it starts afterwards (the
+    model's, the workers that run it) inherit it."""
+    if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+
+
 def build_app(settings: TranscriberSettings) -> FastStream:
     kit = ServiceKit(SERVICE, settings)
     sessions = kit.database()
@@ -42,6 +50,7 @@ def build_app(settings: TranscriberSettings) -> FastStream:
             raise RuntimeError("MB_SECRET_KEYS is not set: the provider key cannot be opened")
         return key_ring.open(reply.sealed_api_key)
 
+    yield_cpu_to_calls(settings.niceness)
     model_dir = ensure_whisper_model(settings.model_cache_dir)
     speech = WhisperSpeechToText(
         model_dir, cpu_threads=settings.cpu_threads, language=settings.language

@@ -3,8 +3,10 @@
 length.
 
 Pieces are stored as they come (`live_pieces`). A worker takes the oldest pending piece of any bot
-with the pieces of that bot that follow it without a break, up to `max_batch_s` (one piece when
-it keeps up, more when it is behind: fewer, longer runs of the model), holds their rows locked
+with the pieces of that bot that follow it without a break, up to `max_batch_s` of audio (one
+piece when it keeps up, more when it is behind: the model costs about the same for one piece as
+for a full window, so a backlog is cleared in fewer, fuller runs; a silent piece inside a run
+takes at most `SILENCE_KEPT_S` of it), holds their rows locked
 (another replica skips them) while the model transcribes them as one audio, and stores each
 piece's words in the same transaction as the `transcription.live` event of the bots that asked
 for one. When the bot's first transcript is asked for, `words_of` transcribes what is still
@@ -21,6 +23,7 @@ import shutil
 import tempfile
 import time
 import wave
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -50,6 +53,41 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
 CONTIGUOUS_S = 0.05
 """Pieces further apart than this are not transcribed as one audio."""
+SILENCE_KEPT_S = 1.0
+"""A silent piece inside a run is transcribed as this much silence at most."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """Where a piece lies in the audio of a run: from `at_s`, `length_s` long (a silent piece
+    may be shortened)."""
+
+    piece: LivePiece
+    at_s: float
+    length_s: float
+
+    def to_recording(self, t: float) -> float:
+        """A time of the run's audio within this part, on the recording's timeline."""
+        return self.piece.offset_s + min(max(t - self.at_s, 0.0), self.piece.duration_s)
+
+
+def lay_out(rows: list[LivePiece], max_length_s: float) -> list[Part]:
+    """The run that starts with `rows[0]` (pending): the pieces that follow it without a break,
+    each voiced one still pending, silent ones shortened, up to `max_length_s` of audio, ending
+    with a voiced piece."""
+    parts = [Part(rows[0], 0.0, rows[0].duration_s)]
+    for row in rows[1:]:
+        previous = parts[-1].piece
+        length = row.duration_s if row.audio else min(row.duration_s, SILENCE_KEPT_S)
+        at = parts[-1].at_s + parts[-1].length_s
+        if (row.piece != previous.piece + 1
+                or abs(row.offset_s - previous.offset_s - previous.duration_s) > CONTIGUOUS_S
+                or (row.audio and row.words is not None) or at + length > max_length_s):
+            break
+        parts.append(Part(row, at, length))
+    while not parts[-1].piece.audio:
+        parts.pop()
+    return parts
 
 
 class LiveTranscription:
@@ -95,44 +133,29 @@ class LiveTranscription:
                 select(LivePiece).where(LivePiece.bot_id == oldest.bot_id,
                                         col(LivePiece.piece) >= oldest.piece)
                 .order_by(col(LivePiece.piece)).with_for_update(skip_locked=True))).all()
-            batch = self._run_from(rows)
-            words = await self._recognize(batch)
-            for row in batch:
-                end = row.offset_s + row.duration_s
-                last = row is batch[-1]
-                row.words = [[w.start, w.end, w.text] for w in words
-                             if row.offset_s <= w.start and (w.start < end or last)]
-                session.add(row)
+            parts = lay_out(list(rows), self._max_batch_s)
+            words = await self._recognize(parts)
+            batch = [part.piece for part in parts]
+            for part in parts:
+                part.piece.words = [[w.start, w.end, w.text] for w in words[part.piece.piece]]
+                session.add(part.piece)
             if any(row.live_transcript for row in batch):
-                await self._outbox.put(session, [self._live_event(batch, words)])
+                found = [w for part in parts for w in words[part.piece.piece]]
+                await self._outbox.put(session, [self._live_event(batch, found)])
         return True
 
-    def _run_from(self, rows: list[LivePiece]) -> list[LivePiece]:
-        """The first row and those that follow it without a break, pending, up to the limit."""
-        batch = [rows[0]]
-        for row in rows[1:]:
-            previous = batch[-1]
-            if (row.words is not None or row.piece != previous.piece + 1
-                    or abs(row.offset_s - previous.offset_s - previous.duration_s) > CONTIGUOUS_S
-                    or sum(r.duration_s for r in batch) + row.duration_s > self._max_batch_s):
-                break
-            batch.append(row)
-        return batch
-
-    async def _recognize(self, batch: list[LivePiece]) -> list[RecognizedWord]:
-        """The batch's words, on the recording's timeline."""
-        voiced = [row for row in batch if row.audio]
-        if not voiced:
-            return []
+    async def _recognize(self, parts: list[Part]) -> dict[int, list[RecognizedWord]]:
+        """The words of each piece of the run, on the recording's timeline."""
         pcm = bytearray()
-        for row in batch:
-            if row.audio:
-                with wave.open(io.BytesIO(await self._files.get_bytes(row.audio))) as piece:
-                    pcm += piece.readframes(piece.getnframes())
+        for part in parts:
+            if part.piece.audio:
+                with wave.open(io.BytesIO(await self._files.get_bytes(part.piece.audio))) as wav:
+                    pcm += wav.readframes(wav.getnframes())
             else:
-                pcm += bytes(round(row.duration_s * SAMPLE_RATE) * 2)
+                pcm += bytes(round(part.length_s * SAMPLE_RATE) * 2)
+        first = parts[0].piece
         self._work_dir.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f"live-{batch[0].bot_id}-", dir=self._work_dir))
+        workdir = Path(tempfile.mkdtemp(prefix=f"live-{first.bot_id}-", dir=self._work_dir))
         try:
             path = workdir / "pieces.wav"
             with wave.open(str(path), "wb") as out:
@@ -141,16 +164,20 @@ class LiveTranscription:
                 out.setframerate(SAMPLE_RATE)
                 out.writeframes(bytes(pcm))
             started = time.monotonic()
-            words = await self._recognizer.recognize(
-                AudioSource(path, lambda: self._files.presigned_url(voiced[0].audio)), None)
+            found = await self._recognizer.recognize(
+                AudioSource(path, lambda: self._files.presigned_url(first.audio)), None)
             log.info("transcribed pieces %d-%d of bot %s (%.1f s of audio) in %.1f s",
-                     batch[0].piece, batch[-1].piece, batch[0].bot_id, len(pcm) / 2 / SAMPLE_RATE,
-                     time.monotonic() - started)
+                     first.piece, parts[-1].piece.piece, first.bot_id,
+                     len(pcm) / 2 / SAMPLE_RATE, time.monotonic() - started)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        offset = batch[0].offset_s
-        return [RecognizedWord(start=offset + w.start, end=offset + w.end, text=w.text)
-                for w in words]
+        words: dict[int, list[RecognizedWord]] = {part.piece.piece: [] for part in parts}
+        for word in found:
+            part = next((p for p in reversed(parts) if p.at_s <= word.start), parts[0])
+            start = part.to_recording(word.start)
+            words[part.piece.piece].append(RecognizedWord(
+                start=start, end=max(start, part.to_recording(word.end)), text=word.text))
+        return words
 
     @staticmethod
     def _live_event(batch: list[LivePiece], words: list[RecognizedWord]) -> TranscriptionLive:

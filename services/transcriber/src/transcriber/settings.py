@@ -11,6 +11,9 @@ class TranscriberSettings(BaseServiceSettings):
     SEALS_SECRETS = True
     model_cache_dir: Path = Field(default=Path("var/models"), alias="TRANSCRIBER_MODEL_CACHE_DIR")
     cpu_threads: int = Field(default=2, alias="TRANSCRIBER_CPU_THREADS")
+    niceness: int = Field(default=10, ge=0, le=19, alias="TRANSCRIBER_NICENESS")
+    """CPU priority of the transcriber (Unix nice): on a machine shared with bots, their calls
+    (browsers, live audio) come before the speech model."""
     language: str | None = Field(default="en", alias="TRANSCRIBER_LANGUAGE")
     work_dir: Path = Field(default=Path("var/transcriber"), alias="TRANSCRIBER_WORK_DIR")
     gladia_url: str = Field(default="https://api.gladia.io", alias="TRANSCRIBER_GLADIA_URL")

@@ -12,8 +12,8 @@
 // While recording, all of them are mixed in a private AudioContext into a
 // MediaStreamAudioDestinationNode that a MediaRecorder encodes (webm/opus).
 // Chunks are handed to the controlling process through a CDP binding.
-// With `pcm` options the same mix is also handed over as raw PCM, live: for each, an
-// AudioWorklet in another AudioContext at the asked rate (Chromium resamples) cuts it into
+// With `pcm` options the same mix is also handed over as raw PCM, live: for each, the recorded
+// track is read as it plays (MediaStreamTrackProcessor), brought to the asked rate and cut into
 // frames of 16-bit little-endian mono samples, each emitted as soon as it is complete.
 //
 // The page itself is left alone: its elements keep playing as before.
@@ -261,32 +261,41 @@
     } catch (e) { note('scan: ' + e); }
   }
 
-  // The frame cutter runs on the audio thread, so a busy page delays frames but never loses them.
-  const PCM_WORKLET = `
-    class MbPcmFrames extends AudioWorkletProcessor {
-      constructor(options) {
-        super();
-        this.size = options.processorOptions.frameSamples;
-        this.frame = new Int16Array(this.size);
-        this.filled = 0;
-      }
-      process(inputs) {
-        const channel = inputs[0] && inputs[0][0];
-        const length = channel ? channel.length : 128;
-        for (let i = 0; i < length; i++) {
-          let s = channel ? channel[i] : 0;
-          s = s < -1 ? -1 : (s > 1 ? 1 : s);
-          this.frame[this.filled++] = s < 0 ? s * 0x8000 : s * 0x7fff;
-          if (this.filled === this.size) {
-            this.port.postMessage(this.frame.buffer, [this.frame.buffer]);
-            this.frame = new Int16Array(this.size);
-            this.filled = 0;
-          }
-        }
-        return true;
-      }
+  // A low-pass FIR (windowed sinc) and decimation by an integer factor: 48 kHz to 24 or 16 kHz.
+  function decimator(factor) {
+    if (factor === 1) return (input) => input;
+    const taps = 16 * factor + 1;
+    const cutoff = 0.45 / factor;
+    const h = new Float32Array(taps);
+    let sum = 0;
+    for (let i = 0; i < taps; i++) {
+      const x = i - (taps - 1) / 2;
+      const sinc = x === 0 ? 2 * cutoff : Math.sin(2 * Math.PI * cutoff * x) / (Math.PI * x);
+      const blackman = 0.42 - 0.5 * Math.cos(2 * Math.PI * i / (taps - 1))
+        + 0.08 * Math.cos(4 * Math.PI * i / (taps - 1));
+      h[i] = sinc * blackman;
+      sum += h[i];
     }
-    registerProcessor('mb-pcm-frames', MbPcmFrames);`;
+    for (let i = 0; i < taps; i++) h[i] /= sum;
+    let history = new Float32Array(taps - 1);
+    let next = 0; // index in the coming input of the sample that ends the next output's window
+    return (input) => {
+      const buf = new Float32Array(history.length + input.length);
+      buf.set(history);
+      buf.set(input, history.length);
+      const out = new Float32Array(Math.max(0, Math.ceil((input.length - next) / factor)));
+      let i = next;
+      for (let o = 0; i < input.length; i += factor, o++) {
+        let acc = 0;
+        const last = i + taps - 1;
+        for (let k = 0; k < taps; k++) acc += h[k] * buf[last - k];
+        out[o] = acc;
+      }
+      next = i - input.length;
+      history = buf.slice(buf.length - (taps - 1));
+      return out;
+    };
+  }
 
   function bytesToBase64(bytes) {
     if (typeof bytes.toBase64 === 'function') return bytes.toBase64();
@@ -297,40 +306,72 @@
     return btoa(text);
   }
 
+  // Where a context's rendering stands against the wall clock: a busy machine makes Chromium skip
+  // render quanta it was late for, and what they would have carried is lost.
+  function clockOf(ctx) { return { ctxTime: ctx.currentTime, perf: performance.now() }; }
+  function renderedOf(ctx, clock) {
+    return { rendered_s: ctx.currentTime - clock.ctxTime, elapsed_s: (performance.now() - clock.perf) / 1000 };
+  }
+
   // Raw PCM of the mix at `pcm.rate`, in frames of `pcm.frameMs`: {t: 'pcm', tap, seg, n, data}.
+  // It is read from the recorded track itself (MediaStreamTrackProcessor), so it holds exactly
+  // what the recording holds: a second AudioContext would render on its own and, on a busy
+  // machine, skip render quanta the recording keeps. Up to 10 s queue while the page is busy.
   // Returns the stream's handle, or null (noted) if the page cannot run it.
-  async function startPcm(stream, segment, pcm, tap) {
-    let ctx = null;
+  function startPcm(stream, segment, pcm, tap) {
+    let track = null;
     try {
-      ctx = new AudioContext({ latencyHint: 'interactive', sampleRate: pcm.rate });
-      Object.defineProperty(ctx, KEY + 'Own', { value: true });
-      const url = URL.createObjectURL(new Blob([PCM_WORKLET], { type: 'application/javascript' }));
-      try { await ctx.audioWorklet.addModule(url); } finally { URL.revokeObjectURL(url); }
+      track = stream.getAudioTracks()[0].clone();
+      const reader = new MediaStreamTrackProcessor({ track, maxBufferSize: 1000 }).readable.getReader();
       const frameSamples = Math.round(pcm.rate * pcm.frameMs / 1000);
-      const node = new AudioWorkletNode(ctx, 'mb-pcm-frames', {
-        numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
-        channelCount: 1, channelCountMode: 'explicit', channelInterpretation: 'speakers',
-        processorOptions: { frameSamples },
-      });
-      const mute = ctx.createGain();
-      mute.gain.value = 0;
-      let n = 0;
-      node.port.onmessage = (ev) => {
-        emit({ t: 'pcm', tap, seg: segment, n: n++, data: bytesToBase64(new Uint8Array(ev.data)) });
+      const handle = {
+        track, date: Date.now(), perf: performance.now(), rate: pcm.rate, samples: 0, limit: Infinity,
+        done: null,
       };
-      const source = ctx.createMediaStreamSource(stream);
-      source.connect(node);
-      node.connect(mute);  // pulled by the destination, heard by no one
-      mute.connect(ctx.destination);
-      if (ctx.state !== 'running') {
-        await Promise.race([ctx.resume(), new Promise((r) => setTimeout(r, 2000))]);
-      }
-      return { ctx, node, date: Date.now() };
+      let decimate = null;
+      let frame = new Int16Array(frameSamples);
+      let filled = 0;
+      let n = 0;
+      handle.done = (async () => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          const input = new Float32Array(value.numberOfFrames);
+          try {
+            if (!decimate) {
+              if (value.sampleRate % pcm.rate) throw new Error(`cannot resample ${value.sampleRate} Hz to ${pcm.rate} Hz`);
+              decimate = decimator(value.sampleRate / pcm.rate);
+            }
+            value.copyTo(input, { planeIndex: 0, format: 'f32-planar' });
+          } finally { value.close(); }
+          for (let s of decimate(input)) {
+            if (handle.samples + filled >= handle.limit) return;
+            s = s < -1 ? -1 : (s > 1 ? 1 : s);
+            frame[filled++] = s < 0 ? s * 0x8000 : s * 0x7fff;
+            if (filled === frameSamples) {
+              emit({ t: 'pcm', tap, seg: segment, n: n++, data: bytesToBase64(new Uint8Array(frame.buffer)) });
+              handle.samples += frameSamples;
+              frame = new Int16Array(frameSamples);
+              filled = 0;
+            }
+          }
+        }
+      })().catch((e) => note('pcm: ' + e));
+      return handle;
     } catch (e) {
       note('pcm: ' + e);
-      if (ctx) { try { await ctx.close(); } catch (e2) { /* ignore */ } }
+      if (track) track.stop();
       return null;
     }
+  }
+
+  // A PCM stream ends with the recording (`stopDate`): once it has handed over the sound played
+  // until then (what the page had yet to frame included), or 2 s later.
+  async function stopPcm(handle, stopDate) {
+    handle.limit = Math.round((stopDate - handle.date) / 1000 * handle.rate);
+    await Promise.race([handle.done, new Promise((r) => setTimeout(r, 2000))]);
+    handle.track.stop();
+    return { rendered_s: handle.samples / handle.rate, elapsed_s: (stopDate - handle.date) / 1000 };
   }
 
   async function start(opts) {
@@ -351,7 +392,7 @@
     const mime = ['audio/webm;codecs=opus', 'audio/webm'].find((m) => MediaRecorder.isTypeSupported(m));
     const rec = new MediaRecorder(dest.stream, { mimeType: mime, audioBitsPerSecond: opts.audioBitsPerSecond || 96000 });
     const segment = opts.segment || 0;
-    mixer = { ctx, bus, dest, rec, segment, info: null, stopped: null };
+    mixer = { ctx, bus, dest, rec, segment, info: null, stopped: null, clock: clockOf(ctx) };
     for (const src of sources) refresh(src);
     scanDocument();
 
@@ -389,8 +430,8 @@
     mixer.pcm = [];
     mixer.info.pcm = [];
     for (const [tap, pcm] of (opts.pcm || []).entries()) {
-      const started = await startPcm(dest.stream, segment, pcm, tap);
-      if (started) mixer.pcm.push(started);
+      const started = startPcm(dest.stream, segment, pcm, tap);
+      if (started) mixer.pcm.push(Object.assign(started, { rate: pcm.rate }));
       mixer.info.pcm.push(started ? { date: started.date }
         : { error: log[log.length - 1] || 'pcm: not started' });
     }
@@ -404,15 +445,15 @@
       m.stopped = new Promise((resolve) => {
         m.rec.onstop = () => resolve({ perf: performance.now(), date: Date.now() });
       });
-      m.stopInfo = { perf: performance.now(), date: Date.now() };
+      m.stopInfo = { perf: performance.now(), date: Date.now(), mix: renderedOf(m.ctx, m.clock) };
       m.rec.stop();
     }
     await m.stopped;
     await sending;
+    m.stopInfo.pcm = await Promise.all((m.pcm || []).map((pcm) => stopPcm(pcm, m.stopInfo.date)));
     flushOutbox();
     mixer = null;
     for (const src of sources) refresh(src); // disconnects everything
-    for (const pcm of m.pcm || []) { try { await pcm.ctx.close(); } catch (e) { /* ignore */ } }
     try { await m.ctx.close(); } catch (e) { /* ignore */ }
     return m.stopInfo;
   }

@@ -11,7 +11,7 @@ Approach (see ``media/README.md`` for what was tried and why):
   machine cannot hear each other and no PulseAudio/Xvfb is needed.
 * **Video** -- CDP ``Page.startScreencast`` JPEG frames of the tab.
 * **Live PCM** -- for each ``PcmTap`` in ``pcm``, the page also cuts the same mix into raw PCM
-  frames at the tap's rate (an AudioWorklet, see ``recorder.js``) and the recorder hands each one,
+  frames at the tap's rate (read from the recorded track, see ``recorder.js``) and the recorder hands each one,
   with its place on the recording's timeline, to ``PcmTap.on_frame`` as soon as it arrives (the
   bot's live audio stream, the pieces transcribed during the call). It never waits on the
   receivers; the files do not depend on them.
@@ -98,6 +98,16 @@ def shared_taps(taps: Sequence[PcmTap]) -> list[PcmTap]:
 
     return [PcmTap(rate, frame_ms, fan_out(each))
             for (rate, frame_ms), each in receivers.items()]
+
+
+ENCODER_NICENESS = 5
+"""The encoder's input is buffered, so it may fall behind and catch up; the browser's audio
+rendering cannot (a late render quantum is skipped and its sound lost): the encoder runs at a lower
+CPU priority than the browsers."""
+
+
+def _behind_the_browsers() -> None:
+    os.nice(ENCODER_NICENESS)
 
 
 class RecorderError(RuntimeError):
@@ -312,10 +322,6 @@ class TabRecorder:
         already loaded page, but then sources created earlier are only found if
         they are attached to the DOM.)
         """
-        if self.pcm:
-            # The live PCM's AudioWorklet is loaded from a blob: URL, which a meeting page's
-            # Content-Security-Policy may refuse; the bot's own tab does not enforce it.
-            self._driver.execute_cdp_cmd("Page.setBypassCSP", {"enabled": True})
         self._driver.execute_cdp_cmd(
             "Page.addScriptToEvaluateOnNewDocument", {"source": recorder_script()}
         )
@@ -431,6 +437,8 @@ class TabRecorder:
                 res = cdp.evaluate("window.__mbRec ? window.__mbRec.stop() : null", timeout=10)
                 if res:
                     stop_unix = res["date"] / 1000.0
+                    log.info("recorder: the page rendered its mix %s and its PCM taps %s",
+                             res.get("mix"), res.get("pcm"))
             except (CdpError, TimeoutError, OSError) as exc:
                 log.warning("recorder: could not stop the page recorder cleanly: %s", exc)
             if stop_unix is None:
@@ -658,6 +666,7 @@ class TabRecorder:
                 stdout=subprocess.DEVNULL,
                 stderr=self._encoder_log,
                 pass_fds=(r,),
+                preexec_fn=_behind_the_browsers,
             )
         finally:
             os.close(r)
