@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
 CONTIGUOUS_S = 0.05
 """Pieces further apart than this are not transcribed as one audio."""
+CONTEXT_PIECES = 8
+CONTEXT_WORDS = 60
+"""The model hears a piece knowing the last words said before it (of up to that many pieces), as
+it would in one file: the same words come out as from the whole recording."""
 SILENCE_KEPT_S = 1.0
 """A silent piece inside a run is transcribed as this much silence at most."""
 
@@ -134,7 +138,13 @@ class LiveTranscription:
                                         col(LivePiece.piece) >= oldest.piece)
                 .order_by(col(LivePiece.piece)).with_for_update(skip_locked=True))).all()
             parts = lay_out(list(rows), self._max_batch_s)
-            words = await self._recognize(parts)
+            before = (await session.exec(
+                select(LivePiece.words).where(LivePiece.bot_id == oldest.bot_id,
+                                              col(LivePiece.piece) < oldest.piece,
+                                              col(LivePiece.words).is_not(None))
+                .order_by(col(LivePiece.piece).desc()).limit(CONTEXT_PIECES))).all()
+            said_before = " ".join(w[2] for words in reversed(before) for w in words)
+            words = await self._recognize(parts, " ".join(said_before.split()[-CONTEXT_WORDS:]))
             batch = [part.piece for part in parts]
             for part in parts:
                 part.piece.words = [[w.start, w.end, w.text] for w in words[part.piece.piece]]
@@ -144,8 +154,10 @@ class LiveTranscription:
                 await self._outbox.put(session, [self._live_event(batch, found)])
         return True
 
-    async def _recognize(self, parts: list[Part]) -> dict[int, list[RecognizedWord]]:
-        """The words of each piece of the run, on the recording's timeline."""
+    async def _recognize(self, parts: list[Part], said_before: str
+                         ) -> dict[int, list[RecognizedWord]]:
+        """The words of each piece of the run, on the recording's timeline; `said_before`: the
+        words of the pieces before it."""
         pcm = bytearray()
         for part in parts:
             if part.piece.audio:
@@ -165,7 +177,8 @@ class LiveTranscription:
                 out.writeframes(bytes(pcm))
             started = time.monotonic()
             found = await self._recognizer.recognize(
-                AudioSource(path, lambda: self._files.presigned_url(first.audio)), None)
+                AudioSource(path, lambda: self._files.presigned_url(first.audio), said_before),
+                None)
             log.info("transcribed pieces %d-%d of bot %s (%.1f s of audio) in %.1f s",
                      first.piece, parts[-1].piece.piece, first.bot_id,
                      len(pcm) / 2 / SAMPLE_RATE, time.monotonic() - started)

@@ -38,6 +38,9 @@ class AudioSource:
 
     path: Path
     url: Callable[[], str]
+    said_before: str = ""
+    """What was said just before this audio (a piece of a call), for a model that takes it as
+    context the way it does across the windows of one file."""
 
 
 class Recognizer(Protocol):
@@ -53,7 +56,8 @@ class LocalRecognizer:
 
     async def recognize(self, audio: AudioSource, api_key: str | None) -> list[RecognizedWord]:
         async with self._one_at_a_time:
-            return await asyncio.to_thread(self._model.transcribe, audio.path)
+            return await asyncio.to_thread(self._model.transcribe, audio.path,
+                                           said_before=audio.said_before)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class RecognizedWord:
 class SpeechToText(Protocol):
     """Turns an audio file into timed words (in spoken order)."""
 
-    def transcribe(self, audio_path: Path) -> list[RecognizedWord]: ...
+    def transcribe(self, audio_path: Path, *, said_before: str = "") -> list[RecognizedWord]: ...
 
 
 class AudioDecodeError(RuntimeError):
@@ -192,7 +192,9 @@ class WhisperSpeechToText:
             local_files_only=True,
         )
 
-    def transcribe(self, audio_path: Path) -> list[RecognizedWord]:
+    def transcribe(self, audio_path: Path, *, said_before: str = "") -> list[RecognizedWord]:
+        """The file's words; `said_before` is the text spoken just before it, given to the model
+        as the previous window's text (when the file is a piece of a longer recording)."""
         audio_path = Path(audio_path)
         if not audio_path.is_file():
             raise FileNotFoundError(audio_path)
@@ -207,7 +209,8 @@ class WhisperSpeechToText:
             total_samples = offset + samples.size
             chunk_start = offset / SAMPLE_RATE
             chunk_end = total_samples / SAMPLE_RATE
-            for start, end, text in self._transcribe_chunk(samples):
+            prompt = said_before if offset == 0 else ""
+            for start, end, text in self._transcribe_chunk(samples, prompt):
                 start = min(max(chunk_start + start, chunk_start, last_start), chunk_end)
                 end = min(max(chunk_start + end, start), chunk_end)
                 words.append(RecognizedWord(start=start, end=end, text=text))
@@ -220,13 +223,15 @@ class WhisperSpeechToText:
         )
         return words
 
-    def _transcribe_chunk(self, samples: np.ndarray) -> Iterator[tuple[float, float, str]]:
+    def _transcribe_chunk(self, samples: np.ndarray, said_before: str = ""
+                          ) -> Iterator[tuple[float, float, str]]:
         segments, _info = self._model.transcribe(
             samples,
             language=self.language,
             beam_size=self.beam_size,
             word_timestamps=True,
             vad_filter=True,
+            initial_prompt=said_before or None,
         )
         for segment in segments:  # a generator: decoding happens while iterating
             for word in segment.words or ():
