@@ -16,8 +16,11 @@ the simulator's page started playing it, so a clip's own lead-in counts in).
 
 With `--live`, bots ask for `bot.live_transcript` webhooks, and the figures add the delay from
 each word spoken in the simulator to the webhook that carried it. With `--bots N`, N bots run at
-once (each in its own meeting) and CPU and memory are per bot; with `--streaming` the receiver's
-audio is counted too (seconds received, `audio_gap` messages: audio the bot had to skip).
+once (each in its own meeting) and CPU and memory are per bot, sampled while all of them are in
+the call (with the whole machine's CPU beside them); with `--streaming` the receiver's audio is
+counted too (seconds received against the recording's, `audio_gap` messages: audio the bot had to
+skip; each line's delay; per 10 s of audio, how late it came). `--recording-mode audio_only`
+measures bots that record no video.
 
 Run with `make bench` (`make bench-live` for four bots streaming with live transcripts). Not a test: nothing is asserted, the machine may be shared and noisy.
 """
@@ -196,7 +199,8 @@ def live_word_delays(hooks: list, utterances: list[dict]) -> list[float]:
 
 
 def start_visit(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
-                duration_s: float, audio: tuple[AudioReceiver, str] | None, live: bool) -> dict:
+                duration_s: float, audio: tuple[AudioReceiver, str] | None, live: bool,
+                recording_mode: str) -> dict:
     endpoints = stack.endpoints
     simulator = SimulatorClient(endpoints.simulator_control_url)
     code, link, settings = new_meeting(platform)
@@ -205,6 +209,7 @@ def start_visit(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
                              script=script(duration_s), admission={"action": "admit", "after": 1.0},
                              end_after=duration_s, **settings)
     join = {"meeting_url": link, "bot_name": "Bench", "webhook_url": receiver.url + "/bench",
+            "recording_mode": recording_mode,
             "speech_to_text": {"provider": "Default", "live_transcript": live}}
     if audio is not None:
         join["streaming"] = {"output": f"{audio[1]}/{code}"}
@@ -215,7 +220,7 @@ def start_visit(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
     with urllib.request.urlopen(request, timeout=30) as response:
         bot_id = json.loads(response.read())["bot_id"]
     return {"platform": platform, "code": code, "bot_id": bot_id, "posted": posted,
-            "duration_s": duration_s}
+            "duration_s": duration_s, "recording_mode": recording_mode}
 
 
 def finish_visit(stack: PlatformStack, receiver: WebhookReceiver, visit: dict,
@@ -229,6 +234,7 @@ def finish_visit(stack: PlatformStack, receiver: WebhookReceiver, visit: dict,
     result = {
         "platform": visit["platform"],
         "meeting_s": visit["duration_s"],
+        "recording_mode": visit["recording_mode"],
         "event": final.body["event"],
         "post_to_in_call_recording_s": round(recording.received_at - visit["posted"], 2),
         "meeting_end_to_complete_s": round(final.received_at - meeting["ended_at"], 2),
@@ -262,10 +268,12 @@ def finish_visit(stack: PlatformStack, receiver: WebhookReceiver, visit: dict,
 
 def run_meetings(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
                  duration_s: float, bots: int, sample: bool,
-                 audio: tuple[AudioReceiver, str] | None, live: bool) -> list[dict]:
+                 audio: tuple[AudioReceiver, str] | None, live: bool,
+                 recording_mode: str) -> list[dict]:
     """`bots` meetings at once, one bot each; the runner's CPU and memory sampled while they are
     all in the call (per bot: the total divided by `bots`)."""
-    visits = [start_visit(stack, receiver, platform, duration_s, audio, live) for _ in range(bots)]
+    visits = [start_visit(stack, receiver, platform, duration_s, audio, live, recording_mode)
+              for _ in range(bots)]
     for visit in visits:
         receiver.wait_for(visit["bot_id"], lambda w: (w.body["data"].get("status") or {})
                           .get("code") == "in_call_recording", timeout=300)
@@ -306,6 +314,9 @@ def main() -> None:
                         help="stream each bot's audio to a receiver on loopback")
     parser.add_argument("--live", action="store_true",
                         help="ask each bot for bot.live_transcript webhooks")
+    parser.add_argument("--recording-mode", default="speaker_view",
+                        choices=["speaker_view", "gallery_view", "audio_only"],
+                        help="what the bots record (video costs the most CPU)")
     parser.add_argument("--bots", type=int, default=1,
                         help="bots at once, each in its own meeting")
     args = parser.parse_args()
@@ -329,7 +340,8 @@ def main() -> None:
                 for platform in platforms:
                     for index, duration in enumerate(lengths):
                         for result in run_meetings(stack, receiver, platform, duration,
-                                                   args.bots, index == 0, audio, args.live):
+                                                   args.bots, index == 0, audio, args.live,
+                                                   args.recording_mode):
                             print(json.dumps(result), flush=True)
     finally:
         audio_server.stop()
