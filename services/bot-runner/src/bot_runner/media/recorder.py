@@ -485,7 +485,7 @@ class TabRecorder:
                 self._state = "failed"
                 return None
             log.info("recorder: salvaging %.1f s recorded before the page was lost", duration)
-            return self._finish(self._last_media_unix, timeout, trim=True)
+            return self._finish(self._last_media_unix, timeout)
         except RecorderError:
             log.exception("recorder: could not salvage the recording")
             self._state = "failed"
@@ -496,12 +496,12 @@ class TabRecorder:
         finally:
             self.close()
 
-    def _finish(self, stop_unix: float, timeout: float | None, *,
-                trim: bool = False) -> RecordingFiles:
+    def _finish(self, stop_unix: float, timeout: float | None) -> RecordingFiles:
         """End the inputs at `stop_unix` and wait for the files (the page is not used).
 
-        `trim` cuts the video frames the pacer wrote past `stop_unix` (after a crash
-        it repeats the last frame until told to stop)."""
+        The video frames the pacer wrote past `stop_unix` are cut: it repeats the last frame
+        until told to stop, which comes later than `stop_unix` when the page took its time to
+        stop (it hands over its live PCM first) or was lost."""
         assert self._clock is not None
         duration = max(0.0, stop_unix - self._clock.started_at_unix)
         with self._lock:
@@ -527,7 +527,7 @@ class TabRecorder:
             raise RecorderError(
                 f"ffmpeg exited with {self._encoder.returncode}, see {self._encoder_log_path}"
             )
-        self._finalize_mp4(deadline, duration if trim else None)
+        self._finalize_mp4(deadline, duration)
         self._state = "stopped"
         return RecordingFiles(
             mp4=self.mp4_path,
@@ -538,12 +538,12 @@ class TabRecorder:
             stats=self.stats(),
         )
 
-    def _finalize_mp4(self, deadline: float, duration: float | None = None) -> None:
+    def _finalize_mp4(self, deadline: float, duration: float) -> None:
         """Fragmented MP4 -> plain MP4 (duration in the header, index first), cut at
         `duration` if given."""
         if self.live_mp4_path is None or self.mp4_path is None:
             return
-        cut = ["-t", f"{duration:.3f}"] if duration is not None else []
+        cut = ["-t", f"{duration:.3f}"]
         cmd = [
             self.ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
             "-i", str(self.live_mp4_path), "-map", "0", "-c", "copy", *cut,
