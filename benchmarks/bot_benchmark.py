@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import psutil
@@ -175,26 +176,26 @@ def new_meeting(platform: str) -> tuple[str, str, dict]:
 
 def live_word_delays(hooks: list, utterances: list[dict]) -> list[float]:
     """Seconds from each word spoken in the simulator to the `bot.live_transcript` webhook that
-    carried it. When a word was spoken is the recording's start (estimated from the lines: the
-    simulator's start of each line minus the time of its first word in the transcript, median)
-    plus the word's own time."""
+    carried it. When a word was spoken is the recording's start plus the word's own time; the
+    recording's start is the one most lines agree on: a line's start in the simulator minus the
+    time of a transcript word that is the line's first word (the script repeats its lines, so
+    every such word is a candidate; the true start gathers one from each line)."""
     words = [(hook.received_at, w) for hook in hooks
              for segment in hook.body["data"]["transcript"] for w in segment["words"]]
     def key(text: str) -> str:
         return "".join(c for c in text.lower() if c.isalnum())
-    starts, position = [], 0
-    for utterance in utterances:
-        if utterance.get("actual_start") is None:
-            continue
-        first = key(utterance["text"].split()[0])
-        for index in range(position, len(words)):
-            if key(words[index][1]["word"]) == first:
-                starts.append(utterance["actual_start"] - words[index][1]["start"])
-                position = index + 1
-                break
-    if not starts:
+    starts_of: dict[str, list[float]] = {}
+    for _, word in words:
+        starts_of.setdefault(key(word["word"]), []).append(word["start"])
+    candidates = [utterance["actual_start"] - start for utterance in utterances
+                  if utterance.get("actual_start") is not None
+                  for start in starts_of.get(key(utterance["text"].split()[0]), [])]
+    if not candidates:
         return []
-    recording_start = sorted(starts)[len(starts) // 2]
+    votes = Counter(round(c * 2) for c in candidates)
+    best = max(votes, key=lambda b: votes[b - 1] + votes[b] + votes[b + 1]) / 2
+    agreeing = sorted(c for c in candidates if abs(c - best) <= 1.0)
+    recording_start = agreeing[len(agreeing) // 2]
     return [received - (recording_start + word["start"]) for received, word in words]
 
 
