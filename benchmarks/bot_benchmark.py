@@ -317,7 +317,7 @@ def main() -> None:
                         help="ask each bot for bot.live_transcript webhooks")
     parser.add_argument("--recording-mode", default="speaker_view",
                         choices=["speaker_view", "gallery_view", "audio_only"],
-                        help="what the bots record (video costs the most CPU)")
+                        help="what the bots record")
     parser.add_argument("--bots", type=int, default=1,
                         help="bots at once, each in its own meeting")
     args = parser.parse_args()
