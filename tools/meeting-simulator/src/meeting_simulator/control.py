@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .meetings import (
     ConfigError,
+    Guest,
     Meeting,
     MeetingExists,
     MeetingNotFound,
@@ -61,6 +62,16 @@ def _code(request: web.Request) -> str:
 
 def _meeting(request: web.Request) -> Meeting:
     return request.app[STORE].get(_code(request))
+
+
+def _guest(request: web.Request) -> Guest:
+    """The guest the path names (a 404 if the meeting has no such guest)."""
+    meeting = _meeting(request)
+    guest_id = request.match_info["guest_id"]
+    guest = meeting.guest(guest_id)
+    if guest is None:
+        raise web.HTTPNotFound(reason=f"no guest {guest_id!r} in meeting {meeting.code!r}")
+    return guest
 
 
 def _optional_name(body: dict[str, Any]) -> str | None:
@@ -123,14 +134,10 @@ async def post_chat(request: web.Request) -> web.Response:
 
 async def camera_frame(request: web.Request) -> web.Response:
     """The latest frame a guest's page posted of its camera: what the others see of it."""
-    meeting = _meeting(request)
-    guest_id = request.match_info["guest_id"]
-    guest = meeting.guest(guest_id)
-    if guest is None:
-        return _error(404, f"no guest {guest_id!r} in meeting {meeting.code!r}")
+    guest = _guest(request)
     frame = guest.camera
     if frame is None:
-        return _error(404, f"guest {guest_id!r} has posted no camera frame")
+        return _error(404, f"guest {guest.id!r} has posted no camera frame")
     return web.Response(
         body=frame.data,
         content_type=frame.content_type,
@@ -145,13 +152,9 @@ async def camera_frame(request: web.Request) -> web.Response:
 
 async def microphone_audio(request: web.Request) -> web.Response:
     """What a guest's page recorded of its microphone, all of it so far: what the others heard."""
-    meeting = _meeting(request)
-    guest_id = request.match_info["guest_id"]
-    guest = meeting.guest(guest_id)
-    if guest is None:
-        return _error(404, f"no guest {guest_id!r} in meeting {meeting.code!r}")
+    guest = _guest(request)
     if not guest.microphone:
-        return _error(404, f"guest {guest_id!r} has posted no microphone audio")
+        return _error(404, f"guest {guest.id!r} has posted no microphone audio")
     headers = {"Cache-Control": "no-store", "X-Microphone-Chunks": str(guest.microphone_chunks)}
     if guest.microphone_stopped_at is not None:
         headers["X-Microphone-Stopped-At"] = repr(guest.microphone_stopped_at)
