@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,12 @@ import psycopg
 import pytest
 from minio import Minio
 
-from devstack.infra import InfraEndpoints, Infrastructure
+from devstack.infra import (
+    WEED_GRPC_SOCKETS,
+    InfraEndpoints,
+    Infrastructure,
+    remove_stale_weed_sockets,
+)
 from devstack.processes import process_gone
 from devstack.sockets import listening_sockets
 
@@ -207,12 +213,43 @@ def test_stop_leaves_no_process(infra: Infrastructure) -> None:
     assert wait_gone(pids, timeout=1) == []
     assert pgrep(str(infra.base_dir)) == []
     assert not (infra.base_dir / "endpoints.json").exists()
-    assert not [
-        p
-        for p in Path("/tmp").glob("seaweedfs-*-grpc-*.sock")
-        if int(p.stem.rsplit("-", 1)[1]) in infra.ports.values()
-    ]
+    assert [p for p in weed_sockets(infra.ports) if p.exists()] == []
     print(f"stop took {elapsed:.2f}s")
+
+
+def weed_sockets(ports: dict[str, int]) -> list[Path]:
+    return [
+        Path(f"/tmp/seaweedfs-{svc}-grpc-{ports[key]}.sock")
+        for key, svc in WEED_GRPC_SOCKETS.items()
+        if key in ports
+    ]
+
+
+def test_a_stale_weed_socket_goes_even_when_its_port_is_a_client_connections() -> None:
+    # Once weed has released a port, the kernel may give it to any outgoing connection as its
+    # local port: the socket file left behind is still stale, and one a server answers is not.
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    listener = socket.socket(socket.AF_UNIX)
+    ports = {
+        "weed_filer_grpc": client.getsockname()[1],
+        "weed_master_grpc": server.getsockname()[1],
+    }
+    stale, served = weed_sockets(ports)
+    try:
+        with socket.socket(socket.AF_UNIX) as left_behind:
+            left_behind.bind(str(stale))
+        listener.bind(str(served))
+        listener.listen()
+        assert remove_stale_weed_sockets(ports) == [stale]
+        assert not stale.exists()
+        assert served.exists()
+    finally:
+        listener.close()
+        stale.unlink(missing_ok=True)
+        served.unlink(missing_ok=True)
+        client.close()
+        server.close()
 
 
 ORPHAN_PARENT = textwrap.dedent(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from devstack.processes import ProcessGroup, ShutdownRequested, process_gone
-from devstack.sockets import find_free_ports, port_is_free
+from devstack.sockets import find_free_ports, port_is_free, unix_socket_is_served
 
 __all__ = [
     "PORT_NAMES",
@@ -39,6 +39,7 @@ __all__ = [
     "Infrastructure",
     "binaries",
     "previous_ports",
+    "remove_stale_weed_sockets",
 ]
 
 _log = logging.getLogger("devstack.infra")
@@ -160,6 +161,29 @@ def _libc_shmctl_rmid(shmid: int) -> None:
     ipc_rmid = 0
     libc = ctypes.CDLL(None, use_errno=True)
     libc.shmctl(ctypes.c_int(shmid), ctypes.c_int(ipc_rmid), ctypes.c_void_p(None))
+
+
+WEED_GRPC_SOCKETS = {
+    "weed_master_grpc": "master",
+    "weed_volume_grpc": "volume",
+    "weed_filer_grpc": "filer",
+    "weed_s3_grpc": "s3",
+    "weed_admin_grpc": "admin",
+}
+
+
+def remove_stale_weed_sockets(ports: dict[str, int]) -> list[Path]:
+    """SeaweedFS hard-wires its gRPC Unix sockets to /tmp/seaweedfs-<svc>-grpc-<port>.sock and
+    leaves them behind: remove those of ``ports`` that no server answers on. (Whether the TCP
+    port is free says nothing: once released it may be any client connection's local port.)"""
+    removed = []
+    for key, svc in WEED_GRPC_SOCKETS.items():
+        port = ports.get(key)
+        path = Path(f"/tmp/seaweedfs-{svc}-grpc-{port}.sock")
+        if port is not None and path.exists() and not unix_socket_is_served(path):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def previous_ports(base_dir: Path) -> dict[str, int]:
@@ -577,19 +601,9 @@ class Infrastructure:
         return True
 
     def _remove_weed_tmp_sockets(self, ports: dict[str, int] | None = None) -> None:
-        """SeaweedFS' gRPC Unix sockets are hard-wired to /tmp/seaweedfs-<svc>-grpc-<port>.sock;
-        remove ours once the server is gone (or before start, left by a killed run)."""
+        """Remove our SeaweedFS gRPC sockets once the server is gone (or before start, left by
+        a killed run)."""
         proc = self.group.processes.get("seaweedfs")
         if proc is not None and proc.is_running():
             return
-        ports = self.ports if ports is None else ports
-        for svc, key in (
-            ("master", "weed_master_grpc"),
-            ("volume", "weed_volume_grpc"),
-            ("filer", "weed_filer_grpc"),
-            ("s3", "weed_s3_grpc"),
-            ("admin", "weed_admin_grpc"),
-        ):
-            port = ports.get(key)
-            if port is not None and port_is_free(port):
-                Path(f"/tmp/seaweedfs-{svc}-grpc-{port}.sock").unlink(missing_ok=True)
+        remove_stale_weed_sockets(self.ports if ports is None else ports)

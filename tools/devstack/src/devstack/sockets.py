@@ -1,4 +1,5 @@
-"""Which TCP sockets do given processes listen on (read from /proc, no `ss` needed)."""
+"""Sockets of this machine: the TCP ports given processes listen on (read from /proc, no `ss`
+needed), free ports, and whether a Unix socket is served."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ListeningSocket", "find_free_ports", "listening_sockets", "port_is_free"]
+__all__ = [
+    "ListeningSocket",
+    "find_free_ports",
+    "listening_sockets",
+    "port_is_free",
+    "unix_socket_is_served",
+]
 
 _TCP_LISTEN = "0A"
 
@@ -108,4 +115,18 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
             s.bind((host, port))
         except OSError:
             return False
+    return True
+
+
+def unix_socket_is_served(path: Path | str) -> bool:
+    """Whether a server accepts connections on the Unix socket at ``path`` now. A file no one
+    listens on (refused, or gone) is not served; any other answer counts as served."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        try:
+            s.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except OSError:
+            return True
     return True
