@@ -1,19 +1,24 @@
 """`speech_to_text` with Gladia and Runpod, through their HTTP APIs, on the real stack.
 
 The transcriber talks to local emulators that follow the providers' public documentation and
-transcribe for real. One meeting with two speakers is recorded by two bots at once: one with a
-valid Gladia key, one with a key Gladia refuses. The first bot's recording is then transcribed
-again with Runpod, with a Runpod job that fails, and with a refused key.
+transcribe for real. One meeting with two speakers is recorded by two bots at once, one with a
+valid Gladia key and one with a valid Runpod key, both asking for the live transcript (their
+pieces go to their provider during the call); a third bot records a meeting of its own with a key
+Gladia refuses. The Gladia bot's recording is then transcribed again with Runpod, with a Runpod
+job that fails, and with a refused key.
 """
 
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 
 import jiwer
 import pytest
 
-from support import Api, SpeechProviders
+from support import Api, ReceivedWebhook, SpeechProviders
 
 ALICE = "Good morning everyone, welcome to the weekly project meeting."
 BOB = "The new release is ready for testing on Monday morning."
@@ -39,28 +44,56 @@ def assert_heard_both(transcript: list[dict]) -> None:
     assert jiwer.wer(normalize(BOB), heard["Bob"]) <= 0.45, heard
 
 
+@dataclass
+class Recorded:
+    bot_id: str
+    final: ReceivedWebhook
+    live: list[ReceivedWebhook]
+    ended_at: float
+
+
 @pytest.fixture(scope="module")
-def recorded(api: Api, simulator, webhooks, speech_providers: SpeechProviders):
-    """(bot with the valid key, its `complete`), (bot with a refused key, its `complete`)."""
+def recorded(api: Api, simulator, webhooks, speech_providers: SpeechProviders
+             ) -> dict[str, Recorded]:
+    """The three bots by name: `Gladia` and `Runpod` (valid keys, live transcript) in one
+    meeting, then `Refused` in one of its own (the test stack runs two bots at a time)."""
     from meeting_simulator.client import new_meet_code
 
-    code = new_meet_code()
+    codes = {"both": new_meet_code(), "refused": new_meet_code()}
     simulator.create_meeting(
-        code, participants=[{"name": "Alice"}, {"name": "Bob"}],
+        codes["both"], participants=[{"name": "Alice"}, {"name": "Bob"}],
         # The script's clock starts with the first bot admitted; the words wait until the
         # second one records too (both start at once on two cores).
         script=[{"speaker": "Alice", "text": ALICE, "at": 8.0},
                 {"speaker": "Bob", "text": BOB, "at": 12.5}],
         admission={"action": "admit", "after": 1.0}, end_after=19.5,
     )
-    bots = []
-    for name, key in (("Gladia", speech_providers.gladia_key), ("Refused", "not-a-gladia-key")):
+    simulator.create_meeting(
+        codes["refused"], participants=[{"name": "Alice"}],
+        script=[{"speaker": "Alice", "text": ALICE, "at": 2.0}],
+        admission={"action": "admit", "after": 1.0}, end_after=8.0,
+    )
+
+    def send(name: str, code: str, provider: str, key: str) -> str:
         response = api.join(meeting_url=f"https://meet.google.com/{code}", bot_name=name,
                             deduplication_key=name, webhook_url=webhooks.url + "/providers",
-                            speech_to_text={"provider": "Gladia", "api_key": key})
+                            speech_to_text={"provider": provider, "api_key": key,
+                                            "live_transcript": name != "Refused"})
         assert response.status == 200, response.body
-        bots.append(response.body["bot_id"])
-    return [(bot_id, webhooks.wait_final(bot_id, timeout=240)) for bot_id in bots]
+        return response.body["bot_id"]
+
+    def result(bot_id: str, code: str) -> Recorded:
+        final = webhooks.wait_final(bot_id, timeout=240)
+        return Recorded(bot_id, final, [w for w in webhooks.for_bot(bot_id)
+                                        if w.body["event"] == "bot.live_transcript"],
+                        simulator.meeting(code)["ended_at"])
+
+    both = {"Gladia": send("Gladia", codes["both"], "Gladia", speech_providers.gladia_key),
+            "Runpod": send("Runpod", codes["both"], "Runpod", speech_providers.runpod_key)}
+    recorded = {name: result(bot_id, codes["both"]) for name, bot_id in both.items()}
+    refused = send("Refused", codes["refused"], "Gladia", "not-a-gladia-key")
+    recorded["Refused"] = result(refused, codes["refused"])
+    return recorded
 
 
 def rerun(api: Api, webhooks, bot_id: str, speech_to_text) -> dict:
@@ -78,12 +111,27 @@ def rerun(api: Api, webhooks, bot_id: str, speech_to_text) -> dict:
     return reruns()[before].body["data"]
 
 
+def live_words(bot: Recorded) -> list[tuple[str, float]]:
+    return [(w["word"], round(w["start"], 2)) for hook in bot.live
+            for s in hook.body["data"]["transcript"] for w in s["words"]]
+
+
+def final_words(bot: Recorded) -> list[tuple[str, float]]:
+    return [(w["word"], round(w["start"], 2))
+            for s in bot.final.body["data"]["transcript"] for w in s["words"]]
+
+
+@pytest.mark.parametrize("name", ["Gladia", "Runpod"])
+def test_a_provider_transcribes_during_the_call_and_the_transcript_is_made_of_it(recorded, name):
+    bot = recorded[name]
+    assert bot.final.body["event"] == "complete", bot.final.body
+    assert bot.final.body["data"]["transcription_error"] is None
+    assert_heard_both(bot.final.body["data"]["transcript"])
+    assert [h for h in bot.live if h.received_at < bot.ended_at], "no live transcript in the call"
+    assert final_words(bot) == live_words(bot)
+
+
 def test_gladia_transcribes_the_meeting_and_keeps_nothing(recorded, speech_providers):
-    (bot_id, final), _ = recorded
-    assert final.body["event"] == "complete", final.body
-    data = final.body["data"]
-    assert data["transcription_error"] is None
-    assert_heard_both(data["transcript"])
     gladia = speech_providers.gladia
     uploads = gladia.requests.matching("POST", "/v2/upload")
     jobs = gladia.requests.matching("POST", "/v2/pre-recorded")
@@ -93,8 +141,20 @@ def test_gladia_transcribes_the_meeting_and_keeps_nothing(recorded, speech_provi
     assert set(gladia.jobs) <= set(gladia.deleted_jobs)
 
 
+def test_runpod_fetched_each_run_of_pieces_that_is_then_removed(recorded, speech_providers):
+    runpod = speech_providers.runpod
+    runs = runpod.requests.matching("POST", f"/v2/{speech_providers.runpod_endpoint}/run")
+    audio = [run.json["input"]["audio"] for run in runs if run.api_key == speech_providers.runpod_key]
+    live = [url for url in audio if f"/bots/{recorded['Runpod'].bot_id}/live/run-" in url]
+    assert live, audio
+    for url in live:
+        with pytest.raises(urllib.error.HTTPError) as gone:
+            urllib.request.urlopen(url, timeout=10)
+        assert gone.value.code == 404
+
+
 def test_a_key_gladia_refuses_is_reported_with_the_recording(api, recorded):
-    _, (bot_id, final) = recorded
+    bot_id, final = recorded["Refused"].bot_id, recorded["Refused"].final
     assert final.body["event"] == "complete", final.body
     data = final.body["data"]
     assert data["transcript"] == []
@@ -107,7 +167,7 @@ def test_a_key_gladia_refuses_is_reported_with_the_recording(api, recorded):
 
 
 def test_runpod_transcribes_the_recording_again(api, webhooks, recorded, speech_providers):
-    (bot_id, _), _ = recorded
+    bot_id = recorded["Gladia"].bot_id
     runpod = speech_providers.runpod
     runs = f"/v2/{speech_providers.runpod_endpoint}/run"
     earlier = len(runpod.requests.matching("POST", runs))  # other modules' bots
@@ -137,7 +197,7 @@ RUNPOD_KEY = object()
 ])
 def test_a_provider_failure_keeps_the_current_transcript(
         api, webhooks, recorded, speech_providers, speech_to_text, fail, error):
-    (bot_id, _), _ = recorded
+    bot_id = recorded["Gladia"].bot_id
     before = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body["bot_data"]
     if fail:
         speech_providers.runpod.fail_next = 1

@@ -102,6 +102,10 @@ class ObjectStore:
 
         return await asyncio.to_thread(_list)
 
+    async def delete(self, key: str) -> None:
+        """Delete one object (nothing happens if it is not there)."""
+        await asyncio.to_thread(self._client.remove_object, self.bucket, key)
+
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix`; returns how many there were."""
         keys = [key for key, _ in await self.list_keys(prefix)]

@@ -94,7 +94,7 @@ class SpeechToTextApiParameter(_Open):
     api_key: str | None = None
     live_transcript: bool | None = Field(
         default=None, description="Also send what is said during the call, as it is "
-        "transcribed: `bot.live_transcript` webhooks (the `Default` provider)")
+        "transcribed by the chosen provider: `bot.live_transcript` webhooks")
 
 
 class StreamingApiParameter(_Open):

@@ -79,7 +79,7 @@ BOT_EVENTS = [
     },
     {
         "event": "bot.live_transcript",
-        "when": "during the call, for a bot sent with speech_to_text.live_transcript (Default "
+        "when": "during the call, for a bot sent with speech_to_text.live_transcript (any "
         "provider): what was said in the stretch just transcribed, in the order it was said, "
         "each segment with its speaker; sent a few seconds after the words, between the bot's "
         "status changes. The complete webhook's transcript is the reference: made from the same "

@@ -32,7 +32,6 @@ from mb_shared.contracts.bot import (
     EndReason,
     Platform,
     RecordingMode,
-    SpeechToTextProvider,
 )
 from mb_shared.contracts.queries import QueryError
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingPiece
@@ -129,8 +128,8 @@ class BotSession:
             pcm = ([PcmTap(self.live.sample_rate, self.live.frame_ms, self.live.push)]
                    if self.live is not None and self.live.sends else [])
             stt = params.speech_to_text
-            if stt is not None and stt.provider == SpeechToTextProvider.DEFAULT:
-                self.feed = TranscriptFeed(self.dispatch.bot_id, self.effects,
+            if stt is not None:
+                self.feed = TranscriptFeed(self.dispatch.bot_id, self.effects, stt.provider,
                                            live_transcript=stt.live_transcript)
                 pcm.append(self.feed.tap)
             recorder = TabRecorder(browser.driver, workdir, video=video, pcm=pcm)

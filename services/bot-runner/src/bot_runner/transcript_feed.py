@@ -19,6 +19,7 @@ from uuid import UUID
 from bot_runner.media import PcmTap
 from bot_runner.media.pieces import Piece, PieceCutter, wav_bytes
 from bot_runner.timeline import SpeakerTimelineBuilder
+from mb_shared.contracts.bot import SpeechToTextProvider
 from mb_shared.contracts.recording import RecordingPiece
 from mb_shared.contracts.timeline import SpeakerTimelineEntry
 
@@ -35,9 +36,11 @@ class PieceEffects(Protocol):
 
 
 class TranscriptFeed:
-    def __init__(self, bot_id: UUID, effects: PieceEffects, *, live_transcript: bool) -> None:
+    def __init__(self, bot_id: UUID, effects: PieceEffects, provider: SpeechToTextProvider, *,
+                 live_transcript: bool) -> None:
         self.bot_id = bot_id
         self._effects = effects
+        self._provider = provider
         self._live_transcript = live_transcript
         self._cutter = PieceCutter(SAMPLE_RATE)
         self._cut: queue.SimpleQueue[Piece] = queue.SimpleQueue()
@@ -108,7 +111,7 @@ class TranscriptFeed:
                 self._effects.piece(RecordingPiece(
                     bot_id=self.bot_id, index=piece.index, offset_s=round(piece.offset_s, 3),
                     duration_s=round(piece.duration_s, 3), audio=audio, timeline=spoke,
-                    live_transcript=self._live_transcript))
+                    provider=self._provider, live_transcript=self._live_transcript))
                 self.published += 1
             except Exception:
                 self.failed += 1

@@ -1,8 +1,8 @@
 """Thin handlers: validate the message, call the lifecycle, reply.
 
 Consumes: bot.status_change, bot.noted, recording.uploaded, transcription.done (durable); answers
-scheduler.bot.create/get/target/leave/list/retranscribe/claim/upsert_for_event, scheduler.transcription.key and
-scheduler.runner.heartbeat (request/reply).
+scheduler.bot.create/get/target/leave/list/retranscribe/claim/upsert_for_event/speech_key,
+scheduler.transcription.key and scheduler.runner.heartbeat (request/reply).
 Publishes (through the outbox): bot.requested, bot.dispatch, bot.leave_requested,
 transcription.requested, bot.completed, bot.failed.
 """
@@ -21,6 +21,7 @@ from mb_shared.contracts.queries import (
     GetBot,
     GetBotTarget,
     GetJoinSecrets,
+    GetLiveTranscriptionKey,
     GetTranscriptionKey,
     HeartbeatReply,
     JoinSecrets,
@@ -129,6 +130,12 @@ def build_router(scheduler: BotScheduler, key_ring: KeyRing) -> NatsRouter:
     @answers_errors
     async def on_get_transcription_key(query: GetTranscriptionKey) -> dict:
         sealed = await scheduler.transcription_key(query.request_id)
+        return TranscriptionKey(sealed_api_key=sealed).model_dump(mode="json")
+
+    @router.subscriber(GetLiveTranscriptionKey.SUBJECT, queue=SERVICE)
+    @answers_errors
+    async def on_get_live_transcription_key(query: GetLiveTranscriptionKey) -> dict:
+        sealed = await scheduler.live_transcription_key(query.bot_id)
         return TranscriptionKey(sealed_api_key=sealed).model_dump(mode="json")
 
     @router.subscriber(RunnerHeartbeat.SUBJECT, queue=SERVICE)

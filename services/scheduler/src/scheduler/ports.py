@@ -42,6 +42,9 @@ class BotRepository(Protocol):
         rows are locked (`SKIP LOCKED`) so that replicas never claim a bot twice."""
     async def touch(self, bot_ids: Sequence[UUID], runner_id: str, at: datetime) -> list[UUID]: ...
     async def transcription_key(self, request_id: UUID) -> str | None: ...
+    async def live_transcription_key(self, bot_id: UUID) -> str | None:
+        """The bot's sealed provider key, or once it went to its first transcription request
+        (at the call's end), that request's while it is open."""
     async def silent_since(self, before: datetime) -> Sequence[UUID]:
         """Bots held by a runner not heard since `before`."""
     async def unlisted_since(self, before: datetime) -> Sequence[UUID]:

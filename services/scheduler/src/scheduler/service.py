@@ -321,6 +321,9 @@ class BotScheduler:
     async def transcription_key(self, request_id: UUID) -> str | None:
         return await self._bots.transcription_key(request_id)
 
+    async def live_transcription_key(self, bot_id: UUID) -> str | None:
+        return await self._bots.live_transcription_key(bot_id)
+
     async def on_status_change(self, event: BotStatusChanged) -> None:
         async with self._bots.locked(event.bot_id) as unit:
             if unit is None:

@@ -1,6 +1,8 @@
 """The transcript made while a bot records, from the pieces of audio its runner sends
 (`recording.piece`), so that the final transcript is ready seconds after the call, whatever its
-length.
+length. Pieces go to the provider the bot asked for, with its key (asked of the scheduler by bot
+id, used only in memory); a run a provider refuses is marked with the error, and the final
+transcript of that bot is then made from the whole file.
 
 Pieces are stored as they come (`live_pieces`). A worker takes the oldest pending piece of any bot
 with the pieces of that bot that follow it without a break, up to `max_batch_s` of audio (one
@@ -23,6 +25,7 @@ import shutil
 import tempfile
 import time
 import wave
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +36,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mb_shared.contracts.bot import SpeechToTextProvider
 from mb_shared.contracts.recording import RecordingPiece
 from mb_shared.contracts.timeline import SpeakerTimelineEntry
 from mb_shared.contracts.transcription import (
@@ -45,7 +49,7 @@ from mb_shared.outbox import Outbox
 from transcriber.attribution import attribute_words, group_into_segments
 from transcriber.models import LivePiece
 from transcriber.ports import Files
-from transcriber.providers import AudioSource, Recognizer
+from transcriber.providers import AudioSource, ProviderError, Recognizer
 from transcriber.speech import RecognizedWord
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,9 @@ CONTEXT_WORDS = 60
 it would in one file: the same words come out as from the whole recording."""
 SILENCE_KEPT_S = 1.0
 """A silent piece inside a run is transcribed as this much silence at most."""
+
+LiveKeys = Callable[[UUID], Awaitable[str | None]]
+"""The provider key of a bot (by its id), opened; None when it has none."""
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,12 @@ def lay_out(rows: list[LivePiece], max_length_s: float) -> list[Part]:
 
 class LiveTranscription:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox,
-                 recognizer: Recognizer, files: Files, work_dir: Path, *,
-                 max_batch_s: float = 30.0) -> None:
+                 recognizers: dict[str, Recognizer], keys: LiveKeys, files: Files,
+                 work_dir: Path, *, max_batch_s: float = 30.0) -> None:
         self._sessions = sessions
         self._outbox = outbox
-        self._recognizer = recognizer
+        self._recognizers = recognizers
+        self._keys = keys
         self._files = files
         self._work_dir = work_dir
         self._max_batch_s = max_batch_s
@@ -112,7 +120,7 @@ class LiveTranscription:
                 bot_id=event.bot_id, piece=event.index, offset_s=event.offset_s,
                 duration_s=event.duration_s, audio=event.audio,
                 timeline=[entry.model_dump(mode="json") for entry in event.timeline],
-                live_transcript=event.live_transcript,
+                provider=event.provider, live_transcript=event.live_transcript,
                 words=None if event.audio else [], received_at=datetime.now(UTC),
             ).on_conflict_do_nothing(index_elements=["bot_id", "piece"]))
 
@@ -121,11 +129,13 @@ class LiveTranscription:
         while await self.transcribe_next():
             pass
 
-    async def transcribe_next(self, bot_id: UUID | None = None) -> bool:
-        """Transcribe the oldest pending run of pieces (of `bot_id`, or of any bot); False when
-        there was none to take."""
+    async def transcribe_next(self, bot_id: UUID | None = None, api_key: str | None = None
+                              ) -> bool:
+        """Transcribe the oldest pending run of pieces (of `bot_id`, or of any bot; with
+        `api_key`, else the bot's own); False when there was none to take."""
         async with session_scope(self._sessions) as session:
-            pending = select(LivePiece).where(col(LivePiece.words).is_(None))
+            pending = select(LivePiece).where(col(LivePiece.words).is_(None),
+                                              col(LivePiece.error).is_(None))
             if bot_id is not None:
                 pending = pending.where(LivePiece.bot_id == bot_id)
             oldest = (await session.exec(
@@ -144,7 +154,17 @@ class LiveTranscription:
                                               col(LivePiece.words).is_not(None))
                 .order_by(col(LivePiece.piece).desc()).limit(CONTEXT_PIECES))).all()
             said_before = " ".join(w[2] for words in reversed(before) for w in words)
-            words = await self._recognize(parts, " ".join(said_before.split()[-CONTEXT_WORDS:]))
+            said_before = " ".join(said_before.split()[-CONTEXT_WORDS:])
+            try:
+                words = await self._recognize(parts, said_before, api_key)
+            except ProviderError as exc:
+                log.warning("%s could not transcribe pieces %d-%d of bot %s: %s",
+                            oldest.provider, oldest.piece, parts[-1].piece.piece, oldest.bot_id,
+                            exc)
+                for part in parts:
+                    part.piece.error = str(exc)
+                    session.add(part.piece)
+                return True
             batch = [part.piece for part in parts]
             for part in parts:
                 part.piece.words = [[w.start, w.end, w.text] for w in words[part.piece.piece]]
@@ -154,10 +174,16 @@ class LiveTranscription:
                 await self._outbox.put(session, [self._live_event(batch, found)])
         return True
 
-    async def _recognize(self, parts: list[Part], said_before: str
+    async def _recognize(self, parts: list[Part], said_before: str, api_key: str | None
                          ) -> dict[int, list[RecognizedWord]]:
         """The words of each piece of the run, on the recording's timeline; `said_before`: the
         words of the pieces before it."""
+        first = parts[0].piece
+        recognizer = self._recognizers.get(first.provider)
+        if recognizer is None:
+            raise ProviderError(f"the {first.provider} provider is not available on this platform")
+        if api_key is None and first.provider != SpeechToTextProvider.DEFAULT:
+            api_key = await self._keys(first.bot_id)
         pcm = bytearray()
         for part in parts:
             if part.piece.audio:
@@ -165,25 +191,35 @@ class LiveTranscription:
                     pcm += wav.readframes(wav.getnframes())
             else:
                 pcm += bytes(round(part.length_s * SAMPLE_RATE) * 2)
-        first = parts[0].piece
         self._work_dir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=f"live-{first.bot_id}-", dir=self._work_dir))
+        path = workdir / "pieces.wav"
+        stored: list[str] = []
+
+        async def url() -> str:
+            """The run's audio, stored for a provider that fetches it (removed afterwards)."""
+            if not stored:
+                last = parts[-1].piece.piece
+                key = f"bots/{first.bot_id}/live/run-{first.piece:06d}-{last:06d}.wav"
+                await self._files.put_file(key, path, "audio/wav")
+                stored.append(key)
+            return self._files.presigned_url(stored[0])
+
         try:
-            path = workdir / "pieces.wav"
             with wave.open(str(path), "wb") as out:
                 out.setnchannels(1)
                 out.setsampwidth(2)
                 out.setframerate(SAMPLE_RATE)
                 out.writeframes(bytes(pcm))
             started = time.monotonic()
-            found = await self._recognizer.recognize(
-                AudioSource(path, lambda: self._files.presigned_url(first.audio), said_before),
-                None)
-            log.info("transcribed pieces %d-%d of bot %s (%.1f s of audio) in %.1f s",
-                     first.piece, parts[-1].piece.piece, first.bot_id,
+            found = await recognizer.recognize(AudioSource(path, url, said_before), api_key)
+            log.info("%s transcribed pieces %d-%d of bot %s (%.1f s of audio) in %.1f s",
+                     first.provider, first.piece, parts[-1].piece.piece, first.bot_id,
                      len(pcm) / 2 / SAMPLE_RATE, time.monotonic() - started)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+            for key in stored:
+                await self._files.delete(key)
         words: dict[int, list[RecognizedWord]] = {part.piece.piece: [] for part in parts}
         for word in found:
             part = next((p for p in reversed(parts) if p.at_s <= word.start), parts[0])
@@ -204,19 +240,22 @@ class LiveTranscription:
                 words=[TranscriptWord(start=w.start, end=w.end, word=w.text) for w in s.words])
                 for s in segments])
 
-    async def words_of(self, bot_id: UUID, pieces: int, *, wait_s: float = 120.0
-                       ) -> list[RecognizedWord] | None:
-        """Every word of the bot's `pieces` pieces once all are transcribed (what is pending is
-        transcribed now); None if they are not all there within `wait_s`."""
+    async def words_of(self, bot_id: UUID, pieces: int, provider: str, api_key: str | None, *,
+                       wait_s: float = 120.0) -> list[RecognizedWord] | None:
+        """Every word of the bot's `pieces` pieces once all are transcribed by `provider` (what
+        is pending is transcribed now, with `api_key` if given); None if they are not all there
+        within `wait_s`, or one of them could not be transcribed."""
         deadline = time.monotonic() + wait_s
         while True:
             async with self._sessions() as session:
                 rows = (await session.exec(select(LivePiece).where(LivePiece.bot_id == bot_id)
                                            .order_by(col(LivePiece.piece)))).all()
+            if any(row.error is not None or row.provider != provider for row in rows[:pieces]):
+                return None
             if len(rows) >= pieces and all(row.words is not None for row in rows[:pieces]):
                 return [RecognizedWord(start=w[0], end=w[1], text=w[2])
                         for row in rows[:pieces] for w in row.words]
-            if not await self.transcribe_next(bot_id):
+            if not await self.transcribe_next(bot_id, api_key):
                 if time.monotonic() > deadline:
                     log.warning("bot %s: %d of %d pieces transcribed after %.0f s", bot_id,
                                 sum(row.words is not None for row in rows), pieces, wait_s)

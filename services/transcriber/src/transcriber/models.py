@@ -69,7 +69,8 @@ class TranscriptWordRow(TranscriberModel, table=True):
 
 class LivePiece(TranscriberModel, table=True):
     """A piece of a bot's audio sent while it records (`recording.piece`); `words` (absolute
-    `[start, end, text]`) once transcribed, `[]` at once for a piece without sound."""
+    `[start, end, text]`) once transcribed, `[]` at once for a piece without sound; `error` when
+    its provider could not transcribe it (the final transcript is then made from the file)."""
 
     __tablename__ = "live_pieces"
 
@@ -79,7 +80,9 @@ class LivePiece(TranscriberModel, table=True):
     duration_s: float
     audio: str | None = None
     timeline: list[Any] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    provider: str = "Default"
     live_transcript: bool = False
+    error: str | None = None
     words: list[Any] | None = Field(
         default=None, sa_column=Column(JSONB(none_as_null=True), nullable=True))
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -7,8 +7,8 @@ HTTP APIs with the API key the bot was created with, which is never logged:
 - Gladia v2 pre-recorded: the audio is uploaded (`POST /v2/upload`), a job is created
   (`POST /v2/pre-recorded`) and polled until `done`, then deleted so that Gladia keeps nothing.
 - Runpod serverless, faster-whisper worker: a job is run on the endpoint (`POST /v2/{id}/run`) with
-  a presigned URL of the audio and polled (`GET /v2/{id}/status/{job}`); a job that overruns the
-  time limit is cancelled.
+  a presigned URL of the audio (and what was said before it as `initial_prompt`) and polled
+  (`GET /v2/{id}/status/{job}`); a job that overruns the time limit is cancelled.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class AudioSource:
     """One recording's audio: a local copy, and a presigned URL for providers that fetch it."""
 
     path: Path
-    url: Callable[[], str]
+    url: Callable[[], Awaitable[str]]
     said_before: str = ""
     """What was said just before this audio (a piece of a call), for a model that takes it as
     context the way it does across the windows of one file."""
@@ -245,10 +245,12 @@ class RunpodRecognizer(_HttpProvider):
 
     async def recognize(self, audio: AudioSource, api_key: str | None) -> list[RecognizedWord]:
         key = self._key(api_key)
-        job_input: dict[str, Any] = {"audio": audio.url(), "model": self._model,
+        job_input: dict[str, Any] = {"audio": await audio.url(), "model": self._model,
                                      "word_timestamps": True, "enable_vad": True}
         if self._language:
             job_input["language"] = self._language
+        if audio.said_before:
+            job_input["initial_prompt"] = audio.said_before
         async with self._session({"Authorization": f"Bearer {key}"}) as session:
             job = await self._call(session, "POST", f"{self._endpoint}/run",
                                    json={"input": job_input})

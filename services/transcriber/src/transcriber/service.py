@@ -1,9 +1,9 @@
 """Transcribing a recording on request: speech to text, words to speakers, the transcript stored
 with the answer (`transcription.done`) in one transaction.
 
-A bot's first transcript with the platform's own model is made of the words of the pieces
-transcribed while it recorded (`transcriber.live`), when its runner sent them all; otherwise, and
-for reruns and other providers, from the stored audio.
+A bot's first transcript is made of the words of the pieces transcribed while it recorded
+(`transcriber.live`), when its runner sent them all and its provider transcribed every one;
+otherwise, and for reruns, from the stored audio.
 
 A request is handled once: a second delivery of it (a redelivery after a crash, a replay) finds
 its run recorded and does nothing. The provider's key, when the request has one, is asked of the
@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from uuid import UUID
 
-from mb_shared.contracts.bot import SpeechToTextProvider
 from mb_shared.contracts.recording import RecordingArtifacts
 from mb_shared.contracts.timeline import SpeakerTimelineEntry
 from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
@@ -99,9 +98,9 @@ class TranscriptionService:
         if recognizer is None:
             return None, request.speakers, 0, (
                 f"the {provider} provider is not available on this platform")
-        if (self._live is not None and artifacts.pieces and not request.rerun
-                and provider == SpeechToTextProvider.DEFAULT):
-            words = await self._live.words_of(request.bot_id, artifacts.pieces)
+        api_key = await self._provider_keys(request.event_id) if request.has_key else None
+        if self._live is not None and artifacts.pieces and not request.rerun:
+            words = await self._live.words_of(request.bot_id, artifacts.pieces, provider, api_key)
             if words is not None:
                 timeline = await self._timeline(artifacts)
                 segments = group_into_segments(attribute_words(words, timeline))
@@ -110,14 +109,17 @@ class TranscriptionService:
             return None, request.speakers, 0, "the recording has no audio"
         if not await self._files.exists(artifacts.audio):
             return None, request.speakers, 0, "the recording's audio is no longer stored"
-        api_key = await self._provider_keys(request.event_id) if request.has_key else None
         self._work_dir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=f"{request.bot_id}-", dir=self._work_dir))
         try:
             audio = workdir / Path(artifacts.audio).name
             await self._files.download(artifacts.audio, audio)
             timeline = await self._timeline(artifacts)
-            source = AudioSource(audio, lambda: self._files.presigned_url(artifacts.audio))
+
+            async def url() -> str:
+                return self._files.presigned_url(artifacts.audio)
+
+            source = AudioSource(audio, url)
             try:
                 words = await recognizer.recognize(source, api_key)
             except ProviderError as exc:

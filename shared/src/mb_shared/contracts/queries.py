@@ -148,6 +148,15 @@ class GetTranscriptionKey(Query):
     request_id: UUID
 
 
+class GetLiveTranscriptionKey(Query):
+    """The provider key of a bot whose audio is transcribed while it records: the key it was
+    created with, or once its call has ended, that of its first transcription request."""
+
+    SUBJECT = "scheduler.bot.speech_key"
+
+    bot_id: UUID
+
+
 class TranscriptionKey(Message):
     ok: Literal[True] = True
     sealed_api_key: str | None

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from mb_shared.contracts.base import Event, Message
-from mb_shared.contracts.bot import EndReason
+from mb_shared.contracts.bot import EndReason, SpeechToTextProvider
 from mb_shared.contracts.timeline import SpeakerTimelineEntry
 
 
@@ -49,8 +49,9 @@ class RecordingPiece(Event):
     transcript is made during the call. A bot's pieces are numbered from 0 and tile the audio the
     runner had; `audio` is the object key of the piece as a 16 kHz mono WAV, None for a piece
     without sound (nothing to transcribe). `timeline` holds who spoke during it (open intervals
-    end with the piece); `live_transcript` says whether the bot's owner asked for its
-    transcript during the call (`bot.live_transcript` webhooks)."""
+    end with the piece); `provider` is the one the bot's transcript is made with;
+    `live_transcript` says whether the bot's owner asked for its transcript during the call
+    (`bot.live_transcript` webhooks)."""
 
     SUBJECT = "recording.piece"
     STREAM = "EVENTS"
@@ -61,4 +62,5 @@ class RecordingPiece(Event):
     duration_s: float
     audio: str | None = None
     timeline: list[SpeakerTimelineEntry] = []
+    provider: SpeechToTextProvider = SpeechToTextProvider.DEFAULT
     live_transcript: bool = False

@@ -201,6 +201,17 @@ class SqlBotRepository:
             request = await session.get(TranscriptionRequest, request_id)
             return request.sealed_api_key if request is not None else None
 
+    async def live_transcription_key(self, bot_id: UUID) -> str | None:
+        async with self._sessions() as session:
+            bot = (await session.exec(select(Bot).where(Bot.bot_id == bot_id))).first()
+            if bot is None or bot.speech_api_key is not None:
+                return bot.speech_api_key if bot is not None else None
+            return (await session.exec(
+                select(TranscriptionRequest.sealed_api_key)
+                .where(TranscriptionRequest.bot_pk == bot.id,
+                       TranscriptionRequest.rerun == False,  # noqa: E712
+                       col(TranscriptionRequest.done_at).is_(None)))).first()
+
     async def silent_since(self, before: datetime) -> Sequence[UUID]:
         """Bots held by a runner not heard since `before` (a bot its runner no longer lists,
         while the runner is heard, is on its way out: its last events are still coming)."""
