@@ -147,6 +147,15 @@ def test_runpod_fetched_each_run_of_pieces_that_is_then_removed(recorded, speech
     audio = [run.json["input"]["audio"] for run in runs if run.api_key == speech_providers.runpod_key]
     live = [url for url in audio if f"/bots/{recorded['Runpod'].bot_id}/live/run-" in url]
     assert live, audio
+    # each run after the first is heard knowing the words of the runs before it
+    prompts = [run.json["input"].get("initial_prompt") for run in runs
+               if run.json["input"]["audio"] in live]
+    heard = [[w["word"] for s in hook.body["data"]["transcript"] for w in s["words"]]
+             for hook in recorded["Runpod"].live]
+    assert len(prompts) == len(heard) >= 2
+    said_before = [" ".join([w for words in heard[:k] for w in words][-60:]) or None
+                   for k in range(len(heard))]
+    assert prompts == said_before
     for url in live:
         with pytest.raises(urllib.error.HTTPError) as gone:
             urllib.request.urlopen(url, timeout=10)

@@ -246,6 +246,20 @@ def test_silence_gives_no_words(stt, speech_dir):
     assert stt.transcribe(path) == []
 
 
+@needs_tools
+def test_the_words_said_before_a_piece_guide_its_words(stt, speech_dir):
+    """A piece of a call is heard knowing what was said before it, as within one file: a name
+    the model cannot spell from the sound alone comes out as it was written before."""
+    path = speech_dir / "name.wav"
+    run("espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path),
+        "Please send it to Siobhan Nakamura before Friday.")
+    alone = normalize(" ".join(w.text for w in stt.transcribe(path)))
+    guided = normalize(" ".join(w.text for w in stt.transcribe(
+        path, said_before="Siobhan Nakamura owns the Kubernetes rollout.")))
+    assert "siobhan nakamura" not in alone, alone
+    assert guided == "please send it to siobhan nakamura before friday", guided
+
+
 def test_missing_file_and_non_audio_file(stt, tmp_path):
     with pytest.raises(FileNotFoundError):
         stt.transcribe(tmp_path / "nope.wav")

@@ -5,13 +5,14 @@ id, used only in memory); a run a provider refuses is marked with the error, and
 transcript of that bot is then made from the whole file.
 
 Pieces are stored as they come (`live_pieces`). A worker takes the oldest pending piece of any bot
-with the pieces of that bot that follow it without a break, up to `max_batch_s` of audio (one
-piece when it keeps up, more when it is behind: the model costs about the same for one piece as
-for a full window, so a backlog is cleared in fewer, fuller runs; a silent piece inside a run
-takes at most `SILENCE_KEPT_S` of it), holds their rows locked
-(another replica skips them) while the model transcribes them as one audio, and stores each
-piece's words in the same transaction as the `transcription.live` event of the bots that asked
-for one. When the bot's first transcript is asked for, `words_of` transcribes what is still
+that is its bot's first pending piece, with the pieces of that bot that follow it without a
+break, up to `max_batch_s` of audio (one piece when it keeps up, more when it is behind: the
+model costs about the same for one piece as for a full window, so a backlog is cleared in fewer,
+fuller runs; a silent piece inside a run takes at most `SILENCE_KEPT_S` of it), holds their rows
+locked (another replica skips them, and the bot's later pieces wait) while the provider
+transcribes them as one audio, and stores each piece's words in the same transaction as the
+`transcription.live` event of the bots that asked for one. So a bot's runs go one at a time, in
+order: each is heard with the words before it, and the live events come in the order spoken. When the bot's first transcript is asked for, `words_of` transcribes what is still
 pending and returns every word of the recording; the final attribution uses the whole speaker
 timeline.
 """
@@ -31,8 +32,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
+from sqlalchemy import exists
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -134,8 +137,13 @@ class LiveTranscription:
         """Transcribe the oldest pending run of pieces (of `bot_id`, or of any bot; with
         `api_key`, else the bot's own); False when there was none to take."""
         async with session_scope(self._sessions) as session:
-            pending = select(LivePiece).where(col(LivePiece.words).is_(None),
-                                              col(LivePiece.error).is_(None))
+            earlier = aliased(LivePiece)
+            pending = select(LivePiece).where(
+                col(LivePiece.words).is_(None), col(LivePiece.error).is_(None),
+                # the bot's first pending piece: one run of a bot at a time, across replicas
+                ~exists().where(earlier.bot_id == LivePiece.bot_id,
+                                earlier.piece < LivePiece.piece,
+                                col(earlier.words).is_(None), col(earlier.error).is_(None)))
             if bot_id is not None:
                 pending = pending.where(LivePiece.bot_id == bot_id)
             oldest = (await session.exec(
