@@ -327,7 +327,7 @@
       const frameSamples = Math.round(pcm.rate * pcm.frameMs / 1000);
       const handle = {
         track, date: Date.now(), ctxTime: ctx.currentTime, rate: pcm.rate, samples: 0,
-        limit: Infinity, done: null,
+        limit: Infinity, done: null, lastRead: performance.now(),
       };
       let decimate = null;
       let frame = new Int16Array(frameSamples);
@@ -337,6 +337,7 @@
         for (;;) {
           const { value, done } = await reader.read();
           if (done) return;
+          handle.lastRead = performance.now();
           const input = new Float32Array(value.numberOfFrames);
           try {
             if (!decimate) {
@@ -367,11 +368,19 @@
   }
 
   // A PCM stream ends with the recording, when the mix had rendered `stopCtxTime`: once it has
-  // handed over the sound rendered until then (what the page had yet to frame included), or 2 s
-  // later.
+  // handed over the sound rendered until then (what the page had yet to frame included), once
+  // its track has delivered nothing for PCM_IDLE_MS (in calls the track was seen to stop
+  // delivering a little short of the stop time: waiting longer brought nothing), or 2 s later.
+  const PCM_IDLE_MS = 300;
   async function stopPcm(handle, stopCtxTime) {
     handle.limit = Math.round((stopCtxTime - handle.ctxTime) * handle.rate);
-    await Promise.race([handle.done, new Promise((r) => setTimeout(r, 2000))]);
+    let ended = false;
+    handle.done.then(() => { ended = true; });
+    const deadline = performance.now() + 2000;
+    while (!ended && performance.now() < deadline
+           && performance.now() - handle.lastRead < PCM_IDLE_MS) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     handle.track.stop();
     return { framed_s: handle.samples / handle.rate, rendered_s: stopCtxTime - handle.ctxTime };
   }
