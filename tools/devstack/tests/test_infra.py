@@ -28,10 +28,10 @@ import pytest
 from minio import Minio
 
 from devstack.infra import (
-    WEED_GRPC_SOCKETS,
     InfraEndpoints,
     Infrastructure,
     remove_stale_weed_sockets,
+    weed_grpc_sockets,
 )
 from devstack.processes import process_gone
 from devstack.sockets import listening_sockets
@@ -213,16 +213,8 @@ def test_stop_leaves_no_process(infra: Infrastructure) -> None:
     assert wait_gone(pids, timeout=1) == []
     assert pgrep(str(infra.base_dir)) == []
     assert not (infra.base_dir / "endpoints.json").exists()
-    assert [p for p in weed_sockets(infra.ports) if p.exists()] == []
+    assert [p for p in weed_grpc_sockets(infra.ports) if p.exists()] == []
     print(f"stop took {elapsed:.2f}s")
-
-
-def weed_sockets(ports: dict[str, int]) -> list[Path]:
-    return [
-        Path(f"/tmp/seaweedfs-{svc}-grpc-{ports[key]}.sock")
-        for key, svc in WEED_GRPC_SOCKETS.items()
-        if key in ports
-    ]
 
 
 def test_a_stale_weed_socket_goes_even_when_its_port_is_a_client_connections() -> None:
@@ -232,10 +224,10 @@ def test_a_stale_weed_socket_goes_even_when_its_port_is_a_client_connections() -
     client = socket.create_connection(server.getsockname())
     listener = socket.socket(socket.AF_UNIX)
     ports = {
-        "weed_filer_grpc": client.getsockname()[1],
-        "weed_master_grpc": server.getsockname()[1],
+        "weed_master_grpc": client.getsockname()[1],  # the stale one: first in weed's order
+        "weed_filer_grpc": server.getsockname()[1],
     }
-    stale, served = weed_sockets(ports)
+    stale, served = weed_grpc_sockets(ports)
     try:
         with socket.socket(socket.AF_UNIX) as left_behind:
             left_behind.bind(str(stale))
@@ -299,7 +291,7 @@ def test_children_die_when_parent_is_sigkilled(tmp_path: Path) -> None:
         pids = again.all_pids()
     assert wait_gone(pids, timeout=1) == []
     # ... and the /tmp gRPC sockets of the killed SeaweedFS were cleaned up by that start.
-    assert [p for p in weed_sockets(info["ports"]) if p.exists()] == []
+    assert [p for p in weed_grpc_sockets(info["ports"]) if p.exists()] == []
 
 
 def test_cli_infra_prints_endpoints_and_stops_on_sigterm(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "binaries",
     "previous_ports",
     "remove_stale_weed_sockets",
+    "weed_grpc_sockets",
 ]
 
 _log = logging.getLogger("devstack.infra")
@@ -172,15 +173,20 @@ WEED_GRPC_SOCKETS = {
 }
 
 
+def weed_grpc_sockets(ports: dict[str, int]) -> list[Path]:
+    """The Unix sockets SeaweedFS makes for the gRPC ports among ``ports``: it hard-wires them
+    to /tmp/seaweedfs-<svc>-grpc-<port>.sock."""
+    return [Path(f"/tmp/seaweedfs-{svc}-grpc-{ports[key]}.sock")
+            for key, svc in WEED_GRPC_SOCKETS.items() if key in ports]
+
+
 def remove_stale_weed_sockets(ports: dict[str, int]) -> list[Path]:
-    """SeaweedFS hard-wires its gRPC Unix sockets to /tmp/seaweedfs-<svc>-grpc-<port>.sock and
-    leaves them behind: remove those of ``ports`` that no server answers on. (Whether the TCP
-    port is free says nothing: once released it may be any client connection's local port.)"""
+    """Remove the weed gRPC sockets of ``ports`` that no server answers on (weed leaves them
+    behind). Whether the TCP port is free says nothing: once released it may be any client
+    connection's local port."""
     removed = []
-    for key, svc in WEED_GRPC_SOCKETS.items():
-        port = ports.get(key)
-        path = Path(f"/tmp/seaweedfs-{svc}-grpc-{port}.sock")
-        if port is not None and path.exists() and not unix_socket_is_served(path):
+    for path in weed_grpc_sockets(ports):
+        if path.exists() and not unix_socket_is_served(path):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
