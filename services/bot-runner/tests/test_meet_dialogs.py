@@ -13,9 +13,11 @@ from uuid import uuid4
 from selenium.common.exceptions import StaleElementReferenceException
 
 from bot_runner.media import RecordingClock, RecordingFiles
+from bot_runner.participants import MeetingRoster
 from bot_runner.platforms.base import InputDriver, Observation, PageState
 from bot_runner.platforms.meet import GoogleMeetAdapter
 from bot_runner.session import BotSession, SessionConfig
+from bot_runner.timeline import SpeakerTimelineBuilder
 from mb_shared.contracts.bot import BotDispatched, BotParams, EndReason, Platform, RecordingMode
 from meeting_simulator import new_meet_code
 
@@ -69,11 +71,6 @@ class Recorder:
     def stop(self) -> RecordingFiles:
         return RecordingFiles(mp4=Path("recording.mp4"), wav=Path("audio.wav"), duration_s=5.0,
                               clock=self.clock)
-
-
-class Timeline:
-    def add_events(self, events: list) -> None:
-        pass
 
 
 class WatchedMeet(GoogleMeetAdapter):
@@ -138,7 +135,8 @@ def test_a_notice_over_the_call_is_accepted_in_the_look_that_sees_it(sim, browse
     adapter.dismiss_dialogs()  # as at admission: the notice comes 1.5 s later
     steps.clear()
 
-    reason = session._watch_call(adapter, Recorder(steps), browser, Timeline())
+    timeline = SpeakerTimelineBuilder(MeetingRoster(0.0, 0.0, Platform.GOOGLE_MEET))
+    reason = session._watch_call(adapter, Recorder(steps), browser, timeline)
 
     assert reason == EndReason.MEETING_ENDED
     assert sim.client.meeting(code)["guests"][0]["dialog_accepted_at"] is not None, steps

@@ -92,6 +92,12 @@ async def test_create_and_read_a_meeting(simulator, http):
             "not a participant",
         ),
         ({"code": "abc-defg-hij", "admission": {"action": "maybe"}}, "admission.action"),
+        ({"code": "abc-defg-hij", "participants": ["A", "A"]}, "own key"),
+        ({"code": "abc-defg-hij", "participants": [{"name": "A", "host": True},
+                                                   {"name": "B", "host": True}]}, "only one"),
+        ({"code": "abc-defg-hij", "participants": [{"name": "A", "host": "yes"}]}, "host"),
+        ({"code": "abc-defg-hij", "participants": ["A"], "script": [{"rename": "A", "at": 1}]},
+         "script[0].to"),
         ({"code": "abc-defg-hij", "end_after": -1}, "end_after"),
         (
             {
@@ -211,3 +217,35 @@ async def test_admission_starts_the_clock_and_timeline(simulator, http):
     assert state["status"] == "ended" and state["end_reason"] == "end_after"
     assert state["guests"][0]["status"] == "ended"
     assert 1.45 < state["ended_at"] - state["started_at"] < 2.0
+
+
+async def test_people_who_share_a_name_come_and_go_and_are_renamed_by_key(simulator, http):
+    body = {
+        "code": "kkk-wwww-eee",
+        "participants": ["Alice", {"name": "Alex", "key": "alex-1", "host": True},
+                         {"name": "Alex", "key": "alex-2"}],
+        "script": [
+            {"join": "alex-2", "at": 0.1},
+            {"leave": "alex-2", "at": 0.2},
+            {"join": "alex-2", "at": 0.3},
+            {"rename": "Alice", "to": "Alice B.", "at": 0.3},
+        ],
+        "admission": {"action": "admit", "after": 0.1},
+    }
+    async with http.post(f"{simulator.control_url}/meetings", json=body) as response:
+        assert response.status == 201
+    meeting = simulator.store.get("kkk-wwww-eee")
+    guest = meeting.ask_to_join("API Bot")
+    await asyncio.sleep(0.9)
+    async with http.get(f"{simulator.control_url}/meetings/kkk-wwww-eee") as response:
+        state = await response.json()
+    people = {p["key"]: p for p in state["participants"]}
+    assert [(p["name"], p["host"]) for p in people.values()] == [
+        ("Alice B.", False), ("Alex", True), ("Alex", False)]
+    visits = people["alex-2"]["visits"]
+    assert len(visits) == 2 and visits[0]["left_at"] is not None and visits[1]["left_at"] is None
+    assert visits[0]["id"] != visits[1]["id"] == people["alex-2"]["id"]
+    assert [r["to"] for r in people["Alice"]["renames"]] == ["Alice B."]
+    view = meeting.page_view(guest, "/audio")
+    assert sorted((p["name"], p["host"]) for p in view["participants"]) == [
+        ("Alex", False), ("Alex", True), ("Alice B.", False)]

@@ -63,6 +63,7 @@ from mb_shared.contracts.queries import (
     QueryError,
     TranscriptReply,
 )
+from mb_shared.contracts.recording import data_files
 from mb_shared.meeting_urls import InvalidMeetingUrl, parse_meeting_url
 from mb_shared.messaging import ask
 from mb_shared.secrets import KeyRing
@@ -320,8 +321,9 @@ async def meeting_data(request: web.Request) -> web.Response:
             mp4=await store.presigned_url_if_exists(files.recording),
             audio=await store.presigned_url_if_exists(files.audio),
             speaker_diarization_file=await store.presigned_url_if_exists(files.speaker_timeline),
-            meeting_participants_file=await store.presigned_url_if_exists(files.participants),
             speaker_diarization_file_network="",
+            **{field: await store.presigned_url_if_exists(key)
+               for field, key in data_files(files).items()},
         )
     )
 

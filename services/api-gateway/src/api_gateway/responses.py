@@ -172,8 +172,18 @@ class Metadata(Body):
     mp4: str
     audio: str
     speaker_diarization_file: str
-    meeting_participants_file: str
+    meeting_participants_file: str = Field(
+        description="The meeting's participants as the recording download schemas' Participant "
+        "list: `id` (stable within the meeting: two people with one name are two participants, a "
+        "rejoin keeps its id), `name`, `is_host` (null where the page does not show it), "
+        "`platform`, `extra_data`. The bot itself is not listed.")
     speaker_diarization_file_network: str
+    participant_events_file: str = Field(
+        description="What the participants did, as the recording download schemas' Participant "
+        "Event list, in order of time: `join`, `leave`, `update` (renamed; `participant` as they "
+        "were before), `speech_on`, `speech_off`, each with `timestamp.absolute` (ISO 8601) and "
+        "`timestamp.relative` (seconds of the recording). Participants already in the call when "
+        "the bot arrived join when it first saw them.")
 
 
 # GET /bots/{uuid} --------------------------------------------------------------------------------

@@ -60,6 +60,10 @@ BOT_EVENTS = [
                 "event": "complete",
                 "extra": {"customer": "acme"},
                 "transcription_error": None,
+                "meeting_participants_file":
+                    "https://storage.example/bots/.../participants.json?X-Amz-Signature=...",
+                "participant_events_file":
+                    "https://storage.example/bots/.../participant_events.json?X-Amz-Signature=...",
             },
         },
     },

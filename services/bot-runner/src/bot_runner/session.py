@@ -20,6 +20,7 @@ from bot_runner.camera import ImagePolicy, camera_chromium_flags, prepare_camera
 from bot_runner.media import PcmTap, RecordingFiles, TabRecorder, recorder_chromium_flags
 from bot_runner.media.live_audio import LiveAudio
 from bot_runner.media.microphone import TabMicrophone
+from bot_runner.participants import MeetingRoster
 from bot_runner.platforms import adapter_for
 from bot_runner.platforms.base import InputDriver, PageState, PlatformAdapter
 from bot_runner.timeline import SpeakerTimelineBuilder
@@ -307,8 +308,8 @@ class BotSession:
         if self.live is not None:
             self.live.recording_started(clock.started_at_unix)
         started_at = datetime.fromtimestamp(clock.started_at_unix, UTC)
-        timeline = SpeakerTimelineBuilder(clock.started_at_page_ms, clock.started_at_unix,
-                                          self.dispatch.params.platform)
+        timeline = SpeakerTimelineBuilder(MeetingRoster(
+            clock.started_at_page_ms, clock.started_at_unix, self.dispatch.params.platform))
         try:
             # Starting the recorder takes a while (seconds on a busy machine): a notice that came
             # over the call meanwhile is in the recording from its first frame. Accept it first.
@@ -316,6 +317,7 @@ class BotSession:
                 adapter.dismiss_dialogs()
             self._screenshot(browser, "admitted")
             adapter.start_speaker_probe()
+            adapter.start_roster_probe()
             self.effects.status(BotStatus.IN_CALL_RECORDING)
             reason = self._watch_call(adapter, recorder, browser, timeline)
         except Exception as exc:
@@ -330,7 +332,7 @@ class BotSession:
                                  f"No other participant joined within {timeout} s, so the bot left.")
             files = recorder.stop()
             self._end_live_audio()
-            timeline.add_events(self._drain(adapter))
+            self._take_page_events(adapter, timeline)
             if reason not in (EndReason.REMOVED, EndReason.MEETING_ENDED):
                 adapter.leave()
         pieces = self.feed.finish(timeline) if self.feed is not None else None
@@ -353,6 +355,7 @@ class BotSession:
     def _deliver(self, files: RecordingFiles, timeline: SpeakerTimelineBuilder,
                  started_at: datetime, reason: EndReason, pieces: int | None) -> None:
         mp3 = None if files.mp4 else encode_mp3(files.wav)
+        roster = timeline.roster
         artifacts = RecordingArtifacts(
             mp4=self.effects.upload("recording.mp4", files.mp4, "video/mp4") if files.mp4 else None,
             mp3=self.effects.upload("recording.mp3", mp3, "audio/mpeg") if mp3 else None,
@@ -360,10 +363,23 @@ class BotSession:
             speaker_timeline=self.effects.upload_bytes(
                 "speaker_timeline.json", timeline.to_json(), "application/json"
             ),
+            participants=self.effects.upload_bytes(
+                "participants.json", roster.participants_json(), "application/json"),
+            participant_events=self.effects.upload_bytes(
+                "participant_events.json", roster.events_json(), "application/json"),
             pieces=pieces,
         )
         self.effects.recording_uploaded(artifacts, started_at, files.duration_s, reason,
                                         timeline.speakers())
+
+    def _upload_meeting_data(self, timeline: SpeakerTimelineBuilder) -> None:
+        """What the bot saw so far, kept in the object store during the call (a runner that
+        dies mid-call leaves it behind)."""
+        self.effects.upload_bytes("speaker_timeline.json", timeline.to_json(), "application/json")
+        self.effects.upload_bytes("participants.json", timeline.roster.participants_json(),
+                                  "application/json")
+        self.effects.upload_bytes("participant_events.json", timeline.roster.events_json(),
+                                  "application/json")
 
     def _post_entry_message(self, adapter: PlatformAdapter, text: str,
                             since_admission_s: float) -> str | None:
@@ -386,11 +402,16 @@ class BotSession:
             return text
 
     @staticmethod
-    def _drain(adapter: PlatformAdapter) -> list[dict]:
+    def _take_page_events(adapter: PlatformAdapter, timeline: SpeakerTimelineBuilder) -> list[dict]:
+        """What the page's probes saw since the last look, into the roster and the timeline
+        (joins first, so that a newcomer's first words are theirs); the speaking events."""
         try:
-            return adapter.drain_speaker_events()
+            speech, people = adapter.drain_page_events()
         except Exception:
             return []
+        timeline.roster.add_roster_events(people)
+        timeline.add_events(speech)
+        return speech
 
     def _watch_call(self, adapter: PlatformAdapter, recorder: TabRecorder, browser: Browser,
                     timeline: SpeakerTimelineBuilder) -> EndReason:
@@ -404,9 +425,7 @@ class BotSession:
         while True:
             recorder.pump()
             self._note_live_audio()
-            events = self._drain(adapter)
-            timeline.add_events(events)
-            self._tell_speakers(events, recorder)
+            self._tell_speakers(self._take_page_events(adapter, timeline), recorder)
             if self.feed is not None and recorder.clock is not None:
                 self.feed.send_ready(timeline, time.time() - recorder.clock.started_at_unix)
             if self.leave_requested.is_set():
@@ -435,8 +454,5 @@ class BotSession:
             if time.monotonic() - last_shot > self.config.screenshot_interval_s:
                 last_shot = time.monotonic()
                 self._screenshot(browser, "in-call")
-                self.effects.upload_bytes(
-                    "speaker_timeline.json", timeline.to_json(),
-                    "application/json",
-                )
+                self._upload_meeting_data(timeline)
             time.sleep(self.config.poll_s)

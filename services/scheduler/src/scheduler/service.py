@@ -37,7 +37,7 @@ from mb_shared.contracts.queries import (
     Retranscribe,
     UpsertEventBot,
 )
-from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded
+from mb_shared.contracts.recording import RecordingArtifacts, RecordingUploaded, data_files
 from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
 from scheduler.models import Bot, TranscriptionRequest
 from scheduler.ports import BotRepository, LockedBot
@@ -487,6 +487,7 @@ class BotScheduler:
                 reason=bot.reason,
                 extra=bot.params.get("extra"),
                 event_uuid=bot.params.get("event_uuid"),
+                data_files=data_files(artifacts),
             )
         ]
 

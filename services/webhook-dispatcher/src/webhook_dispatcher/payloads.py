@@ -56,7 +56,8 @@ def transcript(segments: list[TranscriptSegment]) -> list[dict[str, Any]]:
 
 
 def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str, Any]:
-    """`mp4` and `audio` are filled with freshly signed URLs at each attempt."""
+    """`mp4`, `audio` and the data files' fields are filled with freshly signed URLs at each
+    attempt."""
     return {
         "event": "complete",
         "data": {
@@ -71,6 +72,7 @@ def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str
             "event": "complete",
             "extra": event.extra,
             "transcription_error": event.transcription_error,
+            **{field: "" for field in event.data_files},
         },
     }
 

@@ -131,7 +131,7 @@ class Dispatcher:
             event.event_id,
             "complete",
             payloads.complete(event, []),
-            {"mp4": event.mp4_key, "audio": event.audio_key},
+            {"mp4": event.mp4_key, "audio": event.audio_key, **event.data_files},
             needs_transcript=event.has_transcript,
             occurred_at=event.occurred_at,
         )

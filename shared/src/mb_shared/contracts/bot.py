@@ -268,6 +268,10 @@ class BotCompleted(Event):
     transcription_error: str | None = None
     """Why the transcript asked for could not be made (e.g. the provider refused the key)."""
     event_uuid: UUID | None = None
+    data_files: dict[str, str | None] = {}
+    """The meeting's data files besides the recording, by the `complete` webhook field that
+    carries each one's download URL (`meeting_participants_file`, `participant_events_file`):
+    object keys, None where the bot made no such file."""
 
 
 class BotFailed(Event):

@@ -18,6 +18,7 @@ class RecordingArtifacts(Message):
     audio: str | None = None
     speaker_timeline: str | None = None
     participants: str | None = None
+    participant_events: str | None = None
     pieces: int | None = None
     """How many `recording.piece` events the runner published for the transcript made during the
     call (None: none, the transcript is made from `audio`)."""
@@ -26,6 +27,15 @@ class RecordingArtifacts(Message):
     def recording(self) -> str | None:
         """The recording users download: the mp4, or the mp3 of an audio-only bot."""
         return self.mp4 or self.mp3
+
+
+def data_files(artifacts: RecordingArtifacts) -> dict[str, str | None]:
+    """The meeting's data files by the field of `complete` and `GET /bots/meeting_data` that
+    carries each one's download URL."""
+    return {
+        "meeting_participants_file": artifacts.participants,
+        "participant_events_file": artifacts.participant_events,
+    }
 
 
 class RecordingUploaded(Event):

@@ -127,28 +127,48 @@ def _text(value: Any, what: str) -> str:
 
 @dataclass
 class Participant:
+    """A scripted person. `key` names them in the script (their name unless two share one);
+    `id` is what their page shows as their participant id, new at each join as on Meet, where a
+    device that joins again is a new participant of the call."""
+
     id: str
+    key: str
     name: str
     voice: Voice
+    host: bool = False
     joins_at: float | None = None
     leaves_at: float | None = None
     joined_at: float | None = None
     left_at: float | None = None
     color: str = AVATAR_COLORS[0]
+    visits: list[dict[str, Any]] = field(default_factory=list)
+    renames: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def present(self) -> bool:
         return self.joined_at is not None and self.left_at is None
 
+    def join(self, now: float, device_id: str) -> None:
+        self.id, self.joined_at, self.left_at = device_id, now, None
+        self.visits.append({"joined_at": now, "left_at": None, "id": device_id})
+
+    def leave(self, now: float) -> None:
+        self.left_at = now
+        self.visits[-1]["left_at"] = now
+
     def state(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "key": self.key,
             "name": self.name,
+            "host": self.host,
             "voice": self.voice.name,
             "pitch": self.voice.pitch,
             "present": self.present,
             "joined_at": self.joined_at,
             "left_at": self.left_at,
+            "visits": [dict(v) for v in self.visits],
+            "renames": [dict(r) for r in self.renames],
             "color": self.color,
         }
 
@@ -181,10 +201,12 @@ class Utterance:
 
 @dataclass
 class TimelineEvent:
-    kind: Literal["join", "leave", "chat"]
+    kind: Literal["join", "leave", "chat", "rename"]
     name: str
+    """The participant's key."""
     at: float
     text: str | None = None
+    """The chat message, or the new name of a rename."""
 
 
 @dataclass
@@ -356,9 +378,10 @@ class Meeting:
         self._timers: list[asyncio.TimerHandle] = []
         self._ids = itertools.count(1)
         self._space = secrets.token_urlsafe(9)
+        self._devices = itertools.count(len(participants) + 1)
         for participant in participants:
             if participant.joins_at is None:
-                participant.joined_at = self.created_at
+                participant.join(self.created_at, participant.id)
 
     # -- notifications -------------------------------------------------------------------------
 
@@ -385,8 +408,8 @@ class Meeting:
     def ended(self) -> bool:
         return self.ended_at is not None
 
-    def participant(self, name: str) -> Participant | None:
-        return next((p for p in self.participants if p.name == name), None)
+    def participant(self, key: str) -> Participant | None:
+        return next((p for p in self.participants if p.key == key), None)
 
     def guest(self, guest_id: str) -> Guest | None:
         return self.guests.get(guest_id)
@@ -520,10 +543,15 @@ class Meeting:
         now = time.time()
         if participant is None:
             return
-        if event.kind == "join" and participant.joined_at is None:
-            participant.joined_at = now
+        if event.kind == "join" and not participant.present:
+            device = participant.id if not participant.visits else (
+                participant.id.rsplit("/", 1)[0] + f"/{next(self._devices)}")
+            participant.join(now, device)
         elif event.kind == "leave" and participant.present:
-            participant.left_at = now
+            participant.leave(now)
+        elif event.kind == "rename" and event.text is not None:
+            participant.renames.append({"at": now, "from": participant.name, "to": event.text})
+            participant.name = event.text
         elif event.kind == "chat" and event.text is not None:
             self._add_chat(participant.name, event.text, None)
             return
@@ -613,7 +641,7 @@ class Meeting:
             "chat": [m.state() for m in self.chat],
             "utterances": [u.state(self.started_at) for u in self.utterances],
             "timeline": [
-                {"kind": e.kind, "name": e.name, "at": e.at, "text": e.text} for e in self.timeline
+                {"kind": e.kind, "key": e.name, "at": e.at, "text": e.text} for e in self.timeline
             ],
             "version": self.version,
             **self.options,
@@ -642,7 +670,7 @@ class Meeting:
             return view
         view["started_at"] = self.started_at
         view["participants"] = [
-            {"id": p.id, "name": p.name, "color": p.color}
+            {"id": p.id, "name": p.name, "color": p.color, "host": p.host}
             for p in self.participants if p.present
         ] + [
             {"id": g.participant_id, "name": g.name}
@@ -731,8 +759,8 @@ class MeetingStore:
             raise MeetingExists(code)
 
         participants = self._participants(body.get("participants", []), code)
-        by_name = {p.name: p for p in participants}
-        speeches, timeline = self._script(body.get("script", []), by_name)
+        by_key = {p.key: p for p in participants}
+        speeches, timeline = self._script(body.get("script", []), by_key)
         admission = self._admission(body.get("admission", {}))
         end_after = _number(body.get("end_after"), "end_after", allow_none=True)
         no_response_after = _number(
@@ -741,11 +769,11 @@ class MeetingStore:
         assert no_response_after is not None
 
         clips = await asyncio.gather(
-            *(self._synthesizer.synthesize(text, by_name[name].voice) for name, text, _ in speeches)
+            *(self._synthesizer.synthesize(text, by_key[key].voice) for key, text, _ in speeches)
         )
         utterances = [
-            Utterance(index=i, speaker=by_name[name], text=text, at=at, clip=clip)
-            for i, ((name, text, at), clip) in enumerate(zip(speeches, clips))
+            Utterance(index=i, speaker=by_key[key], text=text, at=at, clip=clip)
+            for i, ((key, text, at), clip) in enumerate(zip(speeches, clips))
         ]
         if code in self._meetings:
             raise MeetingExists(code)
@@ -778,8 +806,14 @@ class MeetingStore:
             if not isinstance(entry, dict):
                 raise ConfigError("each participant must be an object with a name")
             name = _text(entry.get("name"), f"participants[{i}].name")
-            if any(p.name == name for p in participants):
-                raise ConfigError(f"duplicate participant name {name!r}")
+            key = _text(entry.get("key", name), f"participants[{i}].key")
+            if any(p.key == key for p in participants):
+                raise ConfigError(
+                    f"participants[{i}]: {key!r} already names a participant; give people "
+                    "who share a name each their own key")
+            host = entry.get("host", False)
+            if not isinstance(host, bool):
+                raise ConfigError(f"participants[{i}].host must be true or false")
             default = DEFAULT_VOICES[i % len(DEFAULT_VOICES)]
             pitch = entry.get("pitch", default.pitch)
             speed = entry.get("speed", default.speed)
@@ -793,27 +827,33 @@ class MeetingStore:
             participants.append(
                 Participant(
                     id=f"spaces/{space}/devices/{i + 1}",
+                    key=key,
                     name=name,
+                    host=host,
                     voice=Voice(voice_name, pitch, speed),
                     color=AVATAR_COLORS[i % len(AVATAR_COLORS)],
                 )
             )
+        if participants and not any(p.host for p in participants):
+            participants[0].host = True
+        if sum(p.host for p in participants) > 1:
+            raise ConfigError("participants: only one may be the host")
         return participants
 
     @staticmethod
     def _script(
-        raw: Any, by_name: dict[str, Participant]
+        raw: Any, by_key: dict[str, Participant]
     ) -> tuple[list[tuple[str, str, float]], list[TimelineEvent]]:
         if not isinstance(raw, list):
             raise ConfigError("script must be a list")
         speeches: list[tuple[str, str, float]] = []
         timeline: list[TimelineEvent] = []
 
-        def known(name: Any, where: str) -> str:
-            name = _text(name, where)
-            if name not in by_name:
-                raise ConfigError(f"{where}: {name!r} is not a participant")
-            return name
+        def known(key: Any, where: str) -> str:
+            key = _text(key, where)
+            if key not in by_key:
+                raise ConfigError(f"{where}: {key!r} is not a participant's key")
+            return key
 
         for i, entry in enumerate(raw):
             if not isinstance(entry, dict):
@@ -825,19 +865,30 @@ class MeetingStore:
                 speeches.append((name, _text(entry.get("text"), f"script[{i}].text"), at))
             elif "leave" in entry:
                 name = known(entry["leave"], f"script[{i}].leave")
-                by_name[name].leaves_at = at
                 timeline.append(TimelineEvent("leave", name, at))
             elif "join" in entry:
                 name = known(entry["join"], f"script[{i}].join")
-                by_name[name].joins_at = at
                 timeline.append(TimelineEvent("join", name, at))
             elif "chat" in entry:
                 name = known(entry["chat"], f"script[{i}].chat")
                 timeline.append(
                     TimelineEvent("chat", name, at, _text(entry.get("text"), f"script[{i}].text"))
                 )
+            elif "rename" in entry:
+                name = known(entry["rename"], f"script[{i}].rename")
+                timeline.append(
+                    TimelineEvent("rename", name, at, _text(entry.get("to"), f"script[{i}].to"))
+                )
             else:
-                raise ConfigError(f"script[{i}] needs one of speaker, leave, join, chat")
+                raise ConfigError(f"script[{i}] needs one of speaker, leave, join, chat, rename")
+        # Someone whose first move is to join arrives then; everyone else is there from the start.
+        for event in sorted(timeline, key=lambda e: e.at):
+            person = by_key[event.name]
+            if event.kind in ("join", "leave") and person.joins_at is None and person.leaves_at is None:
+                if event.kind == "join":
+                    person.joins_at = event.at
+                else:
+                    person.leaves_at = event.at
         return speeches, timeline
 
     @staticmethod

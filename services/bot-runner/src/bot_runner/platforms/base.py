@@ -76,6 +76,7 @@ def load_script(name: str) -> str:
 
 
 SPEAKER_PROBE = load_script("speaker_probe.js")
+ROSTER_PROBE = load_script("roster_probe.js")
 SPEAKER_STAGE = load_script("speaker_stage.js")
 
 
@@ -83,6 +84,7 @@ class PlatformAdapter(ABC):
     platform: Platform
     observe_script: str
     speaking_tiles_script: str
+    roster_script: str
 
     def __init__(self, driver: WebDriver, input_driver: InputDriver,
                  outbound: OutboundPolicy | None = None) -> None:
@@ -139,7 +141,14 @@ class PlatformAdapter(ABC):
         """Watch speaking indicators; events land in `window.__mbSpeaking` (page clock, ms)."""
         self.driver.execute_script(SPEAKER_PROBE, self.speaking_tiles_script)
 
-    def drain_speaker_events(self) -> list[dict]:
-        return self.driver.execute_script(
-            "const e = window.__mbSpeaking || []; window.__mbSpeaking = []; return e;"
-        ) or []
+    def start_roster_probe(self) -> None:
+        """Watch who is in the call; joins, leaves and updates land in `window.__mbRoster`."""
+        self.driver.execute_script(ROSTER_PROBE, self.roster_script)
+
+    def drain_page_events(self) -> tuple[list[dict], list[dict]]:
+        """What the probes saw since the last call: (speaking events, roster events)."""
+        drained = self.driver.execute_script(
+            "const s = window.__mbSpeaking || [], r = window.__mbRoster || [];"
+            " window.__mbSpeaking = []; window.__mbRoster = []; return [s, r];"
+        ) or [[], []]
+        return list(drained[0] or []), list(drained[1] or [])

@@ -26,6 +26,7 @@ class GoogleMeetAdapter(PlatformAdapter):
     platform = Platform.GOOGLE_MEET
     observe_script = load_script("meet_observe.js")
     speaking_tiles_script = load_script("meet_tiles.js")
+    roster_script = load_script("meet_roster.js")
 
     def _buttons(self):
         return self.driver.find_elements(By.CSS_SELECTOR, "button")

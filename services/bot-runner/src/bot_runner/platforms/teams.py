@@ -60,6 +60,7 @@ class TeamsAdapter(PlatformAdapter):
     platform = Platform.MICROSOFT_TEAMS
     observe_script = load_script("teams_observe.js")
     speaking_tiles_script = load_script("teams_tiles.js")
+    roster_script = load_script("teams_roster.js")
 
     bot_name: str | None = None
 

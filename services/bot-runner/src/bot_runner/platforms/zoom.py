@@ -195,6 +195,7 @@ class ZoomAdapter(PlatformAdapter):
     platform = Platform.ZOOM
     observe_script = load_script("zoom_observe.js")
     speaking_tiles_script = load_script("zoom_tiles.js")
+    roster_script = load_script("zoom_roster.js")
 
     def __init__(self, driver, input_driver, outbound: OutboundPolicy | None = None) -> None:
         super().__init__(driver, input_driver, outbound)

@@ -3,8 +3,8 @@
 // the last speaker after they stop; so the name counts as speaking only while the meeting's audio
 // (one mixed stream, measured here with an AnalyserNode) carries sound. The main tile switches a
 // moment after a new voice starts, so a voice onset waits up to HOLD_MS for the name to change.
-// Returns [{name, speaking, el}] for the remote participant in the main tile (none when it shows
-// the bot itself).
+// Returns [{name, speaking, since, el}] for the remote participant in the main tile (none when it
+// shows the bot itself); `since` is the voice onset, which the name is confirmed for only later.
 const HOLD_MS = 800, HANGOVER_MS = 350, THRESHOLD = 0.008;
 const squash = (s) => (s || "").replace(/\s+/g, " ").trim();
 const frame = document.querySelector(".speaker-active-container__video-frame") ||
@@ -52,5 +52,9 @@ if (level > THRESHOLD) v.lastLoud = now;
 const voice = now - v.lastLoud < HANGOVER_MS;
 if (voice && !v.on) { v.on = true; v.onsetAt = now; v.onsetName = name; v.released = false; }
 if (!voice) v.on = false;
-if (v.on && !v.released && (name !== v.onsetName || now - v.onsetAt >= HOLD_MS)) v.released = true;
-return [{name, speaking: v.on && v.released, el: frame}];
+if (v.on && !v.released && (name !== v.onsetName || now - v.onsetAt >= HOLD_MS)) {
+  v.released = true;
+  v.releasedName = name;
+}
+// The onset is this name's only if the tile showed it when the wait ended (not a later switch).
+return [{name, speaking: v.on && v.released, since: name === v.releasedName ? v.onsetAt : null, el: frame}];

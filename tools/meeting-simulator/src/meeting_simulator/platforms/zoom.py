@@ -308,14 +308,13 @@ def page_view(meeting: Meeting, guest: Guest | None) -> dict[str, Any]:
     """The Meet view plus what the Zoom page shows: who hosts, who is a guest, whether chat is open."""
     view = meeting.page_view(guest, AUDIO_PATH)
     view["chat_allowed"] = bool(meeting.options.get("guest_chat", True))
-    view["host_present"] = any(p.present for p in meeting.participants)
+    view["host_present"] = any(p.present and p.host for p in meeting.participants)
     if "participants" in view:
-        host = next((p for p in meeting.participants if p.present), None)
         guest_ids = {g.participant_id for g in meeting.guests.values()}
         for entry in view["participants"]:
             entry["role"] = (
                 "host"
-                if host is not None and entry["id"] == host.id
+                if entry.get("host")
                 else "guest"
                 if entry["id"] in guest_ids
                 else "attendee"

@@ -464,7 +464,15 @@
       if (!present.has(id)) { tile.remove(); call.tiles.delete(id); }
     }
     for (const p of view.participants) {
-      if (call.tiles.has(p.id)) continue;
+      if (call.tiles.has(p.id)) {
+        const tile = call.tiles.get(p.id);
+        const name = tile.querySelector('.name-tag span');
+        if (name.textContent !== p.name) {
+          name.textContent = p.name;
+          tile.querySelector('.avatar').textContent = p.name.slice(0, 1).toUpperCase();
+        }
+        continue;
+      }
       const tile = el('div', { class: 'tile', 'data-participant-id': p.id, 'data-audio-level': '0' },
         el('div', { class: 'avatar', 'aria-hidden': 'true', style: `background: ${p.color || '#5f6368'}`, text: p.name.slice(0, 1).toUpperCase() }),
         el('div', { class: 'name-tag' }, el('span', { class: 'notranslate', text: p.name })));
@@ -544,7 +552,8 @@
     const items = [el('div', { role: 'listitem', 'aria-label': guest.name },
       el('span', { text: guest.name }), el('span', { text: ' (You)' }))];
     for (const p of state.view.participants) {
-      items.push(el('div', { role: 'listitem', 'aria-label': p.name }, el('span', { text: p.name })));
+      items.push(el('div', { role: 'listitem', 'aria-label': p.name }, el('span', { text: p.name }),
+        p.host ? el('div', { class: 'role', text: 'Meeting host' }) : null));
     }
     call.peopleList.replaceChildren(...items);
   }
@@ -609,10 +618,15 @@
     post(`/guests/${state.guest.id}/utterances/${index}`, payload).catch(() => {});
   }
 
+  function currentSpeaker(utterance) {
+    const now = state.view.utterances.find((u) => u.index === utterance.index);
+    return (now || utterance).participant_id;
+  }
+
   function updateSpeaking() {
     const call = state.call;
     if (!call) return;
-    const levels = call.bridge.levels();
+    const levels = call.bridge.levels(currentSpeaker);
     const tiles = [...call.tiles.entries()];
     for (const [id, tile] of tiles) {
       const level = levels.get(id);
@@ -742,7 +756,9 @@
       return playing;
     }
 
-    levels() {
+    // participant id -> level 0-100 for everyone whose clip plays now; `speakerOf` gives an
+    // utterance's speaker as the page knows them now (someone who rejoined has a new id).
+    levels(speakerOf) {
       const levels = new Map();
       if (!this.ready || this.closed) return levels;
       for (const p of this.active()) {
@@ -750,7 +766,7 @@
         let sum = 0;
         for (const v of p.samples) sum += v * v;
         const level = Math.min(100, Math.round(Math.sqrt(sum / p.samples.length) * 400));
-        const id = p.utterance.participant_id;
+        const id = speakerOf(p.utterance);
         levels.set(id, Math.max(levels.get(id) || 0, level));
       }
       return levels;

@@ -105,8 +105,9 @@ window.MixedAudio = class MixedAudio {
     return playing;
   }
 
-  // participant id -> level 0-100, for everyone whose clip is playing now.
-  levels() {
+  // participant id -> level 0-100, for everyone whose clip is playing now; `speakerOf` gives an
+  // utterance's speaker as the page knows them now.
+  levels(speakerOf) {
     const levels = new Map();
     if (!this.ready || this.closed) return levels;
     for (const p of this.active()) {
@@ -114,7 +115,7 @@ window.MixedAudio = class MixedAudio {
       let sum = 0;
       for (const v of p.samples) sum += v * v;
       const level = Math.min(100, Math.round(Math.sqrt(sum / p.samples.length) * 400));
-      const id = p.utterance.participant_id;
+      const id = speakerOf(p.utterance);
       levels.set(id, Math.max(levels.get(id) || 0, level));
     }
     return levels;

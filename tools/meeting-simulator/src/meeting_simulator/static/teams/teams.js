@@ -568,11 +568,11 @@
     if (!call) return;
     const present = new Map(view.participants.map((p) => [p.id, p]));
     for (const [id, entry] of call.tiles) {
-      if (!present.has(id)) { entry.tile.remove(); call.tiles.delete(id); }
+      if (!present.has(id) || present.get(id).name !== entry.name) { entry.tile.remove(); call.tiles.delete(id); }
     }
     for (const p of view.participants) {
       if (call.tiles.has(p.id)) continue;
-      const entry = makeTile(p.name, false, p.color);
+      const entry = { ...makeTile(p.name, false, p.color), name: p.name };
       call.tiles.set(p.id, entry);
       call.gallery.append(entry.tile);
     }
@@ -654,12 +654,11 @@
   function renderRoster() {
     const call = state.call;
     const view = state.view;
-    const key = JSON.stringify(view.participants.map((p) => p.id));
+    const key = JSON.stringify(view.participants.map((p) => [p.id, p.name, p.host]));
     if (call.rosterTree.dataset.key === key) return;
     call.rosterTree.dataset.key = key;
-    const organizer = view.participants.length ? view.participants[0].id : null;
     const items = [rosterItem(view.guest.name, '(Unverified)')];
-    for (const p of view.participants) items.push(rosterItem(p.name, p.id === organizer ? 'Organizer' : null));
+    for (const p of view.participants) items.push(rosterItem(p.name, p.host ? 'Organizer' : null));
     call.rosterTree.replaceChildren(el('div', { role: 'treeitem', 'aria-expanded': 'true', class: 'roster-group' },
       el('div', { class: 'roster-heading', text: `In this meeting (${items.length})` }),
       el('div', { role: 'group' }, ...items)));
@@ -722,10 +721,15 @@
     post(`/guests/${state.guest.id}/utterances/${index}`, payload).catch(() => {});
   }
 
+  function currentSpeaker(utterance) {
+    const now = state.view.utterances.find((u) => u.index === utterance.index);
+    return (now || utterance).participant_id;
+  }
+
   function updateSpeaking() {
     const call = state.call;
     if (!call) return;
-    const levels = call.audio.levels();
+    const levels = call.audio.levels(currentSpeaker);
     for (const [id, entry] of call.tiles) {
       entry.outline.classList.toggle('visible', levels.has(id));
     }

@@ -1,0 +1,187 @@
+"""Who was in the meeting and what they did, from what the bot's page showed: participants with
+ids stable for the meeting, and their join, leave, update and speech events.
+
+The page's roster probe (`roster_probe.js`) reports each participant under a key: the platform's
+own id where the page shows one (Meet's `data-participant-id`), else the display name and its
+rank among people of that name (`Alex\\u00001`, `Alex\\u00002`), so that two people with one name
+are two participants. The same key seen again is the same participant, and so is a new key
+with the name of someone who left (Meet gives a device that joins again a new id): a rejoin
+keeps its participant id. Times are page clock milliseconds, turned into seconds of the
+recording like the speaker timeline's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mb_shared.contracts.bot import Platform
+from mb_shared.contracts.participants import (
+    ChatData,
+    EventTimestamp,
+    ParticipantAction,
+    ParticipantEvent,
+    dump_participant_events,
+    dump_participants,
+)
+from mb_shared.contracts.timeline import TimelineParticipant
+
+NAME_KEY_SEPARATOR = "\u0000"
+
+
+def name_key(name: str, rank: int = 1) -> str:
+    """The key of the `rank`-th present participant called `name`, on pages that show no ids."""
+    return f"{name}{NAME_KEY_SEPARATOR}{rank}"
+
+
+@dataclass
+class _Person:
+    id: int
+    name: str
+    is_host: bool | None = None
+    extra_data: Any = None
+    present: bool = False
+    speaking: bool = False
+
+
+class MeetingRoster:
+    """Participants and events of one bot's meeting."""
+
+    def __init__(self, started_at_page_ms: float, started_at_unix: float,
+                 platform: Platform) -> None:
+        self._zero_ms = started_at_page_ms
+        self.started_at_unix = started_at_unix
+        self._platform = platform.value
+        self._by_key: dict[str, _Person] = {}
+        self._people: list[_Person] = []
+        self._events: list[ParticipantEvent] = []
+
+    def relative(self, t_ms: float) -> float:
+        """Seconds of the recording at page-clock time `t_ms` (0 before its first sample)."""
+        return max(0.0, (t_ms - self._zero_ms) / 1000.0)
+
+    # -- what the page reports -------------------------------------------------------------------
+
+    def add_roster_events(self, events: list[dict]) -> None:
+        """`{action: join|leave|update, key, name, host, extra, t}` from the roster probe."""
+        for event in events:
+            action = event.get("action")
+            key = str(event.get("key") or "")
+            name = str(event.get("name") or "").strip()
+            if not key or action not in ("join", "leave", "update"):
+                continue
+            t = float(event["t"])
+            person = self._by_key.get(key)
+            if action == "join":
+                person = person or self._returning(key, name) or self._new(key, name)
+                if person.present:
+                    continue
+                self._describe(person, name, event)
+                person.present = True
+                self._record("join", person, t)
+            elif person is None or not person.present:
+                continue
+            elif action == "leave":
+                if person.speaking:
+                    person.speaking = False
+                    self._record("speech_off", person, t)
+                person.present = False
+                self._record("leave", person, t)
+            else:
+                before = self._snapshot(person)
+                self._describe(person, name, event)
+                if self._snapshot(person) != before:
+                    self._record("update", person, t, participant=before)
+
+    def speech(self, event: dict) -> TimelineParticipant:
+        """A speaking indicator turned on or off (`{name, key?, on, t}`); the participant it
+        belongs to (one the roster has not shown yet is added, without a join)."""
+        person = self.resolve(event.get("key"), str(event.get("name") or ""))
+        on = bool(event["on"])
+        if person.speaking != on:
+            person.speaking = on
+            self._record("speech_on" if on else "speech_off", person, float(event["t"]))
+        return self._snapshot(person)
+
+    def chat(self, sender_key: str | None, sender: str, text: str, to: str, t: float) -> None:
+        person = self.resolve(sender_key, sender)
+        self._record("chat_message", person, t, data=ChatData(text=text, to=to))
+
+    def resolve(self, key: str | None, name: str) -> _Person:
+        """The participant with `key`, else the first present one called `name`, else the first
+        one ever called so; a new one when the page never showed that name."""
+        if key and key in self._by_key:
+            return self._by_key[key]
+        name = name.strip()
+        named = [p for p in self._people if p.name == name]
+        present = [p for p in named if p.present]
+        if present or named:
+            return (present or named)[0]
+        return self._new(key or name_key(name), name)
+
+    def close(self, duration_s: float) -> None:
+        """The recording ended: anyone still speaking stops at its end."""
+        end_ms = self._zero_ms + duration_s * 1000.0
+        for person in self._people:
+            if person.speaking:
+                person.speaking = False
+                self._record("speech_off", person, end_ms)
+
+    # -- what the bot delivers -------------------------------------------------------------------
+
+    def participants(self) -> list[TimelineParticipant]:
+        """Everyone seen, in order of first appearance, as they were last seen."""
+        return [self._snapshot(p) for p in self._people]
+
+    def events(self) -> list[ParticipantEvent]:
+        """In order of time (the page's probes report in batches)."""
+        return sorted(self._events, key=lambda e: e.timestamp.relative)
+
+    def participants_json(self) -> bytes:
+        return dump_participants(self.participants()).encode()
+
+    def events_json(self) -> bytes:
+        return dump_participant_events(self.events()).encode()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _new(self, key: str, name: str) -> _Person:
+        person = _Person(id=len(self._people) + 1, name=name)
+        self._by_key[key] = person
+        self._people.append(person)
+        return person
+
+    def _returning(self, key: str, name: str) -> _Person | None:
+        """Someone who left and now joins under a new key with the same name."""
+        person = next((p for p in self._people if not p.present and p.name == name.strip()), None)
+        if person is not None:
+            self._by_key[key] = person
+        return person
+
+    @staticmethod
+    def _describe(person: _Person, name: str, event: dict) -> None:
+        if name:
+            person.name = name
+        if event.get("host") is not None:
+            person.is_host = bool(event["host"])
+        if event.get("extra") is not None:
+            person.extra_data = event["extra"]
+
+    def _snapshot(self, person: _Person) -> TimelineParticipant:
+        return TimelineParticipant(id=person.id, name=person.name, is_host=person.is_host,
+                                   platform=self._platform, extra_data=person.extra_data)
+
+    def _record(self, action: ParticipantAction, person: _Person, t_ms: float, *,
+                participant: TimelineParticipant | None = None,
+                data: ChatData | None = None) -> None:
+        relative = self.relative(t_ms)
+        absolute = datetime.fromtimestamp(self.started_at_unix + relative, UTC)
+        self._events.append(ParticipantEvent(
+            id=str(len(self._events) + 1),
+            action=action,
+            participant=participant or self._snapshot(person),
+            timestamp=EventTimestamp(absolute=absolute.isoformat().replace("+00:00", "Z"),
+                                     relative=round(relative, 3)),
+            data=data,
+        ))

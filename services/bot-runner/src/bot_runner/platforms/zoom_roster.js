@@ -1,0 +1,21 @@
+// Zoom web client: the participants pane (kept open by the adapter) lists everyone as
+// `.participants-item__display-name`, with labels "(Host)", "(Co-host)", "(Guest)", "(me)" after
+// the name. No ids: people are told apart by name and rank. null while the pane is closed.
+const items = Array.from(document.querySelectorAll(".participants-item__display-name"));
+if (!items.length) return null;
+const label = /\s*\(((?:co-host|host|guest|me)(?:\s*,\s*(?:co-host|host|guest|me))*)\)\s*$/i;
+const people = [];
+for (const item of items) {
+  let name = (item.innerText || "").replace(/\s+/g, " ").trim();
+  const labels = [];
+  for (let m = name.match(label); m; m = name.match(label)) {
+    labels.push(...m[1].toLowerCase().split(",").map(s => s.trim()));
+    name = name.slice(0, m.index).trim();
+  }
+  if (labels.includes("me") || !name) continue;
+  const extra = {};
+  if (labels.includes("guest")) extra.guest = true;
+  if (labels.includes("co-host")) extra.co_host = true;
+  people.push({name, host: labels.includes("host"), extra: Object.keys(extra).length ? extra : null});
+}
+return people;

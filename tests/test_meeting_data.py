@@ -1,0 +1,167 @@
+"""The meeting as data: who was there, when they came and went, when they spoke, as the files
+`meeting_participants_file` and `participant_events_file` of `complete` and
+`GET /bots/meeting_data` hold them, on every platform.
+
+One scripted meeting per platform: a host, two people with one name, someone who arrives late,
+leaves, comes back, and (on Meet, the one page that shows participant ids) a rename. The
+simulator's record of when each thing happened is the truth the files are held to.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections import Counter, defaultdict
+
+import pytest
+
+from meeting_simulator.client import new_meet_code, new_teams_meeting_id, new_zoom_meeting_id
+from support import MEETING_LINES, meeting_link
+
+PLATFORMS = ("meet", "teams", "zoom")
+NEW_CODE = {"meet": new_meet_code, "teams": new_teams_meeting_id, "zoom": new_zoom_meeting_id}
+TOLERANCE_S = 1.0
+SCRIPT = [
+    {"join": "alex-2", "at": 9.0},
+    {"join": "Bob", "at": 11.0},
+    {"speaker": "Alice", "text": MEETING_LINES[0][1], "at": 12.0},
+    {"leave": "Bob", "at": 16.0},
+    {"join": "Bob", "at": 18.0},
+    {"speaker": "Bob", "text": MEETING_LINES[1][1], "at": 19.0},
+    {"leave": "alex-2", "at": 21.0},
+]
+RENAME = {"rename": "Alice", "to": "Alice Liddell", "at": 24.0}
+PARTICIPANTS = [{"name": "Alice", "host": True}, {"name": "Alex", "key": "alex-1"},
+                {"name": "Alex", "key": "alex-2"}, {"name": "Bob"}]
+HOST_SHOWN = {"meet": False, "teams": False, "zoom": True}
+"""Whether the bot's page shows who hosts: only Zoom's participants pane, which the bot keeps
+open; Meet and Teams show it in panels that would cover the recording."""
+
+
+def download(url: str) -> list[dict]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture(scope="module")
+def meetings(api, simulator, webhooks):
+    """Each platform's meeting, its bot sent at once (the stack runs two at a time)."""
+    sent = {}
+    for platform in PLATFORMS:
+        code = NEW_CODE[platform]()
+        script = SCRIPT + ([RENAME] if platform == "meet" else [])
+        simulator.create_meeting(code, platform=platform, participants=PARTICIPANTS,
+                                 script=script, admission={"action": "admit", "after": 1.0},
+                                 end_after=27.0)
+        response = api.join(meeting_url=meeting_link(platform, code), bot_name="Data Bot",
+                            webhook_url=f"{webhooks.url}/meeting-data/{platform}")
+        assert response.status == 200, response.body
+        sent[platform] = (code, response.body["bot_id"])
+    return sent
+
+
+@pytest.fixture(scope="module")
+def outcomes(meetings, webhooks, simulator):
+    done = {}
+    for platform, (code, bot_id) in meetings.items():
+        final = webhooks.wait_final(bot_id, timeout=400)
+        assert final.body["event"] == "complete", final.body
+        done[platform] = (simulator.meeting(code), bot_id, final.body["data"])
+    return done
+
+
+@pytest.mark.parametrize("kind", PLATFORMS)
+def test_participants_and_their_events_are_what_happened(kind, outcomes, api):
+    truth, bot_id, complete = outcomes[kind]
+    meeting_data = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body
+    people = download(meeting_data["meeting_participants_file"])
+    events = download(meeting_data["participant_events_file"])
+    assert download(complete["meeting_participants_file"]) == people
+    assert download(complete["participant_events_file"]) == events
+
+    final_names = {"meet": "Alice Liddell"}.get(kind, "Alice")
+    host = HOST_SHOWN[kind]
+    assert Counter((p["name"], p["is_host"]) for p in people) == Counter({
+        (final_names, True if host else None): 1,
+        ("Alex", False if host else None): 2,
+        ("Bob", False if host else None): 1,
+    }), people
+    assert len({p["id"] for p in people}) == 4
+    assert {p["platform"] for p in people} == {complete_platform(kind)}
+
+    by_id = defaultdict(list)
+    for event in events:
+        by_id[event["participant"]["id"]].append(event)
+    times = [e["timestamp"]["relative"] for e in events]
+    assert times == sorted(times)
+    name_of = {p["id"]: p["name"] for p in people}
+    moves = {pid: [e["action"] for e in evs if e["action"] in ("join", "leave")]
+             for pid, evs in by_id.items()}
+    alexes = sorted((pid for pid in name_of if name_of[pid] == "Alex"), key=lambda i: len(moves[i]))
+    bob = next(pid for pid in name_of if name_of[pid] == "Bob")
+    alice = next(pid for pid in name_of if name_of[pid] == final_names)
+    assert moves[alice] == ["join"] and moves[alexes[0]] == ["join"]
+    assert moves[alexes[1]] == ["join", "leave"]
+    assert moves[bob] == ["join", "leave", "join"]
+
+    truth_people = {p["key"]: p for p in truth["participants"]}
+    expected = [(alexes[1], "join", truth_people["alex-2"]["visits"][0]["joined_at"]),
+                (alexes[1], "leave", truth_people["alex-2"]["visits"][0]["left_at"]),
+                (bob, "join", truth_people["Bob"]["visits"][0]["joined_at"]),
+                (bob, "leave", truth_people["Bob"]["visits"][0]["left_at"]),
+                (bob, "join", truth_people["Bob"]["visits"][1]["joined_at"])]
+    alice_line, bob_line = truth["utterances"]
+    expected += [(alice, "speech_on", alice_line["actual_start"]),
+                 (bob, "speech_on", bob_line["actual_start"])]
+    if kind == "meet":
+        expected.append((alice, "update", truth_people["Alice"]["renames"][0]["at"]))
+    for pid, action, at in expected:
+        seen = [e for e in by_id[pid] if e["action"] == action]
+        gaps = [abs(_unix(e["timestamp"]["absolute"]) - at) for e in seen]
+        assert gaps and min(gaps) <= TOLERANCE_S, (name_of[pid], action, at, seen)
+    if kind == "meet":
+        update = next(e for e in by_id[alice] if e["action"] == "update")
+        assert update["participant"]["name"] == "Alice"
+    spoke = {e["participant"]["id"] for e in events if e["action"] == "speech_on"}
+    assert spoke == {alice, bob}
+
+
+def test_the_speaker_timeline_names_the_same_participants(outcomes, api):
+    _, bot_id, _ = outcomes["meet"]
+    meeting_data = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body
+    ids = {p["name"]: p["id"] for p in download(meeting_data["meeting_participants_file"])}
+    timeline = download(meeting_data["speaker_diarization_file"])
+    # Alice spoke before she was renamed: the timeline names her as she was then.
+    assert {(e["participant"]["id"], e["participant"]["name"]) for e in timeline} == {
+        (ids["Alice Liddell"], "Alice"), (ids["Bob"], "Bob")}
+
+
+def test_no_data_file_can_be_downloaded_after_delete_data(outcomes, api):
+    _, bot_id, complete = outcomes["zoom"]
+    urls = [complete["meeting_participants_file"], complete["participant_events_file"]]
+    assert [status_of(url) for url in urls] == [200, 200]
+    deleted = api.request("POST", f"/bots/{bot_id}/delete_data")
+    assert deleted.status == 200, deleted.body
+    assert [status_of(url) for url in urls] == [404, 404]
+    meeting_data = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body
+    assert meeting_data["meeting_participants_file"] == ""
+    assert meeting_data["participant_events_file"] == ""
+
+
+def complete_platform(platform: str) -> str:
+    return {"meet": "google_meet", "teams": "microsoft_teams", "zoom": "zoom"}[platform]
+
+
+def _unix(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
