@@ -20,7 +20,9 @@ once (each in its own meeting) and CPU and memory are per bot, sampled while all
 the call (with the whole machine's CPU beside them); with `--streaming` the receiver's audio is
 counted too (seconds received against the recording's, `audio_gap` messages: audio the bot had to
 skip; each line's delay; per 10 s of audio, how late it came). `--recording-mode audio_only`
-measures bots that record no video.
+measures bots that record no video. Every result gives the bytes of the meeting's data files
+(participants and their events) per minute of meeting; `--participants N` puts N people in each
+meeting (two of them speak), to see what a crowd costs the bot.
 
 Run with `make bench` (`make bench-live` for four bots streaming with live transcripts). Not a test: nothing is asserted, the machine may be shared and noisy.
 """
@@ -201,12 +203,13 @@ def live_word_delays(hooks: list, utterances: list[dict]) -> list[float]:
 
 def start_visit(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
                 duration_s: float, audio: tuple[AudioReceiver, str] | None, live: bool,
-                recording_mode: str) -> dict:
+                recording_mode: str, participants: int) -> dict:
     endpoints = stack.endpoints
     simulator = SimulatorClient(endpoints.simulator_control_url)
     code, link, settings = new_meeting(platform)
-    simulator.create_meeting(code, platform=platform,
-                             participants=[{"name": "Alice"}, {"name": "Bob"}],
+    people = [{"name": "Alice"}, {"name": "Bob"}] + [
+        {"name": f"Listener {n}"} for n in range(1, participants - 1)]
+    simulator.create_meeting(code, platform=platform, participants=people,
                              script=script(duration_s), admission={"action": "admit", "after": 1.0},
                              end_after=duration_s, **settings)
     join = {"meeting_url": link, "bot_name": "Bench", "webhook_url": receiver.url + "/bench",
@@ -239,7 +242,12 @@ def finish_visit(stack: PlatformStack, receiver: WebhookReceiver, visit: dict,
         "event": final.body["event"],
         "post_to_in_call_recording_s": round(recording.received_at - visit["posted"], 2),
         "meeting_end_to_complete_s": round(final.received_at - meeting["ended_at"], 2),
+        "participants": len(meeting["participants"]),
     }
+    data = final.body["data"]
+    sizes = [len(_download(data[field])) for field in
+             ("meeting_participants_file", "participant_events_file") if data.get(field)]
+    result["data_files_bytes_per_min"] = round(sum(sizes) / (visit["duration_s"] / 60))
     if audio is not None:
         connections = audio[0].on_path(f"/{code}")
         delays = audio_delays(connections, meeting["utterances"])
@@ -267,14 +275,19 @@ def finish_visit(stack: PlatformStack, receiver: WebhookReceiver, visit: dict,
     return result
 
 
+def _download(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read()
+
+
 def run_meetings(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
                  duration_s: float, bots: int, sample: bool,
                  audio: tuple[AudioReceiver, str] | None, live: bool,
-                 recording_mode: str) -> list[dict]:
+                 recording_mode: str, participants: int) -> list[dict]:
     """`bots` meetings at once, one bot each; the runner's CPU and memory sampled while they are
     all in the call (per bot: the total divided by `bots`)."""
-    visits = [start_visit(stack, receiver, platform, duration_s, audio, live, recording_mode)
-              for _ in range(bots)]
+    visits = [start_visit(stack, receiver, platform, duration_s, audio, live, recording_mode,
+                          participants) for _ in range(bots)]
     for visit in visits:
         receiver.wait_for(visit["bot_id"], lambda w: (w.body["data"].get("status") or {})
                           .get("code") == "in_call_recording", timeout=300)
@@ -320,6 +333,8 @@ def main() -> None:
                         help="what the bots record")
     parser.add_argument("--bots", type=int, default=1,
                         help="bots at once, each in its own meeting")
+    parser.add_argument("--participants", type=int, default=2,
+                        help="people in each meeting (at least 2; two of them speak)")
     args = parser.parse_args()
     platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
     unknown = set(platforms) - {"meet", "teams", "zoom"}
@@ -342,7 +357,8 @@ def main() -> None:
                     for index, duration in enumerate(lengths):
                         for result in run_meetings(stack, receiver, platform, duration,
                                                    args.bots, index == 0, audio, args.live,
-                                                   args.recording_mode):
+                                                   args.recording_mode,
+                                                   max(2, args.participants)):
                             print(json.dumps(result), flush=True)
     finally:
         audio_server.stop()

@@ -3,8 +3,10 @@
 `GET /bots/meeting_data` hold them, on every platform.
 
 One scripted meeting per platform: a host, two people with one name, someone who arrives late,
-leaves, comes back, and (on Meet, the one page that shows participant ids) a rename. The
-simulator's record of when each thing happened is the truth the files are held to.
+leaves, comes back, chat messages (emoji, right-to-left text, 4,000 characters, markup that would
+call a local server if anything rendered it as HTML; on Zoom also one sent to the bot alone), and
+(on Meet, the one page that shows participant ids) a rename. The simulator's record of when each
+thing happened is the truth the files are held to.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import urllib.request
 from collections import Counter, defaultdict
 
 import pytest
+from aiohttp import web
 
 from meeting_simulator.client import new_meet_code, new_teams_meeting_id, new_zoom_meeting_id
-from support import MEETING_LINES, meeting_link
+from support import MEETING_LINES, BackgroundServer, meeting_link
 
 PLATFORMS = ("meet", "teams", "zoom")
 NEW_CODE = {"meet": new_meet_code, "teams": new_teams_meeting_id, "zoom": new_zoom_meeting_id}
@@ -32,6 +35,25 @@ SCRIPT = [
     {"leave": "alex-2", "at": 21.0},
 ]
 RENAME = {"rename": "Alice", "to": "Alice Liddell", "at": 24.0}
+GREETING = "Welcome, all \U0001f44b\U0001f3fd \u2014 agenda in the doc"
+RIGHT_TO_LEFT = "\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd (hello) 123"
+LONG = ("The quarterly numbers, line by line. " * 120)[:4000]
+PRIVATE = "Only for the note taker: skip the budget part."
+
+
+def markup(canary: str) -> str:
+    return (f'<img src="{canary}/img" onerror="fetch(\'{canary}/js\')"> <script>fetch("{canary}/'
+            f'script")</script> <b>bold</b> & {{{{7*7}}}}')
+
+
+def chat_script(canary: str, platform: str) -> list[dict]:
+    lines = [{"chat": "Alice", "text": GREETING, "at": 5.0},
+             {"chat": "Bob", "text": RIGHT_TO_LEFT, "at": 13.0},
+             {"chat": "Bob", "text": LONG, "at": 14.0},
+             {"chat": "Alice", "text": markup(canary), "at": 15.0}]
+    if platform == "zoom":
+        lines.append({"chat": "Bob", "text": PRIVATE, "to": "guests", "at": 20.0})
+    return lines
 PARTICIPANTS = [{"name": "Alice", "host": True}, {"name": "Alex", "key": "alex-1"},
                 {"name": "Alex", "key": "alex-2"}, {"name": "Bob"}]
 HOST_SHOWN = {"meet": False, "teams": False, "zoom": True}
@@ -52,16 +74,41 @@ def status_of(url: str) -> int:
         return error.code
 
 
+class Canary:
+    """A local server that anything executing the chat's markup would call."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+
+    async def hit(self, request: web.Request) -> web.Response:
+        self.hits.append(request.path)
+        return web.Response(status=204)
+
+
 @pytest.fixture(scope="module")
-def meetings(api, simulator, webhooks):
+def canary():
+    calls = Canary()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", calls.hit)
+    server = BackgroundServer(app)
+    server.start()
+    calls.url = server.url
+    yield calls
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def meetings(api, simulator, webhooks, canary):
     """Each platform's meeting, its bot sent at once (the stack runs two at a time)."""
     sent = {}
     for platform in PLATFORMS:
         code = NEW_CODE[platform]()
-        script = SCRIPT + ([RENAME] if platform == "meet" else [])
+        script = SCRIPT + chat_script(canary.url, platform) + (
+            [RENAME] if platform == "meet" else [])
         simulator.create_meeting(code, platform=platform, participants=PARTICIPANTS,
                                  script=script, admission={"action": "admit", "after": 1.0},
-                                 end_after=27.0)
+                                 end_after=27.0, **({"guest_chat": True} if platform == "teams"
+                                                    else {}))
         response = api.join(meeting_url=meeting_link(platform, code), bot_name="Data Bot",
                             webhook_url=f"{webhooks.url}/meeting-data/{platform}")
         assert response.status == 200, response.body
@@ -133,6 +180,21 @@ def test_participants_and_their_events_are_what_happened(kind, outcomes, api):
         assert update["participant"]["name"] == "Alice"
     spoke = {e["participant"]["id"] for e in events if e["action"] == "speech_on"}
     assert spoke == {alice, bob}
+
+    chats = [e for e in events if e["action"] == "chat_message"]
+    sent = [m for m in truth["chat"] if m["from_guest"] is None]
+    assert [(e["participant"]["id"], e["data"]["text"], e["data"]["to"]) for e in chats] == [
+        ({"Alice": alice, "Bob": bob}[m["sender"]], m["text"],
+         "only_bot" if m["to"] == "guests" else "everyone") for m in sent]
+    assert [m["text"] for m in sent][:3] == [GREETING, RIGHT_TO_LEFT, LONG]
+    assert ("only_bot" in {e["data"]["to"] for e in chats}) == (kind == "zoom")
+    for event, message in zip(chats, sent, strict=True):
+        assert abs(_unix(event["timestamp"]["absolute"]) - message["sent_at"]) <= TOLERANCE_S
+
+
+def test_chat_markup_is_never_executed(outcomes, canary):
+    assert len(outcomes) == len(PLATFORMS)
+    assert canary.hits == []
 
 
 def test_the_speaker_timeline_names_the_same_participants(outcomes, api):

@@ -90,7 +90,7 @@ def test_from_the_launcher_to_the_call_and_out(sim, adapter, browser, modal):
     assert sorted(names) == ["Alice", "Bob"]
     time.sleep(4.0)
     assert adapter.observe().state == PageState.IN_CALL  # toasts come and go: still in the call
-    events, _ = adapter.drain_page_events()
+    events, _, _ = adapter.drain_page_events()
     assert [e["name"] for e in events if e["on"]][:1] == ["Alice"], events
     adapter.leave()
     assert sim.client.meeting(code)["guests"][0]["status"] == "left"

@@ -101,3 +101,16 @@ def test_someone_who_rejoins_under_a_new_platform_id_keeps_their_participant_id(
     assert [(e.action, e.participant.id, e.participant.name) for e in roster.events()] == [
         ("join", 1, "Kim"), ("join", 2, "Lee"), ("leave", 1, "Kim"), ("join", 1, "Kim"),
         ("join", 3, "Lee")]
+
+
+def test_a_chat_message_is_an_event_of_its_sender_with_its_text_unchanged():
+    roster = MeetingRoster(0.0, ZERO_UNIX, Platform.ZOOM)
+    roster.add_roster_events([{"action": "join", "key": name_key("Ana"), "name": "Ana", "t": 0.0}])
+    text = "<b>bold</b> \u05e9\u05dc\u05d5\u05dd \U0001f44b\n  two lines  "
+    roster.chat({"sender": "Ana", "text": text, "to": "only_bot", "t": 1500.0})
+    roster.chat({"sender": "Stranger", "text": "hi", "to": "everyone", "t": 1600.0})
+    events = parse_participant_events(roster.events_json())
+    assert [(e.action, e.participant.name, e.data.text, e.data.to, e.timestamp.relative)
+            for e in events[1:]] == [("chat_message", "Ana", text, "only_bot", 1.5),
+                                     ("chat_message", "Stranger", "hi", "everyone", 1.6)]
+    assert [p.name for p in parse_participants(roster.participants_json())] == ["Ana", "Stranger"]

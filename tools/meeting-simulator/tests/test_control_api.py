@@ -98,6 +98,10 @@ async def test_create_and_read_a_meeting(simulator, http):
         ({"code": "abc-defg-hij", "participants": [{"name": "A", "host": "yes"}]}, "host"),
         ({"code": "abc-defg-hij", "participants": ["A"], "script": [{"rename": "A", "at": 1}]},
          "script[0].to"),
+        ({"code": "abc-defg-hij", "participants": ["A"],
+          "script": [{"chat": "A", "text": "psst", "to": "guests", "at": 1}]}, "zoom only"),
+        ({"code": "abc-defg-hij", "participants": ["A"],
+          "script": [{"chat": "A", "text": "psst", "to": "nobody", "at": 1}]}, "script[0].to"),
         ({"code": "abc-defg-hij", "end_after": -1}, "end_after"),
         (
             {

@@ -104,9 +104,13 @@ class MeetingRoster:
             self._record("speech_on" if on else "speech_off", person, float(event["t"]))
         return self._snapshot(person)
 
-    def chat(self, sender_key: str | None, sender: str, text: str, to: str, t: float) -> None:
-        person = self.resolve(sender_key, sender)
-        self._record("chat_message", person, t, data=ChatData(text=text, to=to))
+    def chat(self, message: dict) -> None:
+        """A chat message the chat probe read (`{sender, text, to, t}`), from the first present
+        participant with the sender's name."""
+        person = self.resolve(None, str(message.get("sender") or ""))
+        to = "only_bot" if message.get("to") == "only_bot" else "everyone"
+        self._record("chat_message", person, float(message["t"]),
+                     data=ChatData(text=str(message["text"]), to=to))
 
     def resolve(self, key: str | None, name: str) -> _Person:
         """The participant with `key`, else the first present one called `name`, else the first

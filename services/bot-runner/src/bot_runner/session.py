@@ -47,6 +47,7 @@ FAILURES: dict[PageState, BotError] = {
 }
 END_STATES = {PageState.ENDED, PageState.REMOVED, PageState.NOT_JOINABLE}
 ENTRY_MESSAGE_DEADLINE_S = 15.0
+CHAT_OPEN_DEADLINE_S = 30.0
 LIVE_FRAME_MS = 40
 """Length of each live audio frame sent to `streaming.output`."""
 ASK_RETRY_DELAYS_S = (1.0, 3.0, None)
@@ -318,6 +319,7 @@ class BotSession:
             self._screenshot(browser, "admitted")
             adapter.start_speaker_probe()
             adapter.start_roster_probe()
+            adapter.start_chat_probe()
             self.effects.status(BotStatus.IN_CALL_RECORDING)
             reason = self._watch_call(adapter, recorder, browser, timeline)
         except Exception as exc:
@@ -381,6 +383,20 @@ class BotSession:
         self.effects.upload_bytes("participant_events.json", timeline.roster.events_json(),
                                   "application/json")
 
+    def _open_chat(self, adapter: PlatformAdapter, since_admission_s: float) -> bool:
+        """Open the meeting chat for the chat probe; True once open, or once given up."""
+        try:
+            if adapter.open_chat():
+                return True
+        except Exception as exc:
+            log.debug("chat not opened yet: %s", type(exc).__name__,
+                      extra={"bot_id": self.dispatch.bot_id})
+        if since_admission_s > CHAT_OPEN_DEADLINE_S:
+            log.info("the meeting chat could not be opened within %.0f s: its messages are not "
+                     "read", CHAT_OPEN_DEADLINE_S, extra={"bot_id": self.dispatch.bot_id})
+            return True
+        return False
+
     def _post_entry_message(self, adapter: PlatformAdapter, text: str,
                             since_admission_s: float) -> str | None:
         """Try to post `entry_message`; what is still to post (None once done or given up).
@@ -406,11 +422,13 @@ class BotSession:
         """What the page's probes saw since the last look, into the roster and the timeline
         (joins first, so that a newcomer's first words are theirs); the speaking events."""
         try:
-            speech, people = adapter.drain_page_events()
+            speech, people, chat = adapter.drain_page_events()
         except Exception:
             return []
         timeline.roster.add_roster_events(people)
         timeline.add_events(speech)
+        for message in chat:
+            timeline.roster.chat(message)
         return speech
 
     def _watch_call(self, adapter: PlatformAdapter, recorder: TabRecorder, browser: Browser,
@@ -420,7 +438,7 @@ class BotSession:
         leave = self.dispatch.params.automatic_leave
         admitted = last_shot = last_dismissal = time.monotonic()
         alone_since: float | None = None
-        someone_seen = False
+        someone_seen = chat_open = False
         entry_message = self.dispatch.params.entry_message
         while True:
             recorder.pump()
@@ -451,6 +469,8 @@ class BotSession:
             if entry_message and seen.state == PageState.IN_CALL:
                 entry_message = self._post_entry_message(adapter, entry_message,
                                                          time.monotonic() - admitted)
+            if not chat_open and entry_message is None and seen.state == PageState.IN_CALL:
+                chat_open = self._open_chat(adapter, time.monotonic() - admitted)
             if time.monotonic() - last_shot > self.config.screenshot_interval_s:
                 last_shot = time.monotonic()
                 self._screenshot(browser, "in-call")

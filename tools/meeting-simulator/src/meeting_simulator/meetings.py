@@ -207,6 +207,8 @@ class TimelineEvent:
     at: float
     text: str | None = None
     """The chat message, or the new name of a rename."""
+    private: bool = False
+    """A chat message sent to the guests only (Zoom's direct message), not to everyone."""
 
 
 @dataclass
@@ -216,6 +218,7 @@ class ChatMessage:
     text: str
     sent_at: float
     guest_id: str | None = None
+    private: bool = False
 
     def state(self) -> dict[str, Any]:
         return {
@@ -224,6 +227,7 @@ class ChatMessage:
             "text": self.text,
             "sent_at": self.sent_at,
             "from_guest": self.guest_id,
+            "to": "guests" if self.private else "everyone",
         }
 
 
@@ -553,7 +557,7 @@ class Meeting:
             participant.renames.append({"at": now, "from": participant.name, "to": event.text})
             participant.name = event.text
         elif event.kind == "chat" and event.text is not None:
-            self._add_chat(participant.name, event.text, None)
+            self._add_chat(participant.name, event.text, None, private=event.private)
             return
         self._touch()
 
@@ -583,8 +587,10 @@ class Meeting:
 
     # -- chat and audio reports ----------------------------------------------------------------
 
-    def _add_chat(self, sender: str, text: str, guest_id: str | None) -> ChatMessage:
+    def _add_chat(self, sender: str, text: str, guest_id: str | None, *,
+                  private: bool = False) -> ChatMessage:
         message = ChatMessage(
+            private=private,
             id=f"spaces/{self._space}/messages/{secrets.token_hex(6)}",
             sender=sender,
             text=text,
@@ -641,7 +647,8 @@ class Meeting:
             "chat": [m.state() for m in self.chat],
             "utterances": [u.state(self.started_at) for u in self.utterances],
             "timeline": [
-                {"kind": e.kind, "key": e.name, "at": e.at, "text": e.text} for e in self.timeline
+                {"kind": e.kind, "key": e.name, "at": e.at, "text": e.text,
+             **({"to": "guests"} if e.private else {})} for e in self.timeline
             ],
             "version": self.version,
             **self.options,
@@ -696,6 +703,7 @@ class Meeting:
                 "text": m.text,
                 "sent_at": m.sent_at,
                 "mine": m.guest_id == guest.id,
+                "private": m.private,
             }
             for m in self.chat
             if m.sent_at >= (guest.admitted_at or 0)
@@ -761,6 +769,10 @@ class MeetingStore:
         participants = self._participants(body.get("participants", []), code)
         by_key = {p.key: p for p in participants}
         speeches, timeline = self._script(body.get("script", []), by_key)
+        if platform != "zoom" and any(e.private for e in timeline):
+            raise ConfigError(
+                "script: a chat message to the guests only (\"to\": \"guests\") exists on zoom "
+                "only: Meet's and Teams' meeting chats go to everyone")
         admission = self._admission(body.get("admission", {}))
         end_after = _number(body.get("end_after"), "end_after", allow_none=True)
         no_response_after = _number(
@@ -871,9 +883,13 @@ class MeetingStore:
                 timeline.append(TimelineEvent("join", name, at))
             elif "chat" in entry:
                 name = known(entry["chat"], f"script[{i}].chat")
-                timeline.append(
-                    TimelineEvent("chat", name, at, _text(entry.get("text"), f"script[{i}].text"))
-                )
+                to = entry.get("to", "everyone")
+                if to not in ("everyone", "guests"):
+                    raise ConfigError(f"script[{i}].to must be \"everyone\" or \"guests\"")
+                text = entry.get("text")
+                if not isinstance(text, str) or not text.strip():
+                    raise ConfigError(f"script[{i}].text must be a non-empty string")
+                timeline.append(TimelineEvent("chat", name, at, text, private=to == "guests"))
             elif "rename" in entry:
                 name = known(entry["rename"], f"script[{i}].rename")
                 timeline.append(

@@ -77,6 +77,8 @@ def load_script(name: str) -> str:
 
 SPEAKER_PROBE = load_script("speaker_probe.js")
 ROSTER_PROBE = load_script("roster_probe.js")
+CHAT_PROBE = load_script("chat_probe.js")
+HIDE_PANEL = load_script("hide_panel.js")
 SPEAKER_STAGE = load_script("speaker_stage.js")
 
 
@@ -85,6 +87,7 @@ class PlatformAdapter(ABC):
     observe_script: str
     speaking_tiles_script: str
     roster_script: str
+    chat_script: str
 
     def __init__(self, driver: WebDriver, input_driver: InputDriver,
                  outbound: OutboundPolicy | None = None) -> None:
@@ -145,10 +148,26 @@ class PlatformAdapter(ABC):
         """Watch who is in the call; joins, leaves and updates land in `window.__mbRoster`."""
         self.driver.execute_script(ROSTER_PROBE, self.roster_script)
 
-    def drain_page_events(self) -> tuple[list[dict], list[dict]]:
-        """What the probes saw since the last call: (speaking events, roster events)."""
+    def open_chat(self) -> bool:
+        """Open the meeting chat so that the chat probe can read it (kept out of the recording
+        where it would take the call's room); True once it is open. Called until it is."""
+        return False
+
+    def start_chat_probe(self) -> None:
+        """Watch the chat; new messages land in `window.__mbChat`."""
+        self.driver.execute_script(CHAT_PROBE, self.chat_script)
+
+    def hide_panel(self, inside: WebElement, hidden: bool = True) -> None:
+        """Take the side panel holding `inside` out of the layout (or put it back)."""
+        self.driver.execute_script(HIDE_PANEL, inside, hidden)
+
+    def drain_page_events(self) -> tuple[list[dict], list[dict], list[dict]]:
+        """What the probes saw since the last call: speaking events, roster events, chat
+        messages."""
         drained = self.driver.execute_script(
-            "const s = window.__mbSpeaking || [], r = window.__mbRoster || [];"
-            " window.__mbSpeaking = []; window.__mbRoster = []; return [s, r];"
-        ) or [[], []]
-        return list(drained[0] or []), list(drained[1] or [])
+            "const s = window.__mbSpeaking || [], r = window.__mbRoster || [],"
+            " c = window.__mbChat || [];"
+            " window.__mbSpeaking = []; window.__mbRoster = []; window.__mbChat = [];"
+            " return [s, r, c];"
+        ) or [[], [], []]
+        return list(drained[0] or []), list(drained[1] or []), list(drained[2] or [])

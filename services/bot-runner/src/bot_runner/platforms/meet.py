@@ -11,10 +11,12 @@ from selenium.common.exceptions import (
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 
 from bot_runner.platforms.base import PlatformAdapter, load_script
 from mb_shared.contracts.bot import Platform
 
+CHAT_BOX = 'textarea[aria-label="Send a message"]'
 JOIN_LABELS = ("Ask to join", "Join now", "Join anyway", "Join here too")
 POPUP_LABELS = ("Got it", "Dismiss", "Continue without microphone and camera")
 # What accepts a modal over the call (the recording notice's "OK"); meet_observe.js reports such a
@@ -27,6 +29,7 @@ class GoogleMeetAdapter(PlatformAdapter):
     observe_script = load_script("meet_observe.js")
     speaking_tiles_script = load_script("meet_tiles.js")
     roster_script = load_script("meet_roster.js")
+    chat_script = load_script("meet_chat.js")
 
     def _buttons(self):
         return self.driver.find_elements(By.CSS_SELECTOR, "button")
@@ -74,8 +77,9 @@ class GoogleMeetAdapter(PlatformAdapter):
                             self.input.click(button)
                             break
 
-    def send_chat(self, text: str) -> bool:
-        boxes = self.driver.find_elements(By.CSS_SELECTOR, 'textarea[aria-label="Send a message"]')
+    def _chat_box(self) -> WebElement | None:
+        """The chat's input, opening the chat panel if needed (None until it is open)."""
+        boxes = self.driver.find_elements(By.CSS_SELECTOR, CHAT_BOX)
         if not boxes:
             with contextlib.suppress(Exception):
                 self.input.wake_pointer()
@@ -83,12 +87,26 @@ class GoogleMeetAdapter(PlatformAdapter):
                 if (button.get_attribute("aria-label") or "").startswith("Chat with everyone"):
                     self.input.click(button)
                     break
-            boxes = self.driver.find_elements(By.CSS_SELECTOR,
-                                              'textarea[aria-label="Send a message"]')
-        if not boxes:
+            boxes = self.driver.find_elements(By.CSS_SELECTOR, CHAT_BOX)
+        return boxes[0] if boxes else None
+
+    def send_chat(self, text: str) -> bool:
+        box = self._chat_box()
+        if box is None:
             return False
-        self.input.type_text(boxes[0], text, key_delay_s=0.0, click_first=False)
-        boxes[0].send_keys(Keys.ENTER)
+        self.hide_panel(box, False)  # typing needs the box on screen
+        try:
+            self.input.type_text(box, text, key_delay_s=0.0, click_first=False)
+            box.send_keys(Keys.ENTER)
+        finally:
+            self.hide_panel(box)
+        return True
+
+    def open_chat(self) -> bool:
+        box = self._chat_box()
+        if box is None:
+            return False
+        self.hide_panel(box)
         return True
 
     def leave(self) -> None:

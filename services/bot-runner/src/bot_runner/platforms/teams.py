@@ -23,6 +23,7 @@ JOIN_BUTTON = '[data-tid="prejoin-join-button"]'
 # picture) on.
 MICROPHONE_SWITCH = '[role="switch"][data-tid="toggle-mute"]'
 CAMERA_SWITCH = '[role="switch"][data-tid="toggle-video"]'
+CHAT_PANE = '[aria-label="Type a message"], [aria-label="Chat content"], [data-tid="chat-pane-message"]'
 HANGUP = '[data-tid="hangup-main-btn"], #hangup-button, button[aria-label="Leave"]'
 JOIN_SETTLE_S = 3.0
 
@@ -61,6 +62,7 @@ class TeamsAdapter(PlatformAdapter):
     observe_script = load_script("teams_observe.js")
     speaking_tiles_script = load_script("teams_tiles.js")
     roster_script = load_script("teams_roster.js")
+    chat_script = load_script("teams_chat.js")
 
     bot_name: str | None = None
 
@@ -149,6 +151,19 @@ class TeamsAdapter(PlatformAdapter):
             found = self._clickables(in_call=True)
             self._click(found.get("noAv"))
             self._click(found.get("benign"))
+
+    def open_chat(self) -> bool:
+        inside = self.driver.find_elements(By.CSS_SELECTOR, CHAT_PANE)
+        if not inside:
+            with contextlib.suppress(Exception):
+                self.input.wake_pointer()
+            for button in self.driver.find_elements(By.CSS_SELECTOR, "#chat-button"):
+                self._click(button)
+            inside = self.driver.find_elements(By.CSS_SELECTOR, CHAT_PANE)
+        if not inside:
+            return False
+        self.hide_panel(inside[0])
+        return True
 
     def leave(self) -> None:
         """The hang-up button; then a moment for the page to tell the meeting."""

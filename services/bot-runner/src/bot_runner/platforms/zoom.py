@@ -50,6 +50,7 @@ BANNER_BUTTONS = "#onetrust-accept-btn-handler, #disclaimer_agree, #wc_agree1"
 NOTICE_LABELS = ("Allow", "Got it", "OK", "I Agree", "Agree", "Accept", "Continue")
 NAME_INPUTS = '#input-for-name, #inputname, input[placeholder="Your Name" i]'
 JOIN_BUTTONS = "button.preview-join-button, #joinBtn"
+CHAT_LIST = '[aria-label="chat message list"], .chat-container__chat-list'
 CHAT_EDITOR = '[contenteditable="true"].chat-box__editor, [contenteditable="true"][aria-label^="Type message"]'
 
 # The buttons that accept a blocking layer and are on top right now (a lower layer's button
@@ -196,6 +197,7 @@ class ZoomAdapter(PlatformAdapter):
     observe_script = load_script("zoom_observe.js")
     speaking_tiles_script = load_script("zoom_tiles.js")
     roster_script = load_script("zoom_roster.js")
+    chat_script = load_script("zoom_chat.js")
 
     def __init__(self, driver, input_driver, outbound: OutboundPolicy | None = None) -> None:
         super().__init__(driver, input_driver, outbound)
@@ -411,6 +413,17 @@ class ZoomAdapter(PlatformAdapter):
         self.input.type_text(editor, text, key_delay_s=0.0, click_first=False)
         editor.send_keys(Keys.ENTER)
         return True
+
+    def open_chat(self) -> bool:
+        """The chat panel shares the right column with the participants pane: it stays in view
+        and takes nothing from the call's."""
+        if not self.driver.find_elements(By.CSS_SELECTOR, CHAT_LIST):
+            toggle = next((b for b in self.driver.find_elements(By.CSS_SELECTOR, "button[aria-label]")
+                           if (b.get_attribute("aria-label") or "").lower().startswith("open the chat panel")),
+                          None)
+            if toggle is not None:
+                self._click_footer(toggle)
+        return bool(self.driver.find_elements(By.CSS_SELECTOR, CHAT_LIST))
 
     def _chat_editor(self):
         return next((e for e in self.driver.find_elements(By.CSS_SELECTOR, CHAT_EDITOR)

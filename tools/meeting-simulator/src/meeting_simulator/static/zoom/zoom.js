@@ -822,7 +822,7 @@
       call.messageList.append(el('div', { class: 'chat-item-container', id },
         el('div', { class: 'chat-item__chat-info-header' },
           el('span', { class: 'chat-item__sender', text: m.mine ? 'Me' : m.sender }),
-          el('span', { class: 'chat-item__receiver', text: ' to Everyone' }),
+          el('span', { class: 'chat-item__receiver', text: m.private ? ' to Me (Direct Message)' : ' to Everyone' }),
           el('span', { class: 'chat-item__chat-info-time-stamp', text: when })),
         el('div', { class: 'chat-message__text-content', text: m.text })));
     }
