@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -138,6 +139,18 @@ def test_meeting_data_returns_the_same_transcript_and_working_urls(recorded, api
     for field in ("mp4", "audio", "speaker_diarization_file"):
         with urllib.request.urlopen(data[field], timeout=30) as download:
             assert download.status == 200 and len(download.read()) > 0, field
+
+
+def test_the_local_models_raw_answers_are_the_transcripts_source(recorded):
+    data = recorded.final.body["data"]
+    with urllib.request.urlopen(data["transcript_provider_data_file"], timeout=30) as download:
+        parts = json.loads(download.read())["parts"]
+    assert parts and {p["type"] for p in parts} == {"local_model"}
+    offsets = [p["source_audio"]["offset"] for p in parts]
+    assert offsets == sorted(offsets)
+    raw = [w["word"].strip() for p in parts for s in p["data"]["payload"]["segments"]
+           for w in s["words"]]
+    assert [w for w in raw if w] == [w for _, w in transcript_words(data["transcript"])]
 
 
 def test_one_trace_goes_from_the_request_to_the_webhook(recorded, traces):

@@ -10,6 +10,7 @@ job that fails, and with a refused key.
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -129,6 +130,42 @@ def test_a_provider_transcribes_during_the_call_and_the_transcript_is_made_of_it
     assert_heard_both(bot.final.body["data"]["transcript"])
     assert [h for h in bot.live if h.received_at < bot.ended_at], "no live transcript in the call"
     assert final_words(bot) == live_words(bot)
+
+
+def provider_words(part: dict) -> list[dict]:
+    """The timed words of one raw answer: Gladia's finished job or Runpod's completed one."""
+    body = part["data"]["body"] or {}
+    if body.get("status") == "done":
+        return [w for u in body["result"]["transcription"]["utterances"] for w in u["words"]]
+    if body.get("status") == "COMPLETED":
+        return body["output"]["word_timestamps"]
+    return []
+
+
+@pytest.mark.parametrize("name", ["Gladia", "Runpod"])
+def test_the_providers_raw_answers_are_the_transcripts_source(recorded, speech_providers, name):
+    data = recorded[name].final.body["data"]
+    with urllib.request.urlopen(data["transcript_provider_data_file"], timeout=30) as response:
+        raw = response.read().decode()
+    parts = json.loads(raw)["parts"]
+    assert {p["type"] for p in parts} == {"http_response"}
+    assert all(p["source_audio"]["type"] == "mixed" for p in parts)
+    assert all(200 <= p["data"]["status_code"] < 300 for p in parts)
+    assert all("?" not in p["data"]["url"] for p in parts)
+    for secret in ("X-Amz-Signature", speech_providers.gladia_key, speech_providers.runpod_key):
+        assert secret not in raw
+    heard = sorted((p["source_audio"]["offset"] + w["start"], w["word"].strip())
+                    for p in parts for w in provider_words(p))
+    final = sorted((start, word) for word, start in final_words(recorded[name]))
+    assert [word for _, word in heard] == [word for _, word in final]
+    # a run's audio starts at its offset; silence inside it may have been shortened, so a word
+    # lies at or after its offset plus its time in the run
+    assert all(at <= start + 0.05 for (at, _), (start, _) in zip(heard, final, strict=True))
+    assert len({p["id"] for p in parts}) == len(parts)
+
+
+def test_a_refused_transcript_has_no_provider_data(recorded):
+    assert recorded["Refused"].final.body["data"]["transcript_provider_data_file"] == ""
 
 
 def test_gladia_transcribes_the_meeting_and_keeps_nothing(recorded, speech_providers):

@@ -10,6 +10,7 @@ from uuid import uuid4
 import pytest
 
 from mb_shared.contracts.bot import SpeechToTextProvider
+from mb_shared.contracts.provider_data import answer
 from mb_shared.contracts.recording import RecordingArtifacts
 from mb_shared.contracts.transcription import TranscriptionRequested
 from transcriber.providers import AudioSource, ProviderError
@@ -30,6 +31,9 @@ class FakeSpeech:
 
     async def recognize(self, audio: AudioSource, api_key: str | None) -> list[RecognizedWord]:
         self.heard.append((audio.path.read_bytes(), api_key))
+        audio.answers.append(answer("http_response", {
+            "url": "https://provider.test/v2/jobs/1?X-Amz-Signature=secret", "status_code": 200,
+            "body": {"words": ["Hello", "again."], "score": float("nan")}}))
         return [RecognizedWord(1.0, 1.5, "Hello"), RecognizedWord(1.6, 2.0, "again.")]
 
 
@@ -78,6 +82,9 @@ class FakeFiles:
     async def exists(self, key: str) -> bool:
         return key in self.objects
 
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = data
+
     def presigned_url(self, key: str) -> str:
         return f"http://127.0.0.1:1/{key}"
 
@@ -116,7 +123,7 @@ def request(**kw) -> TranscriptionRequested:
 
 @pytest.mark.parametrize("rerun", [False, True])
 async def test_the_stored_audio_is_transcribed_with_the_stored_timeline(parts, keys, rerun):
-    speech, repository, _, service = parts
+    speech, repository, files, service = parts
     event = request(rerun=rerun, webhook_url="https://customer.test/rerun" if rerun else None)
     done = await service.handle(event)
     assert speech.heard == [(b"RIFF-audio", None)] and keys.asked == []
@@ -129,6 +136,13 @@ async def test_the_stored_audio_is_transcribed_with_the_stored_timeline(parts, k
     assert done.request_id == event.event_id
     assert (done.bot_id, done.transcript_id, done.error) == (event.bot_id, 41, None)
     assert done.speakers == ["Alice"] and done.word_count == 2
+    stored = json.loads(files.objects[done.provider_data])
+    assert done.provider_data == f"bots/{event.bot_id}/transcript_provider_data.json"
+    ((part,),) = [stored["parts"]]
+    assert part["type"] == "http_response" and part["source_audio"] == {
+        "type": "mixed", "offset": 0.0, "participant": None}
+    assert part["data"] == {"url": "https://provider.test/v2/jobs/1", "status_code": 200,
+                            "body": {"words": ["Hello", "again."], "score": None}}
 
 
 async def test_a_request_delivered_twice_is_handled_once_with_the_same_answer_id(parts):

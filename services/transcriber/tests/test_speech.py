@@ -241,6 +241,24 @@ def test_chunked_transcription_keeps_the_recording_timeline(stt, long_audio, mon
 
 
 @needs_tools
+def test_the_models_raw_answer_of_each_window_is_kept_with_its_offset(stt, long_audio,
+                                                                      monkeypatch):
+    monkeypatch.setattr(stt, "chunk_seconds", 30.0)
+    answers: list[dict] = []
+    words = stt.transcribe(long_audio.path, answers=answers)
+    assert len(answers) >= 2
+    offsets = [a["offset"] for a in answers]
+    assert offsets[0] == 0.0 and offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
+    assert {a["type"] for a in answers} == {"local_model"}
+    raw_words = [(a["offset"] + w["start"], w["word"].strip())
+                 for a in answers for s in a["data"]["payload"]["segments"] for w in s["words"]]
+    assert [text for _, text in raw_words if text] == [w.text for w in words]
+    assert all(abs(at - w.start) < 0.5 for (at, _), w in
+               zip([r for r in raw_words if r[1]], words, strict=True))
+    assert answers[0]["data"]["payload"]["language"] == "en"
+
+
+@needs_tools
 def test_silence_gives_no_words(stt, speech_dir):
     path = concat_with_silence(speech_dir, "silence.wav", [4.0])
     assert stt.transcribe(path) == []

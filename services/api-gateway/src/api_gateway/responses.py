@@ -185,6 +185,14 @@ class Metadata(Body):
         "`everyone` or `only_bot`), each with `timestamp.absolute` (ISO 8601) and "
         "`timestamp.relative` (seconds of the recording). Participants already in the call when "
         "the bot arrived join when it first saw them.")
+    transcript_provider_data_file: str = Field(
+        description="The raw answers of the speech-to-text provider the current transcript was "
+        "made from, as the recording download schemas' Transcript Provider Data: `parts`, each "
+        "with `source_audio.offset` (seconds of the recording where the audio it was given "
+        "starts), `type` and `data`: `http_response` (`url` without its query string, "
+        "`status_code`, `body`) for Gladia and Runpod, `local_model` (the model's output for a "
+        "window: `payload` with its segments and words) for `Default`. Empty without a "
+        "transcript.")
 
 
 # GET /bots/{uuid} --------------------------------------------------------------------------------

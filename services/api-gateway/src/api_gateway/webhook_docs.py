@@ -64,6 +64,8 @@ BOT_EVENTS = [
                     "https://storage.example/bots/.../participants.json?X-Amz-Signature=...",
                 "participant_events_file":
                     "https://storage.example/bots/.../participant_events.json?X-Amz-Signature=...",
+                "transcript_provider_data_file": "https://storage.example/bots/.../"
+                    "transcript_provider_data.json?X-Amz-Signature=...",
             },
         },
     },

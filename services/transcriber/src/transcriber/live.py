@@ -164,7 +164,7 @@ class LiveTranscription:
             said_before = " ".join(w[2] for words in reversed(before) for w in words)
             said_before = " ".join(said_before.split()[-CONTEXT_WORDS:])
             try:
-                words = await self._recognize(parts, said_before, api_key)
+                words, answers = await self._recognize(parts, said_before, api_key)
             except ProviderError as exc:
                 log.warning("%s could not transcribe pieces %d-%d of bot %s: %s",
                             oldest.provider, oldest.piece, parts[-1].piece.piece, oldest.bot_id,
@@ -177,15 +177,17 @@ class LiveTranscription:
             for part in parts:
                 part.piece.words = [[w.start, w.end, w.text] for w in words[part.piece.piece]]
                 session.add(part.piece)
+            parts[0].piece.answers = answers
             if any(row.live_transcript for row in batch):
                 found = [w for part in parts for w in words[part.piece.piece]]
                 await self._outbox.put(session, [self._live_event(batch, found)])
         return True
 
     async def _recognize(self, parts: list[Part], said_before: str, api_key: str | None
-                         ) -> dict[int, list[RecognizedWord]]:
-        """The words of each piece of the run, on the recording's timeline; `said_before`: the
-        words of the pieces before it."""
+                         ) -> tuple[dict[int, list[RecognizedWord]], list[dict]]:
+        """The words of each piece of the run, on the recording's timeline, and the provider's
+        raw answers (offsets on that timeline); `said_before`: the words of the pieces before
+        it."""
         first = parts[0].piece
         recognizer = self._recognizers.get(first.provider)
         if recognizer is None:
@@ -220,7 +222,8 @@ class LiveTranscription:
                 out.setframerate(SAMPLE_RATE)
                 out.writeframes(bytes(pcm))
             started = time.monotonic()
-            found = await recognizer.recognize(AudioSource(path, url, said_before), api_key)
+            source = AudioSource(path, url, said_before)
+            found = await recognizer.recognize(source, api_key)
             log.info("%s transcribed pieces %d-%d of bot %s (%.1f s of audio) in %.1f s",
                      first.provider, first.piece, parts[-1].piece.piece, first.bot_id,
                      len(pcm) / 2 / SAMPLE_RATE, time.monotonic() - started)
@@ -228,13 +231,17 @@ class LiveTranscription:
             shutil.rmtree(workdir, ignore_errors=True)
             for key in stored:
                 await self._files.delete(key)
+        def on_recording(t: float) -> float:
+            return next((p for p in reversed(parts) if p.at_s <= t), parts[0]).to_recording(t)
+
         words: dict[int, list[RecognizedWord]] = {part.piece.piece: [] for part in parts}
         for word in found:
             part = next((p for p in reversed(parts) if p.at_s <= word.start), parts[0])
             start = part.to_recording(word.start)
             words[part.piece.piece].append(RecognizedWord(
                 start=start, end=max(start, part.to_recording(word.end)), text=word.text))
-        return words
+        answers = [{**a, "offset": on_recording(a["offset"])} for a in source.answers]
+        return words, answers
 
     @staticmethod
     def _live_event(batch: list[LivePiece], words: list[RecognizedWord]) -> TranscriptionLive:
@@ -249,10 +256,11 @@ class LiveTranscription:
                 for s in segments])
 
     async def words_of(self, bot_id: UUID, pieces: int, provider: str, api_key: str | None, *,
-                       wait_s: float = 120.0) -> list[RecognizedWord] | None:
+                       wait_s: float = 120.0) -> tuple[list[RecognizedWord], list[dict]] | None:
         """Every word of the bot's `pieces` pieces once all are transcribed by `provider` (what
-        is pending is transcribed now, with `api_key` if given); None if they are not all there
-        within `wait_s`, or one of them could not be transcribed."""
+        is pending is transcribed now, with `api_key` if given), and the provider's raw answers
+        about them; None if they are not all there within `wait_s`, or one of them could not be
+        transcribed."""
         deadline = time.monotonic() + wait_s
         while True:
             async with self._sessions() as session:
@@ -261,8 +269,9 @@ class LiveTranscription:
             if any(row.error is not None or row.provider != provider for row in rows[:pieces]):
                 return None
             if len(rows) >= pieces and all(row.words is not None for row in rows[:pieces]):
-                return [RecognizedWord(start=w[0], end=w[1], text=w[2])
-                        for row in rows[:pieces] for w in row.words]
+                return ([RecognizedWord(start=w[0], end=w[1], text=w[2])
+                         for row in rows[:pieces] for w in row.words],
+                        [a for row in rows[:pieces] for a in row.answers or []])
             if not await self.transcribe_next(bot_id, api_key):
                 if time.monotonic() > deadline:
                     log.warning("bot %s: %d of %d pieces transcribed after %.0f s", bot_id,

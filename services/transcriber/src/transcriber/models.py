@@ -85,4 +85,8 @@ class LivePiece(TranscriberModel, table=True):
     error: str | None = None
     words: list[Any] | None = Field(
         default=None, sa_column=Column(JSONB(none_as_null=True), nullable=True))
+    answers: list[Any] | None = Field(
+        default=None, sa_column=Column(JSONB(none_as_null=True), nullable=True))
+    """On the first piece of each run: the provider's raw answers about the run, offsets on the
+    recording's timeline."""
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -14,15 +14,17 @@ HTTP APIs with the API key the bot was created with, which is never logged:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
 
+from mb_shared.contracts.provider_data import answer
 from transcriber.speech import RecognizedWord, SpeechToText
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,9 @@ class AudioSource:
     said_before: str = ""
     """What was said just before this audio (a piece of a call), for a model that takes it as
     context the way it does across the windows of one file."""
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    """Every raw answer the provider gave about this audio, as it gave it
+    (`mb_shared.contracts.provider_data.answer`; offsets within this audio)."""
 
 
 class Recognizer(Protocol):
@@ -57,7 +62,7 @@ class LocalRecognizer:
     async def recognize(self, audio: AudioSource, api_key: str | None) -> list[RecognizedWord]:
         async with self._one_at_a_time:
             return await asyncio.to_thread(self._model.transcribe, audio.path,
-                                           said_before=audio.said_before)
+                                           said_before=audio.said_before, answers=audio.answers)
 
 
 @dataclass(frozen=True)
@@ -99,14 +104,16 @@ class _HttpProvider:
         )
 
     async def _call(self, session: aiohttp.ClientSession, method: str, url: str,
-                    **kwargs: Any) -> Any:
-        """One API call with retries on transient failures; JSON answer or ProviderError."""
+                    answers: list[dict[str, Any]], **kwargs: Any) -> Any:
+        """One API call with retries on transient failures; JSON answer or ProviderError. Every
+        response is noted in `answers`."""
         body_factory: Callable[[], Any] | None = kwargs.pop("body_factory", None)
         for attempt in range(1, self._policy.attempts + 1):
             if body_factory is not None:
                 kwargs["data"] = body_factory()
             try:
                 async with session.request(method, url, allow_redirects=False, **kwargs) as resp:
+                    await self._note(answers, method, url, resp)
                     if resp.status in (401, 403):
                         raise ProviderError(
                             f"{self.name} refused the API key (HTTP {resp.status})"
@@ -129,6 +136,17 @@ class _HttpProvider:
                     ) from exc
                 await asyncio.sleep(self._policy.backoff_s * attempt)
         raise ProviderError(f"{self.name} kept failing")  # unreachable: the loop returns or raises
+
+    @staticmethod
+    async def _note(answers: list[dict[str, Any]], method: str, url: str,
+                    resp: aiohttp.ClientResponse) -> None:
+        text = await resp.text()
+        try:
+            body: Any = json.loads(text) if text else None
+        except ValueError:
+            body = text
+        answers.append(answer("http_response", {"method": method, "url": url,
+                                                "status_code": resp.status, "body": body}))
 
     def _retry_delay(self, resp: aiohttp.ClientResponse, attempt: int) -> float:
         retry_after = resp.headers.get("Retry-After", "")
@@ -189,7 +207,7 @@ class GladiaRecognizer(_HttpProvider):
     async def recognize(self, audio: AudioSource, api_key: str | None) -> list[RecognizedWord]:
         async with self._session({"x-gladia-key": self._key(api_key)}) as session:
             uploaded = await self._call(
-                session, "POST", f"{self._base_url}/v2/upload",
+                session, "POST", f"{self._base_url}/v2/upload", audio.answers,
                 body_factory=lambda: _audio_form(audio.path),
             )
             request: dict[str, Any] = {"audio_url": uploaded["audio_url"], "diarization": False}
@@ -197,20 +215,21 @@ class GladiaRecognizer(_HttpProvider):
                 request["language_config"] = {"languages": [self._language],
                                               "code_switching": False}
             job = await self._call(session, "POST", f"{self._base_url}/v2/pre-recorded",
-                                   json=request)
+                                   audio.answers, json=request)
             result_url = job.get("result_url") or f"{self._base_url}/v2/pre-recorded/{job['id']}"
             try:
                 result = await self._poll(
-                    lambda: self._job_state(session, result_url),
+                    lambda: self._job_state(session, result_url, audio.answers),
                     lambda: asyncio.sleep(0),
                 )
             finally:
-                await self._forget(session, result_url)
+                await self._forget(session, result_url, audio.answers)
         utterances = ((result or {}).get("transcription") or {}).get("utterances") or []
         return _words([word for utterance in utterances for word in utterance.get("words") or []])
 
-    async def _job_state(self, session: aiohttp.ClientSession, url: str) -> tuple[bool, Any]:
-        job = await self._call(session, "GET", url)
+    async def _job_state(self, session: aiohttp.ClientSession, url: str,
+                         answers: list[dict[str, Any]]) -> tuple[bool, Any]:
+        job = await self._call(session, "GET", url, answers)
         status = job.get("status")
         if status == "done":
             return True, job.get("result")
@@ -219,9 +238,10 @@ class GladiaRecognizer(_HttpProvider):
                                 f"(error_code {job.get('error_code')})")
         return False, None
 
-    async def _forget(self, session: aiohttp.ClientSession, url: str) -> None:
+    async def _forget(self, session: aiohttp.ClientSession, url: str,
+                      answers: list[dict[str, Any]]) -> None:
         try:
-            await self._call(session, "DELETE", url)
+            await self._call(session, "DELETE", url, answers)
         except ProviderError as exc:
             log.warning("could not delete the Gladia job: %s", exc)
 
@@ -252,20 +272,22 @@ class RunpodRecognizer(_HttpProvider):
         if audio.said_before:
             job_input["initial_prompt"] = audio.said_before
         async with self._session({"Authorization": f"Bearer {key}"}) as session:
-            job = await self._call(session, "POST", f"{self._endpoint}/run",
+            job = await self._call(session, "POST", f"{self._endpoint}/run", audio.answers,
                                    json={"input": job_input})
             job_id = job["id"]
             output = await self._poll(
-                lambda: self._job_state(session, job_id),
-                lambda: self._call(session, "POST", f"{self._endpoint}/cancel/{job_id}"),
+                lambda: self._job_state(session, job_id, audio.answers),
+                lambda: self._call(session, "POST", f"{self._endpoint}/cancel/{job_id}",
+                                   audio.answers),
             )
         if not isinstance(output, dict) or "word_timestamps" not in output:
             raise ProviderError("the Runpod endpoint's output has no word_timestamps: it must "
                                 "run the faster-whisper worker")
         return _words(output["word_timestamps"] or [])
 
-    async def _job_state(self, session: aiohttp.ClientSession, job_id: str) -> tuple[bool, Any]:
-        job = await self._call(session, "GET", f"{self._endpoint}/status/{job_id}")
+    async def _job_state(self, session: aiohttp.ClientSession, job_id: str,
+                         answers: list[dict[str, Any]]) -> tuple[bool, Any]:
+        job = await self._call(session, "GET", f"{self._endpoint}/status/{job_id}", answers)
         status = job.get("status")
         if status == "COMPLETED":
             return True, job.get("output")

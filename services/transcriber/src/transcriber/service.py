@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from uuid import UUID
 
+from mb_shared.contracts.provider_data import dump_provider_data
 from mb_shared.contracts.recording import RecordingArtifacts
 from mb_shared.contracts.timeline import SpeakerTimelineEntry
 from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionRequested
@@ -68,10 +69,16 @@ class TranscriptionService:
         """Transcribe and store; the answer, or None when this request was handled before."""
         if await self._repository.handled(request.event_id):
             return None
-        segments, speakers, word_count, error = await self._transcribe(request)
+        answers: list[dict] = []
+        segments, speakers, word_count, error = await self._transcribe(request, answers)
         if error is not None:
             log.warning("%s could not transcribe bot %s: %s", request.provider, request.bot_id,
                         error)
+        provider_data = None
+        if segments is not None:
+            provider_data = f"bots/{request.bot_id}/transcript_provider_data.json"
+            await self._files.put_bytes(provider_data, dump_provider_data(answers),
+                                        "application/json")
 
         def done(transcript_id: int | None) -> TranscriptionDone:
             return TranscriptionDone(
@@ -85,14 +92,16 @@ class TranscriptionService:
                 error=error,
                 rerun=request.rerun,
                 webhook_url=request.webhook_url,
+                provider_data=provider_data,
             )
 
         return await self._repository.finish(request.event_id, request.bot_id, request.provider,
                                              segments, done)
 
-    async def _transcribe(self, request: TranscriptionRequested
+    async def _transcribe(self, request: TranscriptionRequested, answers: list[dict]
                           ) -> tuple[list[Segment] | None, list[str], int, str | None]:
-        """(segments or None, speakers, word count, error or None)."""
+        """(segments or None, speakers, word count, error or None); `answers` receives the
+        provider's raw answers the words come from."""
         provider, artifacts = request.provider, request.artifacts
         recognizer = self._recognizers.get(provider)
         if recognizer is None:
@@ -100,8 +109,9 @@ class TranscriptionService:
                 f"the {provider} provider is not available on this platform")
         api_key = await self._provider_keys(request.event_id) if request.has_key else None
         if self._live is not None and artifacts.pieces and not request.rerun:
-            words = await self._live.words_of(request.bot_id, artifacts.pieces, provider, api_key)
-            if words is not None:
+            heard = await self._live.words_of(request.bot_id, artifacts.pieces, provider, api_key)
+            if heard is not None:
+                words, answers[:] = heard
                 timeline = await self._timeline(artifacts)
                 segments = group_into_segments(attribute_words(words, timeline))
                 return segments, speakers_of(timeline) or request.speakers, len(words), None
@@ -124,6 +134,7 @@ class TranscriptionService:
                 words = await recognizer.recognize(source, api_key)
             except ProviderError as exc:
                 return None, request.speakers, 0, str(exc)
+            answers[:] = source.answers
             segments = group_into_segments(attribute_words(words, timeline))
             return segments, speakers_of(timeline) or request.speakers, len(words), None
         finally:

@@ -19,10 +19,12 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import av
 import numpy as np
+
+from mb_shared.contracts.provider_data import answer
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -45,7 +47,11 @@ class RecognizedWord:
 class SpeechToText(Protocol):
     """Turns an audio file into timed words (in spoken order)."""
 
-    def transcribe(self, audio_path: Path, *, said_before: str = "") -> list[RecognizedWord]: ...
+    def transcribe(self, audio_path: Path, *, said_before: str = "",
+                   answers: list[dict] | None = None) -> list[RecognizedWord]:
+        """`answers`, if given, receives the model's raw output, one entry per window
+        (`mb_shared.contracts.provider_data.answer`, offset: the window's start)."""
+        ...
 
 
 class AudioDecodeError(RuntimeError):
@@ -192,9 +198,11 @@ class WhisperSpeechToText:
             local_files_only=True,
         )
 
-    def transcribe(self, audio_path: Path, *, said_before: str = "") -> list[RecognizedWord]:
+    def transcribe(self, audio_path: Path, *, said_before: str = "",
+                   answers: list[dict] | None = None) -> list[RecognizedWord]:
         """The file's words; `said_before` is the text spoken just before it, given to the model
-        as the previous window's text (when the file is a piece of a longer recording)."""
+        as the previous window's text (when the file is a piece of a longer recording).
+        `answers` receives what the model said of each window, as it said it."""
         audio_path = Path(audio_path)
         if not audio_path.is_file():
             raise FileNotFoundError(audio_path)
@@ -210,11 +218,17 @@ class WhisperSpeechToText:
             chunk_start = offset / SAMPLE_RATE
             chunk_end = total_samples / SAMPLE_RATE
             prompt = said_before if offset == 0 else ""
-            for start, end, text in self._transcribe_chunk(samples, prompt):
+            raw: dict[str, Any] = {}
+            for start, end, text in self._transcribe_chunk(samples, prompt, raw):
                 start = min(max(chunk_start + start, chunk_start, last_start), chunk_end)
                 end = min(max(chunk_start + end, start), chunk_end)
                 words.append(RecognizedWord(start=start, end=end, text=text))
                 last_start = start
+            if answers is not None:
+                answers.append({**answer("local_model", {"model": self.provider_name,
+                                                         "model_dir": self.model_dir.name,
+                                                         "payload": raw}),
+                                "offset": chunk_start})
         log.info(
             "transcribed %s: %.1f s of audio, %d words",
             audio_path,
@@ -223,9 +237,10 @@ class WhisperSpeechToText:
         )
         return words
 
-    def _transcribe_chunk(self, samples: np.ndarray, said_before: str = ""
-                          ) -> Iterator[tuple[float, float, str]]:
-        segments, _info = self._model.transcribe(
+    def _transcribe_chunk(self, samples: np.ndarray, said_before: str = "",
+                          raw: dict[str, Any] | None = None) -> Iterator[tuple[float, float, str]]:
+        """The window's words (seconds of the window); `raw` receives the model's answer."""
+        segments, info = self._model.transcribe(
             samples,
             language=self.language,
             beam_size=self.beam_size,
@@ -233,7 +248,19 @@ class WhisperSpeechToText:
             vad_filter=True,
             initial_prompt=said_before or None,
         )
+        said: list[dict[str, Any]] = []
+        if raw is not None:
+            raw.update(language=info.language, language_probability=info.language_probability,
+                       duration=info.duration, initial_prompt=said_before or None, segments=said)
         for segment in segments:  # a generator: decoding happens while iterating
+            said.append({
+                "id": segment.id, "start": segment.start, "end": segment.end,
+                "text": segment.text, "avg_logprob": segment.avg_logprob,
+                "compression_ratio": segment.compression_ratio,
+                "no_speech_prob": segment.no_speech_prob, "temperature": segment.temperature,
+                "words": [{"start": w.start, "end": w.end, "word": w.word,
+                           "probability": w.probability} for w in segment.words or ()],
+            })
             for word in segment.words or ():
                 text = word.word.strip()
                 if not text or not (math.isfinite(word.start) and math.isfinite(word.end)):

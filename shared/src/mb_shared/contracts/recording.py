@@ -11,7 +11,8 @@ from mb_shared.contracts.timeline import SpeakerTimelineEntry
 
 
 class RecordingArtifacts(Message):
-    """Object-store keys of what the runner uploaded (None where nothing was produced)."""
+    """Object-store keys of the bot's files (None where nothing was produced): what the runner
+    uploaded, and `transcript_provider_data` which the transcriber wrote."""
 
     mp4: str | None = None
     mp3: str | None = None
@@ -19,6 +20,7 @@ class RecordingArtifacts(Message):
     speaker_timeline: str | None = None
     participants: str | None = None
     participant_events: str | None = None
+    transcript_provider_data: str | None = None
     pieces: int | None = None
     """How many `recording.piece` events the runner published for the transcript made during the
     call (None: none, the transcript is made from `audio`)."""
@@ -35,6 +37,7 @@ def data_files(artifacts: RecordingArtifacts) -> dict[str, str | None]:
     return {
         "meeting_participants_file": artifacts.participants,
         "participant_events_file": artifacts.participant_events,
+        "transcript_provider_data_file": artifacts.transcript_provider_data,
     }
 
 

@@ -62,6 +62,9 @@ class TranscriptionDone(Event):
     error: str | None = None
     rerun: bool = False
     webhook_url: str | None = None
+    provider_data: str | None = None
+    """Object key of the providers' raw answers the transcript was made from (None when no
+    transcript was made)."""
 
 
 class TranscriptionLive(Event):
