@@ -153,6 +153,21 @@ def test_the_local_models_raw_answers_are_the_transcripts_source(recorded):
     assert [w for w in raw if w] == [w for _, w in transcript_words(data["transcript"])]
 
 
+def test_the_transcript_in_the_download_schemas_shape_names_participants(recorded, api):
+    data = recorded.final.body["data"]
+    meeting_data = api.request("GET", f"/bots/meeting_data?bot_id={recorded.bot_id}").body
+    with urllib.request.urlopen(data["transcript_file"], timeout=30) as download:
+        document = json.loads(download.read())
+    with urllib.request.urlopen(meeting_data["meeting_participants_file"], timeout=30) as download:
+        ids = {p["name"]: p["id"] for p in json.loads(download.read())}
+    assert [(s["participant"], [w["text"] for w in s["words"]]) for s in document] == [
+        ({"id": ids.get(s["speaker"], 0), "name": s["speaker"] if s["speaker"] in ids else None},
+         [w["word"] for w in s["words"]])
+        for s in data["transcript"]]
+    starts = [w["start_timestamp"]["relative"] for s in document for w in s["words"]]
+    assert starts == [round(w["start"], 3) for s in data["transcript"] for w in s["words"]]
+
+
 def test_one_trace_goes_from_the_request_to_the_webhook(recorded, traces):
     webhook_trace = recorded.final.headers.get("traceparent", "--").split("-")[1]
     assert webhook_trace == TRACE_ID, (

@@ -201,10 +201,18 @@ def test_the_speaker_timeline_names_the_same_participants(outcomes, api):
     _, bot_id, _ = outcomes["meet"]
     meeting_data = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body
     ids = {p["name"]: p["id"] for p in download(meeting_data["meeting_participants_file"])}
-    timeline = download(meeting_data["speaker_diarization_file"])
+    timeline = download(meeting_data["speaker_timeline_file"])
     # Alice spoke before she was renamed: the timeline names her as she was then.
     assert {(e["participant"]["id"], e["participant"]["name"]) for e in timeline} == {
         (ids["Alice Liddell"], "Alice"), (ids["Bob"], "Bob")}
+    events = download(meeting_data["participant_events_file"])
+    speech = [e for e in events if e["action"] in ("speech_on", "speech_off")]
+    diarization = download(meeting_data["speaker_diarization_file"])
+    assert diarization == [
+        {"name": e["participant"]["name"], "id": e["participant"]["id"],
+         "timestamp": round(_unix(e["timestamp"]["absolute"]) * 1000),
+         "isSpeaking": e["action"] == "speech_on"} for e in speech]
+    assert {d["isSpeaking"] for d in diarization} == {True, False}
 
 
 def test_no_data_file_can_be_downloaded_after_delete_data(outcomes, api):

@@ -1,6 +1,8 @@
 """The speaker timeline and participant files the runner writes, read back with the shared
 contracts."""
 
+import json
+
 from bot_runner.participants import MeetingRoster, name_key
 from bot_runner.timeline import SpeakerTimelineBuilder
 from mb_shared.contracts.bot import Platform
@@ -27,6 +29,11 @@ def test_speaking_events_become_timeline_entries_on_the_media_clock():
     assert entries[0].start_timestamp.absolute.timestamp() == ZERO_UNIX + 1
     assert entries[1].participant.platform == "google_meet"
     assert builder.speakers() == ["Alice", "Bob"]
+    assert json.loads(builder.roster.diarization_json()) == [
+        {"name": "Alice", "id": 1, "timestamp": 1_800_000_001_000, "isSpeaking": True},
+        {"name": "Bob", "id": 2, "timestamp": 1_800_000_002_500, "isSpeaking": True},
+        {"name": "Alice", "id": 1, "timestamp": 1_800_000_003_250, "isSpeaking": False},
+        {"name": "Bob", "id": 2, "timestamp": 1_800_000_006_000, "isSpeaking": False}]
     events = parse_participant_events(builder.roster.events_json())
     assert [(e.action, e.participant.name, e.timestamp.relative) for e in events] == [
         ("speech_on", "Alice", 1.0), ("speech_on", "Bob", 2.5), ("speech_off", "Alice", 3.25),

@@ -136,8 +136,15 @@ async def test_the_stored_audio_is_transcribed_with_the_stored_timeline(parts, k
     assert done.request_id == event.event_id
     assert (done.bot_id, done.transcript_id, done.error) == (event.bot_id, 41, None)
     assert done.speakers == ["Alice"] and done.word_count == 2
-    stored = json.loads(files.objects[done.provider_data])
-    assert done.provider_data == f"bots/{event.bot_id}/transcript_provider_data.json"
+    stored = json.loads(files.objects[done.files["transcript_provider_data"]])
+    assert done.files["transcript_provider_data"] == (
+        f"bots/{event.bot_id}/transcript_provider_data.json")
+    assert json.loads(files.objects[done.files["transcript_document"]]) == [
+        {"participant": {"id": 1, "name": "Alice"},
+         "words": [{"text": "Hello", "start_timestamp": {"relative": 1.0},
+                    "end_timestamp": {"relative": 1.5}},
+                   {"text": "again.", "start_timestamp": {"relative": 1.6},
+                    "end_timestamp": {"relative": 2.0}}]}]
     ((part,),) = [stored["parts"]]
     assert part["type"] == "http_response" and part["source_audio"] == {
         "type": "mixed", "offset": 0.0, "participant": None}

@@ -320,7 +320,6 @@ async def meeting_data(request: web.Request) -> web.Response:
             duration=round(bot.duration_s),
             mp4=await store.presigned_url_if_exists(files.recording),
             audio=await store.presigned_url_if_exists(files.audio),
-            speaker_diarization_file=await store.presigned_url_if_exists(files.speaker_timeline),
             speaker_diarization_file_network="",
             **{field: await store.presigned_url_if_exists(key)
                for field, key in data_files(files).items()},

@@ -171,7 +171,15 @@ class Metadata(Body):
     duration: int = Field(description="Duration of the recording in seconds")
     mp4: str
     audio: str
-    speaker_diarization_file: str
+    speaker_diarization_file: str = Field(
+        description="When each speaker started and stopped speaking, as the reference API "
+        "describes this file: a JSON array of `{name, id, timestamp, isSpeaking}` (`id` the "
+        "participant's id of `meeting_participants_file`, `timestamp` unix milliseconds), in "
+        "order of time.")
+    speaker_timeline_file: str = Field(
+        description="The speaker timeline as the recording download schemas' Speaker Timeline: "
+        "`{participant, start_timestamp, end_timestamp}` per turn, `relative` in seconds of the "
+        "recording.")
     meeting_participants_file: str = Field(
         description="The meeting's participants as the recording download schemas' Participant "
         "list: `id` (stable within the meeting: two people with one name are two participants, a "
@@ -193,6 +201,11 @@ class Metadata(Body):
         "`status_code`, `body`) for Gladia and Runpod, `local_model` (the model's output for a "
         "window: `payload` with its segments and words) for `Default`. Empty without a "
         "transcript.")
+    transcript_file: str = Field(
+        description="The current transcript as the recording download schemas' Transcript: per "
+        "segment, `participant` (`id` of `meeting_participants_file`, `name`; id 0 and no name "
+        "for speech no one was shown speaking) and `words` with relative times. Empty without "
+        "a transcript.")
 
 
 # GET /bots/{uuid} --------------------------------------------------------------------------------

@@ -60,12 +60,18 @@ BOT_EVENTS = [
                 "event": "complete",
                 "extra": {"customer": "acme"},
                 "transcription_error": None,
+                "speaker_diarization_file":
+                    "https://storage.example/bots/.../speaker_diarization.json?X-Amz-Signature=...",
+                "speaker_timeline_file":
+                    "https://storage.example/bots/.../speaker_timeline.json?X-Amz-Signature=...",
                 "meeting_participants_file":
                     "https://storage.example/bots/.../participants.json?X-Amz-Signature=...",
                 "participant_events_file":
                     "https://storage.example/bots/.../participant_events.json?X-Amz-Signature=...",
                 "transcript_provider_data_file": "https://storage.example/bots/.../"
                     "transcript_provider_data.json?X-Amz-Signature=...",
+                "transcript_file":
+                    "https://storage.example/bots/.../transcript.json?X-Amz-Signature=...",
             },
         },
     },

@@ -12,6 +12,7 @@ recording like the speaker timeline's.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -147,6 +148,17 @@ class MeetingRoster:
 
     def events_json(self) -> bytes:
         return dump_participant_events(self.events()).encode()
+
+    def diarization_json(self) -> bytes:
+        """The speaker diarization file as the reference API describes its
+        `speaker_diarization_file`: each change of a speaker's speaking status, with the
+        speaker's name and id and the time (unix milliseconds)."""
+        return json.dumps([
+            {"name": e.participant.name, "id": e.participant.id,
+             "timestamp": round((self.started_at_unix + e.timestamp.relative) * 1000),
+             "isSpeaking": e.action == "speech_on"}
+            for e in self.events() if e.action in ("speech_on", "speech_off")
+        ], ensure_ascii=False).encode()
 
     # -- internals -------------------------------------------------------------------------------
 

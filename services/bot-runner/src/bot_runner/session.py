@@ -357,31 +357,26 @@ class BotSession:
     def _deliver(self, files: RecordingFiles, timeline: SpeakerTimelineBuilder,
                  started_at: datetime, reason: EndReason, pieces: int | None) -> None:
         mp3 = None if files.mp4 else encode_mp3(files.wav)
-        roster = timeline.roster
         artifacts = RecordingArtifacts(
             mp4=self.effects.upload("recording.mp4", files.mp4, "video/mp4") if files.mp4 else None,
             mp3=self.effects.upload("recording.mp3", mp3, "audio/mpeg") if mp3 else None,
             audio=self.effects.upload("audio.wav", files.wav, "audio/wav") if files.wav else None,
-            speaker_timeline=self.effects.upload_bytes(
-                "speaker_timeline.json", timeline.to_json(), "application/json"
-            ),
-            participants=self.effects.upload_bytes(
-                "participants.json", roster.participants_json(), "application/json"),
-            participant_events=self.effects.upload_bytes(
-                "participant_events.json", roster.events_json(), "application/json"),
             pieces=pieces,
+            **self._upload_meeting_data(timeline),
         )
         self.effects.recording_uploaded(artifacts, started_at, files.duration_s, reason,
                                         timeline.speakers())
 
-    def _upload_meeting_data(self, timeline: SpeakerTimelineBuilder) -> None:
-        """What the bot saw so far, kept in the object store during the call (a runner that
-        dies mid-call leaves it behind)."""
-        self.effects.upload_bytes("speaker_timeline.json", timeline.to_json(), "application/json")
-        self.effects.upload_bytes("participants.json", timeline.roster.participants_json(),
-                                  "application/json")
-        self.effects.upload_bytes("participant_events.json", timeline.roster.events_json(),
-                                  "application/json")
+    def _upload_meeting_data(self, timeline: SpeakerTimelineBuilder) -> dict[str, str]:
+        """What the bot saw so far (during the call too: a runner that dies mid-call leaves it
+        behind): object keys by `RecordingArtifacts` field."""
+        roster = timeline.roster
+        files = {"speaker_timeline": ("speaker_timeline.json", timeline.to_json()),
+                 "participants": ("participants.json", roster.participants_json()),
+                 "participant_events": ("participant_events.json", roster.events_json()),
+                 "speaker_diarization": ("speaker_diarization.json", roster.diarization_json())}
+        return {field: self.effects.upload_bytes(name, data, "application/json")
+                for field, (name, data) in files.items()}
 
     def _open_chat(self, adapter: PlatformAdapter, since_admission_s: float) -> bool:
         """Open the meeting chat for the chat probe; True once open, or once given up."""

@@ -389,8 +389,8 @@ class BotScheduler:
             if event.request_id is not None:
                 await unit.close_transcription_request(event.request_id, _now())
             bot = unit.bot
-            if event.provider_data:
-                bot.artifacts = {**bot.artifacts, "transcript_provider_data": event.provider_data}
+            if event.files:
+                bot.artifacts = {**bot.artifacts, **event.files}
             if event.rerun or bot.transcription_finished:
                 return
             if event.speakers:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -275,3 +276,21 @@ def speakers_of(timeline: Sequence[SpeakerTimelineEntry]) -> list[str]:
     for idx in sorted(range(len(timeline)), key=lambda i: (timeline[i].start, i)):
         seen.setdefault(timeline[idx].speaker, None)
     return list(seen)
+
+
+def transcript_document(segments: Sequence[Segment],
+                        timeline: Sequence[SpeakerTimelineEntry]) -> bytes:
+    """The transcript as the recording download schemas' Transcript: per segment, the
+    participant (id and name, from the speaker timeline; a speaker no entry names, such as
+    `UNKNOWN_SPEAKER`, has id 0 and no name) and its words with relative times. Two participants
+    with one name share the id of the first of them: words are attributed by name."""
+    ids: dict[str, int] = {}
+    for entry in timeline:
+        ids.setdefault(entry.speaker, entry.participant.id)
+    return json.dumps([
+        {"participant": {"id": ids.get(s.speaker, 0),
+                         "name": s.speaker if s.speaker in ids else None},
+         "words": [{"text": w.text, "start_timestamp": {"relative": round(w.start, 3)},
+                    "end_timestamp": {"relative": round(w.end, 3)}} for w in s.words]}
+        for s in segments
+    ], ensure_ascii=False).encode()

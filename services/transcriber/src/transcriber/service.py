@@ -30,6 +30,7 @@ from transcriber.attribution import (
     group_into_segments,
     parse_speaker_timeline,
     speakers_of,
+    transcript_document,
 )
 from transcriber.live import LiveTranscription
 from transcriber.ports import Files, TranscriptRepository
@@ -74,10 +75,15 @@ class TranscriptionService:
         if error is not None:
             log.warning("%s could not transcribe bot %s: %s", request.provider, request.bot_id,
                         error)
-        provider_data = None
+        files: dict[str, str] = {}
         if segments is not None:
-            provider_data = f"bots/{request.bot_id}/transcript_provider_data.json"
-            await self._files.put_bytes(provider_data, dump_provider_data(answers),
+            files = {"transcript_provider_data":
+                     f"bots/{request.bot_id}/transcript_provider_data.json",
+                     "transcript_document": f"bots/{request.bot_id}/transcript.json"}
+            await self._files.put_bytes(files["transcript_provider_data"],
+                                        dump_provider_data(answers), "application/json")
+            document = transcript_document(segments, await self._timeline(request.artifacts))
+            await self._files.put_bytes(files["transcript_document"], document,
                                         "application/json")
 
         def done(transcript_id: int | None) -> TranscriptionDone:
@@ -92,7 +98,7 @@ class TranscriptionService:
                 error=error,
                 rerun=request.rerun,
                 webhook_url=request.webhook_url,
-                provider_data=provider_data,
+                files=files,
             )
 
         return await self._repository.finish(request.event_id, request.bot_id, request.provider,

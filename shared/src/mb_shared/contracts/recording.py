@@ -12,7 +12,7 @@ from mb_shared.contracts.timeline import SpeakerTimelineEntry
 
 class RecordingArtifacts(Message):
     """Object-store keys of the bot's files (None where nothing was produced): what the runner
-    uploaded, and `transcript_provider_data` which the transcriber wrote."""
+    uploaded, and the transcriber's `transcript_provider_data` and `transcript_document`."""
 
     mp4: str | None = None
     mp3: str | None = None
@@ -20,7 +20,9 @@ class RecordingArtifacts(Message):
     speaker_timeline: str | None = None
     participants: str | None = None
     participant_events: str | None = None
+    speaker_diarization: str | None = None
     transcript_provider_data: str | None = None
+    transcript_document: str | None = None
     pieces: int | None = None
     """How many `recording.piece` events the runner published for the transcript made during the
     call (None: none, the transcript is made from `audio`)."""
@@ -35,9 +37,12 @@ def data_files(artifacts: RecordingArtifacts) -> dict[str, str | None]:
     """The meeting's data files by the field of `complete` and `GET /bots/meeting_data` that
     carries each one's download URL."""
     return {
+        "speaker_diarization_file": artifacts.speaker_diarization,
+        "speaker_timeline_file": artifacts.speaker_timeline,
         "meeting_participants_file": artifacts.participants,
         "participant_events_file": artifacts.participant_events,
         "transcript_provider_data_file": artifacts.transcript_provider_data,
+        "transcript_file": artifacts.transcript_document,
     }
 
 

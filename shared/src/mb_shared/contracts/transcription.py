@@ -62,9 +62,10 @@ class TranscriptionDone(Event):
     error: str | None = None
     rerun: bool = False
     webhook_url: str | None = None
-    provider_data: str | None = None
-    """Object key of the providers' raw answers the transcript was made from (None when no
-    transcript was made)."""
+    files: dict[str, str] = {}
+    """The files written with the transcript, by `RecordingArtifacts` field
+    (`transcript_provider_data`, `transcript_document`): object keys; empty when no transcript
+    was made."""
 
 
 class TranscriptionLive(Event):
