@@ -20,8 +20,9 @@ once (each in its own meeting) and CPU and memory are per bot, sampled while all
 the call (with the whole machine's CPU beside them); with `--streaming` the receiver's audio is
 counted too (seconds received against the recording's, `audio_gap` messages: audio the bot had to
 skip; each line's delay; per 10 s of audio, how late it came). `--recording-mode audio_only`
-measures bots that record no video. Every result gives the bytes of the meeting's data files
-(participants and their events) per minute of meeting; `--participants N` puts N people in each
+measures bots that record no video. Every result gives the bytes of each of the meeting's data files
+(participants, their events, diarization, timeline, transcript, provider data) per minute of
+meeting; `--participants N` puts N people in each
 meeting (two of them speak), to see what a crowd costs the bot.
 
 Run with `make bench` (`make bench-live` for four bots streaming with live transcripts). Not a test: nothing is asserted, the machine may be shared and noisy.
@@ -55,6 +56,11 @@ LINES = [
     ("Alice", "Good, then we can hire two more engineers for the platform team."),
     ("Bob", "I will prepare the job descriptions and share them on Monday."),
 ]
+
+
+DATA_FILES = ("meeting_participants_file", "participant_events_file", "speaker_diarization_file",
+              "speaker_timeline_file", "transcript_file", "transcript_provider_data_file")
+"""The meeting's data files of `complete`, whose size per minute of meeting each result gives."""
 
 
 def script(duration_s: float) -> list[dict]:
@@ -245,9 +251,11 @@ def finish_visit(stack: PlatformStack, receiver: WebhookReceiver, visit: dict,
         "participants": len(meeting["participants"]),
     }
     data = final.body["data"]
-    sizes = [len(_download(data[field])) for field in
-             ("meeting_participants_file", "participant_events_file") if data.get(field)]
-    result["data_files_bytes_per_min"] = round(sum(sizes) / (visit["duration_s"] / 60))
+    for field in DATA_FILES:
+        if data.get(field):
+            size = len(_download(data[field]))
+            result[field.removesuffix("_file") + "_bytes_per_min"] = round(
+                size / (visit["duration_s"] / 60))
     if audio is not None:
         connections = audio[0].on_path(f"/{code}")
         delays = audio_delays(connections, meeting["utterances"])
