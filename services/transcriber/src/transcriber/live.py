@@ -231,16 +231,18 @@ class LiveTranscription:
             shutil.rmtree(workdir, ignore_errors=True)
             for key in stored:
                 await self._files.delete(key)
-        def on_recording(t: float) -> float:
-            return next((p for p in reversed(parts) if p.at_s <= t), parts[0]).to_recording(t)
+        def part_at(t: float) -> Part:
+            """The part of the run that time `t` of its audio falls in."""
+            return next((p for p in reversed(parts) if p.at_s <= t), parts[0])
 
         words: dict[int, list[RecognizedWord]] = {part.piece.piece: [] for part in parts}
         for word in found:
-            part = next((p for p in reversed(parts) if p.at_s <= word.start), parts[0])
+            part = part_at(word.start)
             start = part.to_recording(word.start)
             words[part.piece.piece].append(RecognizedWord(
                 start=start, end=max(start, part.to_recording(word.end)), text=word.text))
-        answers = [{**a, "offset": on_recording(a["offset"])} for a in source.answers]
+        answers = [{**a, "offset": part_at(a["offset"]).to_recording(a["offset"])}
+                   for a in source.answers]
         return words, answers
 
     @staticmethod

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import TypeAdapter
 
-from mb_shared.contracts.timeline import TimelineParticipant, _TimelineModel
+from mb_shared.contracts.timeline import TimelineModel, TimelineParticipant
 
 ParticipantAction = Literal[
     "join", "leave", "update", "speech_on", "speech_off", "webcam_on", "webcam_off",
@@ -18,19 +18,19 @@ ParticipantAction = Literal[
 ]
 
 
-class EventTimestamp(_TimelineModel):
+class EventTimestamp(TimelineModel):
     absolute: str
     """ISO 8601, UTC."""
     relative: float
     """Seconds from the recording's first sample."""
 
 
-class ChatData(_TimelineModel):
+class ChatData(TimelineModel):
     text: str
     to: Literal["everyone", "only_bot"]
 
 
-class ParticipantEvent(_TimelineModel):
+class ParticipantEvent(TimelineModel):
     id: str
     action: ParticipantAction
     participant: TimelineParticipant

@@ -12,11 +12,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, TypeAdapter, model_validator
 
 
-class _TimelineModel(BaseModel):
+class TimelineModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
-class TimelineParticipant(_TimelineModel):
+class TimelineParticipant(TimelineModel):
     id: int
     name: str | None = None
     is_host: bool | None = None
@@ -24,12 +24,12 @@ class TimelineParticipant(_TimelineModel):
     extra_data: Any = None
 
 
-class TimelineTimestamp(_TimelineModel):
+class TimelineTimestamp(TimelineModel):
     absolute: datetime | None = None
     relative: float
 
 
-class SpeakerTimelineEntry(_TimelineModel):
+class SpeakerTimelineEntry(TimelineModel):
     participant: TimelineParticipant
     start_timestamp: TimelineTimestamp
     end_timestamp: TimelineTimestamp
