@@ -29,12 +29,18 @@ from minio import Minio
 
 from devstack.infra import (
     InfraEndpoints,
+    InfraStartError,
     Infrastructure,
     remove_stale_weed_sockets,
     weed_grpc_sockets,
 )
 from devstack.processes import process_gone
-from devstack.sockets import listening_sockets
+from devstack.sockets import (
+    ephemeral_port_range,
+    find_free_ports,
+    listening_sockets,
+    port_is_free,
+)
 
 
 def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
@@ -240,6 +246,33 @@ def test_a_stale_weed_socket_goes_even_when_its_port_is_a_client_connections() -
         listener.close()
         stale.unlink(missing_ok=True)
         served.unlink(missing_ok=True)
+        client.close()
+        server.close()
+
+
+def test_chosen_ports_are_free_and_never_ones_an_outgoing_connection_could_get() -> None:
+    first, last = ephemeral_port_range()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        ports = find_free_ports(200, avoid=[taken.getsockname()[1]])
+    assert len(set(ports)) == 200
+    assert [p for p in ports if first <= p <= last or p < 1024] == []
+    assert all(port_is_free(p) for p in ports)
+
+
+def test_seaweedfs_that_cannot_bind_one_of_its_ports_fails_the_start_naming_it(
+        tmp_path: Path) -> None:
+    # `weed mini` goes on without a server whose port is the local end of a connection; S3
+    # would answer all the same.
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    infra = Infrastructure(tmp_path / "infra", ports={"weed_admin_grpc": client.getsockname()[1]},
+                           start_timeout=60)
+    try:
+        with pytest.raises(InfraStartError, match=r"does not listen on \['weed_admin_grpc'\]"):
+            infra.start()
+        assert infra.all_pids() == []
+    finally:
+        infra.stop()
         client.close()
         server.close()
 

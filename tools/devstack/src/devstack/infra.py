@@ -30,7 +30,13 @@ from pathlib import Path
 from typing import Any, Self
 
 from devstack.processes import ProcessGroup, ShutdownRequested, process_gone
-from devstack.sockets import find_free_ports, port_is_free, unix_socket_is_served
+from devstack.sockets import (
+    ephemeral_port_range,
+    find_free_ports,
+    listening_sockets,
+    port_is_free,
+    unix_socket_is_served,
+)
 
 __all__ = [
     "PORT_NAMES",
@@ -47,6 +53,7 @@ _log = logging.getLogger("devstack.infra")
 
 HOST = "127.0.0.1"
 PG_SUPERUSER = "postgres"
+WEED_BIND_GRACE_S = 10.0
 
 PORT_NAMES: tuple[str, ...] = (
     "nats",  # NATS clients
@@ -193,12 +200,15 @@ def remove_stale_weed_sockets(ports: dict[str, int]) -> list[Path]:
 
 
 def previous_ports(base_dir: Path) -> dict[str, int]:
-    """Ports recorded by the last start in ``base_dir`` that are free now."""
+    """Ports recorded by the last start in ``base_dir`` that are free now and outside the
+    ephemeral range (see `find_free_ports`)."""
     try:
         recorded = json.loads((Path(base_dir) / "ports.json").read_text())
     except (OSError, ValueError):
         return {}
-    return {k: int(v) for k, v in recorded.items() if k in PORT_NAMES and port_is_free(int(v))}
+    first, last = ephemeral_port_range()
+    return {k: int(v) for k, v in recorded.items()
+            if k in PORT_NAMES and not first <= int(v) <= last and port_is_free(int(v))}
 
 
 class Infrastructure:
@@ -229,6 +239,7 @@ class Infrastructure:
         self.endpoints: InfraEndpoints | None = None
         self.startup_seconds: dict[str, float] = {}
         self._pg_user: str | None = None
+        self._s3_answered_at: float | None = None
 
     # ------------------------------------------------------------------ public
     def start(self) -> InfraEndpoints:
@@ -257,7 +268,7 @@ class Infrastructure:
             deadline = t0 + self.start_timeout
             self._wait("nats", deadline, t0, self._nats_ready)
             self._wait("postgres", deadline, t0, lambda: self._postgres_ready(endpoints))
-            self._wait("seaweedfs", deadline, t0, lambda: self._s3_ready(endpoints))
+            self._wait("seaweedfs", deadline, t0, lambda: self._seaweedfs_ready(endpoints))
         except BaseException:
             self.stop()
             raise
@@ -294,7 +305,7 @@ class Infrastructure:
                   "postgres": (lambda: self._start_postgres(bins, creds),
                                lambda: self._postgres_ready(self.endpoints)),
                   "seaweedfs": (lambda: self._start_seaweedfs(bins, creds),
-                                lambda: self._s3_ready(self.endpoints))}
+                                lambda: self._seaweedfs_ready(self.endpoints))}
         start, ready = starts[name]
         t0 = time.monotonic()
         start()
@@ -373,7 +384,7 @@ class Infrastructure:
                 if ready():
                     self.startup_seconds[name] = time.monotonic() - t0
                     return
-            except (ShutdownRequested, KeyboardInterrupt):
+            except (ShutdownRequested, KeyboardInterrupt, InfraStartError):
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure means: not ready yet
                 last = exc
@@ -560,6 +571,7 @@ class Infrastructure:
         }
         _write_private(s3_config, json.dumps({"identities": [identity]}, indent=1) + "\n")
         self._remove_weed_tmp_sockets()
+        self._s3_answered_at = None
         p = self.ports
         argv: list[str | Path] = [
             bins.weed, "mini",
@@ -593,6 +605,22 @@ class Infrastructure:
                 f"-s3.localSocket={run / 's3.sock'}",
             ]
         self.group.start("seaweedfs", argv, cwd=root, stop_timeout=self.stop_timeout)
+
+    def _seaweedfs_ready(self, endpoints: InfraEndpoints) -> bool:
+        """S3 answers, and every server `weed mini` runs listens on its port: one that could
+        not bind its port does not stop the others, so one still unheard `WEED_BIND_GRACE_S`
+        after S3 answered never will be."""
+        self._s3_ready(endpoints)
+        answered_at = self._s3_answered_at = self._s3_answered_at or time.monotonic()
+        listened = {s.port for s in listening_sockets(self.group["seaweedfs"].pids())}
+        unheard = [name for name, port in self.ports.items()
+                   if (name == "s3" or name.startswith("weed_")) and port not in listened]
+        if not unheard:
+            return True
+        if time.monotonic() - answered_at < WEED_BIND_GRACE_S:
+            return False
+        raise InfraStartError(f"seaweedfs does not listen on {unheard}; "
+                              f"{self.group['seaweedfs'].log_path}")
 
     def _s3_ready(self, endpoints: InfraEndpoints) -> bool:
         from minio import Minio

@@ -4,6 +4,7 @@ needed), free ports, and whether a Unix socket is served."""
 from __future__ import annotations
 
 import os
+import random
 import socket
 import struct
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from pathlib import Path
 
 __all__ = [
     "ListeningSocket",
+    "ephemeral_port_range",
     "find_free_ports",
     "listening_sockets",
     "port_is_free",
@@ -19,6 +21,8 @@ __all__ = [
 ]
 
 _TCP_LISTEN = "0A"
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_CHOSEN_PORT = 10_000
 
 
 @dataclass(frozen=True)
@@ -87,23 +91,31 @@ def listening_sockets(pids: Iterable[int]) -> list[ListeningSocket]:
     return found
 
 
-def find_free_ports(count: int, *, host: str = "127.0.0.1", avoid: Iterable[int] = ()) -> list[int]:
-    """``count`` distinct TCP ports free on ``host`` right now (none of them in ``avoid``)."""
-    avoid = set(avoid)
-    held: list[socket.socket] = []
-    ports: list[int] = []
+def ephemeral_port_range() -> tuple[int, int]:
+    """The ports the kernel gives the local end of outgoing connections (first, last)."""
     try:
-        while len(ports) < count:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            held.append(s)
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-            if port not in avoid and port not in ports:
-                ports.append(port)
-    finally:
-        for s in held:
-            s.close()
-    return ports
+        first, last = map(int, _EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return first, last
+
+
+def find_free_ports(count: int, *, host: str = "127.0.0.1", avoid: Iterable[int] = ()) -> list[int]:
+    """``count`` distinct TCP ports free on ``host`` right now (none of them in ``avoid``),
+    outside the kernel's ephemeral range: a port handed to a server that binds it a moment
+    later cannot meanwhile become the local end of some outgoing connection (a server that
+    then fails to bind one of its ports may well go on without it)."""
+    first, last = ephemeral_port_range()
+    avoid = set(avoid)
+    candidates = [p for p in range(_LOWEST_CHOSEN_PORT, 65536)
+                  if not first <= p <= last and p not in avoid]
+    ports: list[int] = []
+    for port in random.sample(candidates, len(candidates)):
+        if port_is_free(port, host):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise OSError(f"fewer than {count} free ports on {host} outside {first}-{last}")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
