@@ -46,6 +46,16 @@ def test_logs_to_file_and_reports_exit(tmp_path: Path) -> None:
     assert "hello" in text and "oops" in text
 
 
+def test_output_is_what_this_run_wrote_though_the_log_keeps_earlier_runs(
+        tmp_path: Path) -> None:
+    for said in ("first", "second"):
+        proc = ManagedProcess("echo", ["echo", said], log_dir=tmp_path).start()
+        assert proc.wait(5) == 0
+    assert proc.output() == "second\n"
+    text = (tmp_path / "echo.log").read_text()
+    assert "first" in text and "second" in text
+
+
 def test_stop_kills_grandchildren_in_the_group(tmp_path: Path) -> None:
     proc = ManagedProcess("tree", ["sh", "-c", "sleep 300 & sleep 300 & wait"], log_dir=tmp_path)
     proc.start()

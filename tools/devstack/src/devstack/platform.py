@@ -203,7 +203,7 @@ class PlatformStack:
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            for line in proc.log_path.read_text(errors="replace").splitlines():
+            for line in proc.output().splitlines():
                 if line.startswith("{") and "control_url" in line:
                     return json.loads(line)
             if not proc.is_running():

@@ -236,6 +236,7 @@ class ManagedProcess:
         self._leader: psutil.Process | None = None
         self._seen: dict[int, psutil.Process] = {}
         self._forgotten = False
+        self._log_start = 0
 
     # ----------------------------------------------------------------- starting
     def start(self) -> ManagedProcess:
@@ -255,6 +256,7 @@ class ManagedProcess:
         parent_pid = os.getpid()
         with open(self.log_path, "ab", buffering=0) as log:
             log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {self.argv}\n".encode())
+            self._log_start = log.tell()
 
             def spawn() -> subprocess.Popen[bytes]:
                 return subprocess.Popen(
@@ -315,6 +317,15 @@ class ManagedProcess:
             return []
         head = [self._popen.pid] if self.is_running() else []
         return head + [p.pid for p in self.descendants()]
+
+    def output(self) -> str:
+        """What this run of the process has written so far (the log file keeps earlier runs')."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_start)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def log_tail(self, lines: int = 40) -> str:
         try:
