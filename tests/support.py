@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,6 +204,21 @@ def speaker_accuracy(transcript: list[dict], script: list[dict]) -> tuple[int, i
                 judged += 1
                 right += speaker in owners
     return right, judged
+
+
+def live_transcripts(webhooks: WebhookReceiver, bot_id: str) -> list[ReceivedWebhook]:
+    return [hook for hook in webhooks.for_bot(bot_id)
+            if hook.body["event"] == "bot.live_transcript"]
+
+
+def end_when(simulator, code: str, condition: Callable[[], bool], timeout: float) -> None:
+    """End the meeting once `condition()` holds, or after `timeout` s: a call that lasts until
+    what a test waits for during it has come, however loaded the machine. A test that then
+    finds it missing fails on its own assertion."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.2)
+    simulator.end(code)
 
 
 def time_in_call(meeting: dict) -> float:

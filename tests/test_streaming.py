@@ -30,6 +30,8 @@ from support import (
     assert_heard_the_script,
     assert_mp4_lasts_the_time_in_call,
     assert_words_carry_their_speaker,
+    end_when,
+    live_transcripts,
     meeting_link,
     meeting_script,
     normalize,
@@ -40,6 +42,9 @@ from transcriber.whisper_model import ensure_whisper_model
 
 SCRIPT = meeting_script(first_at=3.0)
 END_AFTER = 25.0
+LIVE_WAIT_S = 150.0
+"""The Meet call, with the live transcript, goes on after `END_AFTER` until two live
+transcripts came (slow on a loaded machine), at most this long."""
 DIES_AFTER_S = 5.0
 BOT_SAYS = "Please remember to send your comments before the end of the week."
 """A line the packaged model hears word for word in the simulator's voices, also once it went
@@ -97,7 +102,7 @@ def streamed(api, simulator, webhooks, bot_voice) -> Iterator[dict[str, Streamed
             simulator.create_meeting(code, platform=platform,
                                      participants=[{"name": "Alice"}, {"name": "Bob"}],
                                      script=SCRIPT, admission={"action": "admit", "after": 2.0},
-                                     end_after=END_AFTER)
+                                     end_after=END_AFTER if name != "meet" else LIVE_WAIT_S)
             response = api.join(meeting_url=meeting_link(platform, code),
                                 bot_name=f"Streamer {name}",
                                 webhook_url=webhooks.url + "/streaming",
@@ -113,6 +118,14 @@ def streamed(api, simulator, webhooks, bot_voice) -> Iterator[dict[str, Streamed
             time.sleep(0.1)
         dying.crash()
         servers.pop("teams-out").stop()
+        meet_code, meet_bot = sent["meet"]
+
+        def meet_went_on_with_live_transcripts() -> bool:
+            started_at = simulator.meeting(meet_code)["started_at"]
+            return (started_at is not None and time.time() - started_at >= END_AFTER
+                    and len(live_transcripts(webhooks, meet_bot)) >= 2)
+
+        end_when(simulator, meet_code, meet_went_on_with_live_transcripts, LIVE_WAIT_S)
         results = {}
         for name, (code, bot_id) in sent.items():
             final = webhooks.wait_final(bot_id, timeout=300)
@@ -126,7 +139,7 @@ def streamed(api, simulator, webhooks, bot_voice) -> Iterator[dict[str, Streamed
                 receivers[outputs[name]].on_path(f"/{outputs[name]}") if name in outputs else [],
                 receivers[inputs[name]].on_path(f"/{inputs[name]}"),
                 simulator.microphone_audio(code, guest["id"]),
-                [h for h in webhooks.for_bot(bot_id) if h.body["event"] == "bot.live_transcript"])
+                live_transcripts(webhooks, bot_id))
         yield results
     finally:
         for server in servers.values():
