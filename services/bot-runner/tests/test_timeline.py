@@ -2,6 +2,7 @@
 contracts."""
 
 import json
+from datetime import datetime
 
 from bot_runner.participants import MeetingRoster, name_key
 from bot_runner.timeline import SpeakerTimelineBuilder
@@ -121,3 +122,23 @@ def test_a_chat_message_is_an_event_of_its_sender_with_its_text_unchanged():
             for e in events[1:]] == [("chat_message", "Ana", text, "only_bot", 1.5),
                                      ("chat_message", "Stranger", "hi", "everyone", 1.6)]
     assert [p.name for p in parse_participants(roster.participants_json())] == ["Ana", "Stranger"]
+
+
+def test_every_time_is_one_millisecond_whichever_way_it_is_written():
+    """Page times have fractions of a millisecond: the absolute time, the relative one and the
+    diarization's unix milliseconds of one event name the same millisecond."""
+    zero = 1_800_000_000.123  # Date.now() of the recording's start: milliseconds
+    builder = SpeakerTimelineBuilder(MeetingRoster(10_000.0, zero, Platform.GOOGLE_MEET))
+    for step in range(400):
+        t = 10_000.0 + step * 12.5 + (step % 7) * 0.0371
+        builder.add_events([{"name": "Alice", "on": step % 2 == 0, "t": t}])
+    builder.close(duration_s=10.0)
+    events = parse_participant_events(builder.roster.events_json())
+    stamps = [e.timestamp for e in events if e.action.startswith("speech")]
+    diarization = json.loads(builder.roster.diarization_json())
+    absolute_ms = [round(datetime.fromisoformat(s.absolute).timestamp() * 1000) for s in stamps]
+    assert absolute_ms == [d["timestamp"] for d in diarization]
+    assert absolute_ms == [round((zero + s.relative) * 1000) for s in stamps]
+    for entry in parse_speaker_timeline(builder.to_json()):
+        for stamp in (entry.start_timestamp, entry.end_timestamp):
+            assert round(stamp.absolute.timestamp() * 1000) == round((zero + stamp.relative) * 1000)

@@ -191,13 +191,13 @@ class MeetingRoster:
     def _record(self, action: ParticipantAction, person: _Person, t_ms: float, *,
                 participant: TimelineParticipant | None = None,
                 data: ChatData | None = None) -> None:
-        relative = self.relative(t_ms)
+        relative = round(self.relative(t_ms), 3)  # the absolute time is the same millisecond
         absolute = datetime.fromtimestamp(self.started_at_unix + relative, UTC)
         self._events.append(ParticipantEvent(
             id=str(len(self._events) + 1),
             action=action,
             participant=participant or self._snapshot(person),
             timestamp=EventTimestamp(absolute=absolute.isoformat().replace("+00:00", "Z"),
-                                     relative=round(relative, 3)),
+                                     relative=relative),
             data=data,
         ))

@@ -53,9 +53,10 @@ class SpeakerTimelineBuilder:
                                     end_timestamp=self._stamp(end))
 
     def _stamp(self, relative: float) -> TimelineTimestamp:
+        relative = round(relative, 3)
         return TimelineTimestamp(
             absolute=datetime.fromtimestamp(self.roster.started_at_unix + relative, UTC),
-            relative=round(relative, 3))
+            relative=relative)
 
     def entries(self) -> list[SpeakerTimelineEntry]:
         """The closed speaking intervals, in order of start."""
