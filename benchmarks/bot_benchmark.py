@@ -256,6 +256,10 @@ def finish_visit(stack: PlatformStack, receiver: WebhookReceiver, visit: dict,
             size = len(_download(data[field]))
             result[field.removesuffix("_file") + "_bytes_per_min"] = round(
                 size / (visit["duration_s"] / 60))
+    if data.get("separate_audio_parts"):
+        size = sum(len(_download(part["download_url"])) for part in data["separate_audio_parts"])
+        result["separate_audio_parts"] = len(data["separate_audio_parts"])
+        result["separate_audio_bytes_per_min"] = round(size / (visit["duration_s"] / 60))
     if audio is not None:
         connections = audio[0].on_path(f"/{code}")
         delays = audio_delays(connections, meeting["utterances"])

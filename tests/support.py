@@ -206,6 +206,15 @@ def speaker_accuracy(transcript: list[dict], script: list[dict]) -> tuple[int, i
     return right, judged
 
 
+def status_of(url: str) -> int:
+    """The HTTP status a GET of `url` answers (a download URL, say)."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def live_transcripts(webhooks: WebhookReceiver, bot_id: str) -> list[ReceivedWebhook]:
     return [hook for hook in webhooks.for_bot(bot_id)
             if hook.body["event"] == "bot.live_transcript"]

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from meeting_simulator.client import new_meet_code, new_teams_meeting_id, new_zoom_meeting_id
-from support import MEETING_LINES, BackgroundServer, meeting_link
+from support import MEETING_LINES, BackgroundServer, meeting_link, status_of
 
 PLATFORMS = ("meet", "teams", "zoom")
 NEW_CODE = {"meet": new_meet_code, "teams": new_teams_meeting_id, "zoom": new_zoom_meeting_id}
@@ -64,14 +64,6 @@ open; Meet and Teams show it in panels that would cover the recording."""
 def download(url: str) -> list[dict]:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
-
-
-def status_of(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 class Canary:
@@ -213,6 +205,15 @@ def test_the_speaker_timeline_names_the_same_participants(outcomes, api):
          "timestamp": round(_unix(e["timestamp"]["absolute"]) * 1000),
          "isSpeaking": e["action"] == "speech_on"} for e in speech]
     assert {d["isSpeaking"] for d in diarization} == {True, False}
+
+
+def test_separate_audio_is_there_only_where_the_page_plays_voices_apart(outcomes, api):
+    """Meet plays each voice on an audio element of its own; Teams and Zoom play one mix."""
+    for kind, (_, bot_id, complete) in outcomes.items():
+        listed = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body
+        heard = sorted(p["participant"]["name"] for p in complete["separate_audio_parts"])
+        assert heard == (["Alice", "Bob"] if kind == "meet" else []), (kind, heard)
+        assert len(listed["separate_audio_parts"]) == len(heard)
 
 
 def test_no_data_file_can_be_downloaded_after_delete_data(outcomes, api):

@@ -323,6 +323,9 @@ async def meeting_data(request: web.Request) -> web.Response:
             speaker_diarization_file_network="",
             **{field: await store.presigned_url_if_exists(key)
                for field, key in data_files(files).items()},
+            separate_audio_parts=[
+                part.with_url(url) for part in files.separate_audio
+                if (url := await store.presigned_url_if_exists(part.key))],
         )
     )
 

@@ -23,6 +23,7 @@ from mb_shared.contracts.bot import (
     RecordingMode,
     SpeechToTextProvider,
 )
+from mb_shared.contracts.separate_audio import SeparateAudioPart
 
 DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Extra = Annotated[dict[str, Any], Field(description="Custom data object")]
@@ -206,6 +207,13 @@ class Metadata(Body):
         "segment, `participant` (`id` of `meeting_participants_file`, `name`; id 0 and no name "
         "for speech no one was shown speaking) and `words` with relative times. Empty without "
         "a transcript.")
+    separate_audio_parts: list[SeparateAudioPart] = Field(
+        description="Each participant's own voice, as the recording download schemas' "
+        "Participant Separate Audio Parts: one FLAC (16 kHz mono) per participant heard, from "
+        "their first words (`start_timestamp`, `relative` in seconds of the recording) for "
+        "`duration` seconds, silent while they do not speak. Only where the platform plays "
+        "voices apart (Google Meet); Teams and Zoom play the meeting as one mixed stream, and "
+        "the list is empty.")
 
 
 # GET /bots/{uuid} --------------------------------------------------------------------------------

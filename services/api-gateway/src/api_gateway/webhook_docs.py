@@ -42,7 +42,9 @@ BOT_EVENTS = [
     {
         "event": "complete",
         "when": "the recording (and the transcript, if speech_to_text was asked for) is stored; "
-        "`transcription_error` says why a transcript asked for could not be made",
+        "`transcription_error` says why a transcript asked for could not be made; "
+        "`separate_audio_parts` holds each participant's own voice where the platform plays "
+        "voices apart (Google Meet), and is empty on Teams and Zoom",
         "example": {
             "event": "complete",
             "data": {
@@ -72,6 +74,16 @@ BOT_EVENTS = [
                     "transcript_provider_data.json?X-Amz-Signature=...",
                 "transcript_file":
                     "https://storage.example/bots/.../transcript.json?X-Amz-Signature=...",
+                "separate_audio_parts": [{
+                    "id": "5f0c6f0e-8f5e-4a8e-9d43-0b2f0a7e9c11",
+                    "participant": {"id": 1, "name": "Alice", "is_host": None,
+                                    "platform": "google_meet", "extra_data": None},
+                    "start_timestamp": {"absolute": "2026-11-21T10:00:08.120Z",
+                                        "relative": 8.12},
+                    "duration": 41.3,
+                    "download_url": "https://storage.example/bots/.../separate_audio/"
+                                    "5f0c6f0e-8f5e-4a8e-9d43-0b2f0a7e9c11.flac?X-Amz-Signature=...",
+                }],
             },
         },
     },

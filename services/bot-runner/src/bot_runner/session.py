@@ -23,6 +23,7 @@ from bot_runner.media.microphone import TabMicrophone
 from bot_runner.participants import MeetingRoster
 from bot_runner.platforms import adapter_for
 from bot_runner.platforms.base import InputDriver, PageState, PlatformAdapter
+from bot_runner.separate_audio import ChannelAudio, separate, write_voices
 from bot_runner.timeline import SpeakerTimelineBuilder
 from bot_runner.transcript_feed import TranscriptFeed
 from mb_shared.contracts.bot import (
@@ -36,6 +37,7 @@ from mb_shared.contracts.bot import (
 )
 from mb_shared.contracts.queries import QueryError
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingPiece
+from mb_shared.contracts.separate_audio import StoredAudioPart
 from mb_shared.meeting_urls import parse_meeting_url
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ class BotSession:
     live: LiveAudio | None = field(default=None, init=False)
     microphone: TabMicrophone | None = field(default=None, init=False)
     feed: TranscriptFeed | None = field(default=None, init=False)
+    channels: ChannelAudio | None = field(default=None, init=False)
 
     def run(self) -> None:
         params = self.dispatch.params
@@ -134,10 +137,14 @@ class BotSession:
                 self.feed = TranscriptFeed(self.dispatch.bot_id, self.effects, stt.provider,
                                            live_transcript=stt.live_transcript)
                 pcm.append(self.feed.tap)
-            recorder = TabRecorder(browser.driver, workdir, video=video, pcm=pcm)
+            platform = adapter_for(params.platform)
+            if platform.voices_apart:
+                self.channels = ChannelAudio(workdir / "channels")
+            recorder = TabRecorder(browser.driver, workdir, video=video, pcm=pcm,
+                                   channels=self.channels.tap() if self.channels else None)
             recorder.install()
-            adapter = adapter_for(params.platform)(browser.driver, InputDriver(browser.driver),
-                                                   self.config.image_policy.outbound)
+            adapter = platform(browser.driver, InputDriver(browser.driver),
+                               self.config.image_policy.outbound)
             adapter.microphone = self.microphone is not None
             browser.driver.get(adapter.join_url(self._with_join_secrets(params)))
             self._screenshot(browser, "joining")
@@ -168,6 +175,8 @@ class BotSession:
                 self.feed.finish(None)
             if recorder is not None:
                 recorder.close()
+            if self.channels is not None:
+                self.channels.close()
             if browser is not None:
                 browser.close()
 
@@ -362,10 +371,29 @@ class BotSession:
             mp3=self.effects.upload("recording.mp3", mp3, "audio/mpeg") if mp3 else None,
             audio=self.effects.upload("audio.wav", files.wav, "audio/wav") if files.wav else None,
             pieces=pieces,
+            separate_audio=self._upload_separate_audio(timeline, workdir=files.wav.parent),
             **self._upload_meeting_data(timeline),
         )
         self.effects.recording_uploaded(artifacts, started_at, files.duration_s, reason,
                                         timeline.speakers())
+
+    def _upload_separate_audio(self, timeline: SpeakerTimelineBuilder,
+                               workdir: Path) -> list[StoredAudioPart]:
+        """Each participant's own voice, where the page played voices apart. Without it (it
+        could not be made) the bot delivers the rest, with a note saying so."""
+        if self.channels is None:
+            return []
+        try:
+            voices = separate(self.channels.close(), timeline.entries())
+            parts = write_voices(self.channels, voices, timeline.roster.started_at_unix,
+                                 workdir / "channels")
+        except (OSError, subprocess.SubprocessError, RuntimeError):
+            log.exception("separate audio not made", extra={"bot_id": self.dispatch.bot_id})
+            self.effects.note("separate_audio: each participant's audio could not be made")
+            return []
+        return [part.model_copy(update={"key": self.effects.upload(
+                    f"separate_audio/{part.id}.flac", path, "audio/flac")})
+                for part, path in parts]
 
     def _upload_meeting_data(self, timeline: SpeakerTimelineBuilder) -> dict[str, str]:
         """What the bot saw so far (during the call too: a runner that dies mid-call leaves it

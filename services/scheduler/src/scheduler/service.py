@@ -490,6 +490,7 @@ class BotScheduler:
                 extra=bot.params.get("extra"),
                 event_uuid=bot.params.get("event_uuid"),
                 data_files=data_files(artifacts),
+                separate_audio_parts=artifacts.separate_audio,
             )
         ]
 

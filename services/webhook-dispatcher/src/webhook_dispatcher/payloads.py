@@ -56,8 +56,8 @@ def transcript(segments: list[TranscriptSegment]) -> list[dict[str, Any]]:
 
 
 def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str, Any]:
-    """`mp4`, `audio` and the data files' fields are filled with freshly signed URLs at each
-    attempt."""
+    """`mp4`, `audio`, the data files' fields and the separate audio parts' `download_url` (each
+    part holds its object key till then) are filled with freshly signed URLs at each attempt."""
     return {
         "event": "complete",
         "data": {
@@ -73,6 +73,8 @@ def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str
             "extra": event.extra,
             "transcription_error": event.transcription_error,
             **{field: "" for field in event.data_files},
+            "separate_audio_parts": [part.model_dump(mode="json")
+                                     for part in event.separate_audio_parts],
         },
     }
 

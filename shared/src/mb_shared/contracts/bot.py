@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from mb_shared.contracts.base import Event, Message
+from mb_shared.contracts.separate_audio import StoredAudioPart
 
 
 class Platform(StrEnum):
@@ -272,6 +273,7 @@ class BotCompleted(Event):
     """The meeting's data files besides the recording, by the `complete` webhook field that
     carries each one's download URL (`meeting_participants_file`, `participant_events_file`):
     object keys, None where the bot made no such file."""
+    separate_audio_parts: list[StoredAudioPart] = []
 
 
 class BotFailed(Event):

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from mb_shared.contracts.base import Event, Message
 from mb_shared.contracts.bot import EndReason, SpeechToTextProvider
+from mb_shared.contracts.separate_audio import StoredAudioPart
 from mb_shared.contracts.timeline import SpeakerTimelineEntry
 
 
@@ -23,6 +24,8 @@ class RecordingArtifacts(Message):
     speaker_diarization: str | None = None
     transcript_provider_data: str | None = None
     transcript_document: str | None = None
+    separate_audio: list[StoredAudioPart] = []
+    """Each participant's own audio, where the platform plays voices apart (Meet)."""
     pieces: int | None = None
     """How many `recording.piece` events the runner published for the transcript made during the
     call (None: none, the transcript is made from `audio`)."""

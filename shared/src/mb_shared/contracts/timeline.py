@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, model_validator
 
 
 class TimelineModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False,
+                              use_attribute_docstrings=True)
 
 
 class TimelineParticipant(TimelineModel):

@@ -15,6 +15,9 @@
 // With `pcm` options the same mix is also handed over as raw PCM, live: for each, the recorded
 // track is read as it plays (MediaStreamTrackProcessor), brought to the asked rate and cut into
 // frames of 16-bit little-endian mono samples, each emitted as soon as it is complete.
+// With a `channels` option each media element the page plays a stream on (Meet's pool of remote
+// audio elements) is also handed over on its own as such PCM: a channel, rendered by the same
+// context as the mix, so that it lines up with the recording.
 //
 // The page itself is left alone: its elements keep playing as before.
 (() => {
@@ -128,8 +131,28 @@
           }
         }
         n.gain.gain.value = vol;
+        const channel = channelOf(src);
+        if (channel && !n.channel) {
+          n.gain.connect(channel.dest);
+          n.channel = channel;
+        }
       }
     } catch (e) { note('refresh: ' + e); }
+  }
+
+  // The element's own channel in this recording, made when it first plays a stream.
+  function channelOf(src) {
+    if (!mixer || !mixer.channels || src.kind !== 'element' || !src.stream || src.captured) return null;
+    if (src.channel && src.channel.mixer === mixer) return src.channel;
+    const dest = mixer.ctx.createMediaStreamDestination();
+    dest.channelCount = 1;
+    dest.channelCountMode = 'explicit';
+    const id = mixer.channelList.length;
+    const handle = startPcm(dest.stream, mixer.ctx, mixer.segment, mixer.channels, { ch: id });
+    src.channel = { mixer, dest, handle, id };
+    mixer.channelList.push(src.channel);
+    if (handle) emit({ t: 'channel', seg: mixer.segment, ch: id, date: handle.date });
+    return src.channel;
   }
 
   function track(src) {
@@ -314,12 +337,13 @@
     return { rendered_s: ctx.currentTime - clock.ctxTime, elapsed_s: (performance.now() - clock.perf) / 1000 };
   }
 
-  // Raw PCM of the mix at `pcm.rate`, in frames of `pcm.frameMs`: {t: 'pcm', tap, seg, n, data}.
+  // Raw PCM of `stream` at `pcm.rate`, in frames of `pcm.frameMs`: {t: 'pcm', ...fields, seg, n,
+  // data}, `fields` naming the stream (`tap` of the mix, or `ch`).
   // It is read from the recorded track itself (MediaStreamTrackProcessor), so it holds exactly
   // what the recording holds: a second AudioContext would render on its own and, on a busy
   // machine, skip render quanta the recording keeps. Up to 10 s queue while the page is busy.
   // Returns the stream's handle, or null (noted) if the page cannot run it.
-  function startPcm(stream, ctx, segment, pcm, tap) {
+  function startPcm(stream, ctx, segment, pcm, fields) {
     let track = null;
     try {
       track = stream.getAudioTracks()[0].clone();
@@ -351,7 +375,7 @@
             s = s < -1 ? -1 : (s > 1 ? 1 : s);
             frame[filled++] = s < 0 ? s * 0x8000 : s * 0x7fff;
             if (filled === frameSamples) {
-              emit({ t: 'pcm', tap, seg: segment, n: n++, data: bytesToBase64(new Uint8Array(frame.buffer)) });
+              emit({ t: 'pcm', ...fields, seg: segment, n: n++, data: bytesToBase64(new Uint8Array(frame.buffer)) });
               handle.samples += frameSamples;
               frame = new Int16Array(frameSamples);
               filled = 0;
@@ -403,7 +427,10 @@
     const mime = ['audio/webm;codecs=opus', 'audio/webm'].find((m) => MediaRecorder.isTypeSupported(m));
     const rec = new MediaRecorder(dest.stream, { mimeType: mime, audioBitsPerSecond: opts.audioBitsPerSecond || 96000 });
     const segment = opts.segment || 0;
-    mixer = { ctx, bus, dest, rec, segment, info: null, stopped: null, clock: clockOf(ctx) };
+    mixer = {
+      ctx, bus, dest, rec, segment, info: null, stopped: null, clock: clockOf(ctx),
+      channels: opts.channels || null, channelList: [],
+    };
     for (const src of sources) refresh(src);
     scanDocument();
 
@@ -429,6 +456,7 @@
       rec.start(opts.timesliceMs || 1000);
       await started;
     } catch (e) {
+      for (const channel of mixer.channelList) if (channel.handle) channel.handle.track.stop();
       mixer = null;
       for (const src of sources) refresh(src);
       try { await ctx.close(); } catch (e2) { /* ignore */ }
@@ -441,7 +469,7 @@
     mixer.pcm = [];
     mixer.info.pcm = [];
     for (const [tap, pcm] of (opts.pcm || []).entries()) {
-      const started = startPcm(dest.stream, ctx, segment, pcm, tap);
+      const started = startPcm(dest.stream, ctx, segment, pcm, { tap });
       if (started) mixer.pcm.push(started);
       mixer.info.pcm.push(started ? { date: started.date }
         : { error: log[log.length - 1] || 'pcm: not started' });
@@ -463,6 +491,8 @@
     await m.stopped;
     await sending;
     m.stopInfo.pcm = await Promise.all((m.pcm || []).map((pcm) => stopPcm(pcm, m.stopCtxTime)));
+    m.stopInfo.channels = await Promise.all(m.channelList.filter((c) => c.handle)
+      .map((c) => stopPcm(c.handle, m.stopCtxTime)));
     flushOutbox();
     mixer = null;
     for (const src of sources) refresh(src); // disconnects everything

@@ -80,6 +80,17 @@ class PcmTap:
     on_frame: Callable[[bytes, float], None]
 
 
+@dataclass(frozen=True)
+class ChannelTap:
+    """Each media element the page plays a stream on, on its own, as live raw PCM like a
+    `PcmTap`'s: `on_frame(channel, pcm, offset_s)`, `channel` naming the element within the
+    recording (`"<segment>-<n>"`), called on the recorder's DevTools thread."""
+
+    rate: int
+    frame_ms: int
+    on_frame: Callable[[str, bytes, float], None]
+
+
 def shared_taps(taps: Sequence[PcmTap]) -> list[PcmTap]:
     """`taps` with one per rate and frame length, handing each frame to all of its receivers:
     the page runs one worklet for each."""
@@ -260,6 +271,7 @@ class TabRecorder:
         ffmpeg: str = "ffmpeg",
         keep_webm: bool = False,
         pcm: Sequence[PcmTap] = (),
+        channels: ChannelTap | None = None,
     ) -> None:
         self._driver = driver
         self.workdir = Path(workdir)
@@ -274,6 +286,8 @@ class TabRecorder:
         self.ffmpeg = ffmpeg
         self.keep_webm = keep_webm  # also save the page's raw webm (decoder-N.webm)
         self.pcm = tuple(shared_taps(pcm))
+        self.channels = channels
+        self._channel_start_unix: dict[str, float] = {}
         self.mp4_path = self.workdir / "recording.mp4" if video else None
         # Written while recording (fragmented: what ffmpeg has written stays
         # playable, though it writes late), remuxed into a plain MP4 with the
@@ -437,8 +451,8 @@ class TabRecorder:
                 res = cdp.evaluate("window.__mbRec ? window.__mbRec.stop() : null", timeout=10)
                 if res:
                     stop_unix = res["date"] / 1000.0
-                    log.info("recorder: the page rendered its mix %s and its PCM taps %s",
-                             res.get("mix"), res.get("pcm"))
+                    log.info("recorder: the page rendered its mix %s, its PCM taps %s and its "
+                             "channels %s", res.get("mix"), res.get("pcm"), res.get("channels"))
             except (CdpError, TimeoutError, OSError) as exc:
                 log.warning("recorder: could not stop the page recorder cleanly: %s", exc)
             if stop_unix is None:
@@ -618,6 +632,8 @@ class TabRecorder:
         options: dict[str, Any] = {"segment": segment, "timesliceMs": self.timeslice_ms}
         if self.pcm:
             options["pcm"] = [{"rate": tap.rate, "frameMs": tap.frame_ms} for tap in self.pcm]
+        if self.channels:
+            options["channels"] = {"rate": self.channels.rate, "frameMs": self.channels.frame_ms}
         opts = json.dumps(options)
         return (
             "(async () => {"
@@ -719,8 +735,12 @@ class TabRecorder:
             self._last_chunk_mono = time.monotonic()
             self._media_made_at(msg.get("date", time.time() * 1000) / 1000.0)
             self._chunk_q.put(("chunk", int(msg["seg"]), base64.b64decode(msg["data"])))
+        elif msg.get("t") == "pcm" and "ch" in msg:
+            self._on_channel_pcm(msg)
         elif msg.get("t") == "pcm":
             self._on_pcm(msg)
+        elif msg.get("t") == "channel":
+            self._channel_start_unix[f"{msg['seg']}-{msg['ch']}"] = msg["date"] / 1000.0
         elif msg.get("t") == "error":
             log.warning("page MediaRecorder error: %s", msg.get("msg"))
 
@@ -737,6 +757,17 @@ class TabRecorder:
             tap.on_frame(base64.b64decode(msg["data"]), offset)
         except Exception:
             log.exception("recorder: the live PCM receiver failed")
+
+    def _on_channel_pcm(self, msg: dict[str, Any]) -> None:
+        channel, clock, tap = f"{msg['seg']}-{msg['ch']}", self._clock, self.channels
+        start_unix = self._channel_start_unix.get(channel)
+        if clock is None or tap is None or start_unix is None:
+            return  # before start() has the clock: not on the timeline yet
+        offset = start_unix - clock.started_at_unix + int(msg["n"]) * tap.frame_ms / 1000.0
+        try:
+            tap.on_frame(channel, base64.b64decode(msg["data"]), offset)
+        except Exception:
+            log.exception("recorder: the channel receiver failed")
 
     def _media_made_at(self, unix: float) -> None:
         self._last_media_unix = max(self._last_media_unix, min(unix, time.time()))

@@ -88,6 +88,9 @@ class PlatformAdapter(ABC):
     speaking_tiles_script: str
     roster_script: str
     chat_script: str
+    voices_apart = False
+    """The page plays remote voices on separate elements, one voice at a time on each (Meet's
+    pool): the recorder keeps each element's audio apart, for each participant's own audio."""
 
     def __init__(self, driver: WebDriver, input_driver: InputDriver,
                  outbound: OutboundPolicy | None = None) -> None:

@@ -30,6 +30,7 @@ class GoogleMeetAdapter(PlatformAdapter):
     speaking_tiles_script = load_script("meet_tiles.js")
     roster_script = load_script("meet_roster.js")
     chat_script = load_script("meet_chat.js")
+    voices_apart = True
 
     def _buttons(self):
         return self.driver.find_elements(By.CSS_SELECTOR, "button")
