@@ -267,6 +267,27 @@ def test_same_name_different_ids_share_a_speaker_name():
     assert len(group_into_segments(got)) == 1
 
 
+def test_the_transcript_document_gives_each_word_the_participant_of_that_name_who_spoke_it():
+    """The webhook's transcript names speakers; the document's ids tell two Guests apart, one
+    speaking right after the other in one segment, and the Unknown is id 0."""
+    timeline = [entry("Guest", 0, 1, pid=10), entry("Alice", 1, 2), entry("Guest", 1.9, 3, pid=11)]
+    words = [w(0.2, 0.4, "hi"), w(1.2, 1.4, "hello"), w(2.2, 2.4, "hey"), w(2.5, 2.6, "you"),
+             w(9.0, 9.5, "echo")]
+    segments = group_into_segments(attribute_words(words, timeline))
+    document = json.loads(attribution.transcript_document(segments, timeline))
+    assert [(part["participant"], [word["text"] for word in part["words"]])
+            for part in document] == [
+        ({"id": 10, "name": "Guest"}, ["hi"]), ({"id": 1, "name": "Alice"}, ["hello"]),
+        ({"id": 11, "name": "Guest"}, ["hey", "you"]), ({"id": 0, "name": None}, ["echo"])]
+    back_to_back = [entry("Guest", 0, 1, pid=10), entry("Guest", 1.1, 2, pid=11)]
+    segments = group_into_segments(attribute_words([w(0.2, 0.4, "a"), w(1.3, 1.5, "b")],
+                                                   back_to_back))
+    assert len(segments) == 1
+    document = json.loads(attribution.transcript_document(segments, back_to_back))
+    assert [(part["participant"]["id"], len(part["words"])) for part in document] == [
+        (10, 1), (11, 1)]
+
+
 # --------------------------------------------------------------------------------------------
 # group_into_segments / speakers_of
 # --------------------------------------------------------------------------------------------

@@ -280,17 +280,38 @@ def speakers_of(timeline: Sequence[SpeakerTimelineEntry]) -> list[str]:
 
 def transcript_document(segments: Sequence[Segment],
                         timeline: Sequence[SpeakerTimelineEntry]) -> bytes:
-    """The transcript as the recording download schemas' Transcript: per segment, the
-    participant (id and name, from the speaker timeline; a speaker no entry names, such as
-    `UNKNOWN_SPEAKER`, has id 0 and no name) and its words with relative times. Two participants
-    with one name share the id of the first of them: words are attributed by name."""
-    ids: dict[str, int] = {}
+    """The transcript as the recording download schemas' Transcript: per run of words of one
+    participant, the participant (id and name) and the words with relative times. Words are
+    attributed by name; where two participants have that name, each word goes to the one whose
+    speaking is nearest it (a segment of both is cut between them). A speaker no entry names,
+    such as `UNKNOWN_SPEAKER`, has id 0 and no name."""
+    by_name: dict[str, list[SpeakerTimelineEntry]] = {}
     for entry in timeline:
-        ids.setdefault(entry.speaker, entry.participant.id)
+        by_name.setdefault(entry.speaker, []).append(entry)
+    runs: list[tuple[int, str | None, list[RecognizedWord]]] = []
+    for segment in segments:
+        named = by_name.get(segment.speaker, [])
+        only = {entry.participant.id for entry in named}
+        for word in segment.words:
+            pid = (next(iter(only)) if len(only) == 1 else
+                   _nearest(named, word).participant.id if named else 0)
+            if runs and runs[-1][0] == pid and runs[-1][1] == segment.speaker:
+                runs[-1][2].append(word)
+            else:
+                runs.append((pid, segment.speaker if named else None, [word]))
     return json.dumps([
-        {"participant": {"id": ids.get(s.speaker, 0),
-                         "name": s.speaker if s.speaker in ids else None},
+        {"participant": {"id": pid, "name": name},
          "words": [{"text": w.text, "start_timestamp": {"relative": round(w.start, 3)},
-                    "end_timestamp": {"relative": round(w.end, 3)}} for w in s.words]}
-        for s in segments
+                    "end_timestamp": {"relative": round(w.end, 3)}} for w in words]}
+        for pid, name, words in runs
     ], ensure_ascii=False).encode()
+
+
+def _nearest(entries: Sequence[SpeakerTimelineEntry], word: RecognizedWord
+             ) -> SpeakerTimelineEntry:
+    """The entry overlapping the word most, else the nearest one (the first of equals)."""
+    def closeness(entry: SpeakerTimelineEntry) -> float:
+        overlap = min(entry.end, word.end) - max(entry.start, word.start)
+        return overlap if overlap > 0 else -max(entry.start - word.end, word.start - entry.end, 0)
+
+    return max(entries, key=closeness)
