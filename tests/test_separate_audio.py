@@ -10,6 +10,7 @@ after `delete_data`.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -103,6 +104,16 @@ def test_each_part_holds_its_speakers_words_and_not_the_others(separated, speech
         others = {w for other, text in LINES.items() if other != name
                   for w in normalize(text)} - set(normalize(line))
         assert others.isdisjoint(heard[name].split()), (name, others & set(heard[name].split()))
+
+
+def test_the_runner_keeps_nothing_of_the_call_once_it_delivered(separated, platform):
+    """The recording, its channels and the parts are in the object store: the runner's disk
+    does not fill up with every meeting it recorded."""
+    workdir = platform.base_dir / "bot-runner" / separated[0]
+    deadline = time.monotonic() + 60
+    while workdir.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not workdir.exists(), sorted(p.name for p in workdir.rglob("*"))
 
 
 def test_no_part_can_be_downloaded_after_delete_data(separated, api):

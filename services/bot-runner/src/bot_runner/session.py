@@ -1,12 +1,15 @@
 """One bot's visit: join, wait to be admitted, record, notice the end, leave, upload.
 
 Runs in a worker thread (Selenium is blocking). Everything it tells the platform goes through
-`SessionEffects`, so the session knows nothing of NATS or the object store.
+`SessionEffects`, so the session knows nothing of NATS or the object store. Its files (the
+recording as it is made, the browser's profile) live in a work directory of the bot's own,
+removed when the visit ends: what is kept is in the object store.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import threading
 import time
@@ -179,6 +182,7 @@ class BotSession:
                 self.channels.close()
             if browser is not None:
                 browser.close()
+            shutil.rmtree(workdir, ignore_errors=True)
 
     def _live_audio(self, browser: Browser) -> LiveAudio | None:
         """The bot's live audio sockets, if it has `streaming.output` or `streaming.input`; with
