@@ -102,6 +102,12 @@ async def test_create_and_read_a_meeting(simulator, http):
           "script": [{"chat": "A", "text": "psst", "to": "guests", "at": 1}]}, "zoom only"),
         ({"code": "abc-defg-hij", "participants": ["A"],
           "script": [{"chat": "A", "text": "psst", "to": "nobody", "at": 1}]}, "script[0].to"),
+        ({"code": "abc-defg-hij", "participants": [{"name": "A", "camera": "on"}]},
+         "participants[0].camera"),
+        ({"code": "abc-defg-hij", "participants": ["A"],
+          "script": [{"camera": "A", "at": 1}]}, "script[0].on"),
+        ({"code": "abc-defg-hij", "participants": ["A"],
+          "script": [{"screenshare": "B", "on": True, "at": 1}]}, "not a participant"),
         ({"code": "abc-defg-hij", "end_after": -1}, "end_after"),
         (
             {
@@ -253,3 +259,39 @@ async def test_people_who_share_a_name_come_and_go_and_are_renamed_by_key(simula
     view = meeting.page_view(guest, "/audio")
     assert sorted((p["name"], p["host"]) for p in view["participants"]) == [
         ("Alex", False), ("Alex", True), ("Alice B.", False)]
+
+
+async def test_cameras_and_screenshares_switch_one_presenter_at_a_time(simulator, http):
+    body = {
+        "code": "ccc-wwww-sss",
+        "participants": [{"name": "Ana", "camera": True}, "Ben"],
+        "script": [
+            {"screenshare": "Ana", "on": True, "at": 0.1},
+            {"camera": "Ana", "on": False, "at": 0.2},
+            {"screenshare": "Ben", "on": True, "at": 0.3},
+            {"leave": "Ben", "at": 1.5},
+        ],
+        "admission": {"action": "admit", "after": 0.1},
+    }
+    async with http.post(f"{simulator.control_url}/meetings", json=body) as response:
+        assert response.status == 201
+    meeting = simulator.store.get("ccc-wwww-sss")
+    guest = meeting.ask_to_join("API Bot")
+    ben = meeting.participant("Ben")
+    async with asyncio.timeout(10):
+        while not ben.media:  # Ben presents from 0.3 s to his leaving at 1.5 s
+            await meeting.wait_changed(meeting.version, 2.0)
+    view = {p["name"]: p for p in meeting.page_view(guest, "/audio")["participants"]}
+    assert view["Ana"]["camera"] is False and view["Ana"]["presentation_id"] is None
+    assert view["Ben"]["presentation_id"] not in (None, view["Ben"]["id"])
+    async with asyncio.timeout(10):
+        while ben.present:
+            await meeting.wait_changed(meeting.version, 2.0)
+    async with http.get(f"{simulator.control_url}/meetings/ccc-wwww-sss") as response:
+        state = await response.json()
+    people = {p["key"]: p for p in state["participants"]}
+    assert [(m["kind"], m["on"]) for m in people["Ana"]["media"]] == [
+        ("screenshare", True), ("camera", False), ("screenshare", False)]
+    assert [(m["kind"], m["on"]) for m in people["Ben"]["media"]] == [
+        ("screenshare", True), ("screenshare", False)]
+    assert people["Ben"]["sharing"] is False and people["Ben"]["present"] is False

@@ -143,6 +143,13 @@ class Participant:
     color: str = AVATAR_COLORS[0]
     visits: list[dict[str, Any]] = field(default_factory=list)
     renames: list[dict[str, Any]] = field(default_factory=list)
+    camera: bool = False
+    """Whether their webcam is on (the others see their video instead of their avatar)."""
+    presentation_id: str | None = None
+    """The id of the tile their screenshare shows in while they present (a device of its own,
+    as on Meet), else None."""
+    media: list[dict[str, Any]] = field(default_factory=list)
+    """Each switch of their camera or screenshare: `{at, kind: camera|screenshare, on}`."""
 
     @property
     def present(self) -> bool:
@@ -170,6 +177,9 @@ class Participant:
             "visits": [dict(v) for v in self.visits],
             "renames": [dict(r) for r in self.renames],
             "color": self.color,
+            "camera": self.camera,
+            "sharing": self.presentation_id is not None,
+            "media": [dict(m) for m in self.media],
         }
 
 
@@ -201,7 +211,7 @@ class Utterance:
 
 @dataclass
 class TimelineEvent:
-    kind: Literal["join", "leave", "chat", "rename"]
+    kind: Literal["join", "leave", "chat", "rename", "camera", "screenshare"]
     name: str
     """The participant's key."""
     at: float
@@ -209,6 +219,8 @@ class TimelineEvent:
     """The chat message, or the new name of a rename."""
     private: bool = False
     """A chat message sent to the guests only (Zoom's direct message), not to everyone."""
+    on: bool = True
+    """A camera or screenshare switched on (else off)."""
 
 
 @dataclass
@@ -553,13 +565,32 @@ class Meeting:
             participant.join(now, device)
         elif event.kind == "leave" and participant.present:
             participant.leave(now)
+            if participant.presentation_id is not None:
+                self._switch_screenshare(participant, False, now)
         elif event.kind == "rename" and event.text is not None:
             participant.renames.append({"at": now, "from": participant.name, "to": event.text})
             participant.name = event.text
         elif event.kind == "chat" and event.text is not None:
             self._add_chat(participant.name, event.text, None, private=event.private)
             return
+        elif event.kind == "camera" and event.on != participant.camera:
+            participant.camera = event.on
+            participant.media.append({"at": now, "kind": "camera", "on": event.on})
+        elif event.kind == "screenshare" and event.on != (participant.presentation_id is not None):
+            self._switch_screenshare(participant, event.on, now)
         self._touch()
+
+    def _switch_screenshare(self, participant: Participant, on: bool, now: float) -> None:
+        """One presenter at a time, as on Teams and Zoom: a new presentation ends the one before."""
+        if on:
+            for other in self.participants:
+                if other.presentation_id is not None:
+                    self._switch_screenshare(other, False, now)
+            participant.presentation_id = (participant.id.rsplit("/", 1)[0]
+                                           + f"/{next(self._devices)}")
+        else:
+            participant.presentation_id = None
+        participant.media.append({"at": now, "kind": "screenshare", "on": on})
 
     def end(self, reason: str = "host_ended") -> None:
         if self.ended:
@@ -648,7 +679,9 @@ class Meeting:
             "utterances": [u.state(self.started_at) for u in self.utterances],
             "timeline": [
                 {"kind": e.kind, "key": e.name, "at": e.at, "text": e.text,
-             **({"to": "guests"} if e.private else {})} for e in self.timeline
+                 **({"to": "guests"} if e.private else {}),
+                 **({"on": e.on} if e.kind in ("camera", "screenshare") else {})}
+                for e in self.timeline
             ],
             "version": self.version,
             **self.options,
@@ -677,7 +710,8 @@ class Meeting:
             return view
         view["started_at"] = self.started_at
         view["participants"] = [
-            {"id": p.id, "name": p.name, "color": p.color, "host": p.host}
+            {"id": p.id, "name": p.name, "color": p.color, "host": p.host,
+             "camera": p.camera, "presentation_id": p.presentation_id}
             for p in self.participants if p.present
         ] + [
             {"id": g.participant_id, "name": g.name}
@@ -826,6 +860,9 @@ class MeetingStore:
             host = entry.get("host", False)
             if not isinstance(host, bool):
                 raise ConfigError(f"participants[{i}].host must be true or false")
+            camera = entry.get("camera", False)
+            if not isinstance(camera, bool):
+                raise ConfigError(f"participants[{i}].camera must be true or false")
             default = DEFAULT_VOICES[i % len(DEFAULT_VOICES)]
             pitch = entry.get("pitch", default.pitch)
             speed = entry.get("speed", default.speed)
@@ -844,6 +881,7 @@ class MeetingStore:
                     host=host,
                     voice=Voice(voice_name, pitch, speed),
                     color=AVATAR_COLORS[i % len(AVATAR_COLORS)],
+                    camera=camera,
                 )
             )
         if participants and not any(p.host for p in participants):
@@ -895,8 +933,16 @@ class MeetingStore:
                 timeline.append(
                     TimelineEvent("rename", name, at, _text(entry.get("to"), f"script[{i}].to"))
                 )
+            elif "camera" in entry or "screenshare" in entry:
+                kind = "camera" if "camera" in entry else "screenshare"
+                name = known(entry[kind], f"script[{i}].{kind}")
+                on = entry.get("on")
+                if not isinstance(on, bool):
+                    raise ConfigError(f"script[{i}].on must be true or false")
+                timeline.append(TimelineEvent(kind, name, at, on=on))
             else:
-                raise ConfigError(f"script[{i}] needs one of speaker, leave, join, chat, rename")
+                raise ConfigError(f"script[{i}] needs one of speaker, leave, join, chat, rename, "
+                                  "camera, screenshare")
         # Someone whose first move is to join arrives then; everyone else is there from the start.
         for event in sorted(timeline, key=lambda e: e.at):
             person = by_key[event.name]

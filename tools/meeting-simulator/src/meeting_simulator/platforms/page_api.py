@@ -34,12 +34,13 @@ UTTERANCE_ROUTE = "/_sim/api/{code}/guests/{guest}/utterances/{index:\\d+}"
 CAMERA_ROUTE = "/_sim/api/{code}/guests/{guest}/camera"
 MICROPHONE_ROUTE = "/_sim/api/{code}/guests/{guest}/microphone"
 COMMON_PATH = "/_sim/common"
-COMMON_FILES = {"camera.js": "application/javascript", "microphone.js": "application/javascript"}
+COMMON_FILES = {"camera.js": "application/javascript", "microphone.js": "application/javascript",
+                "video.js": "application/javascript"}
 COMMON_SCRIPTS = "".join(
     f'<script src="{COMMON_PATH}/{name}" defer></script>' for name in COMMON_FILES
 )
-"""The shared camera and microphone modules (`static/common/`); a page loads them before its own
-script."""
+"""The shared camera, microphone and remote video modules (`static/common/`); a page loads them
+before its own script."""
 CAMERA_MAX_BYTES = 2 * 1024 * 1024
 CAMERA_TYPES = ("image/jpeg", "image/png")
 MICROPHONE_MAX_BYTES = 64 * 1024 * 1024

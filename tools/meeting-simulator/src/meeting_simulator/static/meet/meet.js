@@ -460,24 +460,31 @@
     const call = state.call;
     if (!call) return;
     const present = new Map(view.participants.map((p) => [p.id, p]));
-    for (const [id, tile] of call.tiles) {
-      if (!present.has(id)) { tile.remove(); call.tiles.delete(id); }
-    }
+    // A presentation is a tile of its own, with a device id of its own, named after its presenter.
     for (const p of view.participants) {
-      if (call.tiles.has(p.id)) {
-        const tile = call.tiles.get(p.id);
-        const name = tile.querySelector('.name-tag span');
-        if (name.textContent !== p.name) {
-          name.textContent = p.name;
-          tile.querySelector('.avatar').textContent = p.name.slice(0, 1).toUpperCase();
-        }
+      if (p.presentation_id) present.set(p.presentation_id, { presenter: p });
+    }
+    for (const [id, tile] of call.tiles) {
+      if (!present.has(id)) { tile.remove(); call.tiles.delete(id); window.SimVideo.release(id); }
+    }
+    for (const [id, entry] of present) {
+      if (entry.presenter) {
+        const label = `${entry.presenter.name} (Presentation)`;
+        const tile = call.tiles.get(id) || addTile(id, label, null, false);
+        showVideo(tile, id, () => window.SimVideo.screen(id, entry.presenter.name));
+        tile.querySelector('.name-tag span').textContent = label;
         continue;
       }
-      const tile = el('div', { class: 'tile', 'data-participant-id': p.id, 'data-audio-level': '0' },
-        el('div', { class: 'avatar', 'aria-hidden': 'true', style: `background: ${p.color || '#5f6368'}`, text: p.name.slice(0, 1).toUpperCase() }),
-        el('div', { class: 'name-tag' }, el('span', { class: 'notranslate', text: p.name })));
-      call.tiles.set(p.id, tile);
-      call.grid.append(tile);
+      const p = entry;
+      const tile = call.tiles.get(p.id) || addTile(p.id, p.name, p.color, true);
+      const name = tile.querySelector('.name-tag span');
+      if (name.textContent !== p.name) {
+        name.textContent = p.name;
+        tile.querySelector('.avatar').textContent = p.name.slice(0, 1).toUpperCase();
+      }
+      // With the camera off the tile keeps its <video>, hidden and empty, and shows the avatar.
+      if (p.camera) showVideo(tile, p.id, () => window.SimVideo.webcam(p.id, p.name, p.color));
+      else hideVideo(tile, p.id);
     }
     const count = view.participants.length + 1;
     call.peopleButton.setAttribute('aria-label', `People - ${count} joined`);
@@ -495,6 +502,37 @@
     if (call.panel === 'chat') renderMessages();
 
     call.bridgeReady.then(() => scheduleUtterances(view));
+  }
+
+  function addTile(id, name, color, person) {
+    const call = state.call;
+    const tile = el('div', { class: 'tile', 'data-participant-id': id, 'data-audio-level': '0' },
+      el('div', { class: 'avatar', 'aria-hidden': 'true', style: `background: ${color || '#5f6368'}`, text: name.slice(0, 1).toUpperCase() }),
+      el('div', { class: 'name-tag' }, el('span', { class: 'notranslate', text: name })));
+    if (!person) tile.classList.add('presentation');
+    call.tiles.set(id, tile);
+    call.grid.append(tile);
+    return tile;
+  }
+
+  function showVideo(tile, id, source) {
+    let video = tile.querySelector('video');
+    if (!video) {
+      video = el('video', { autoplay: '', playsinline: '' });
+      video.muted = true;
+      tile.prepend(video);
+    }
+    if (!video.srcObject) video.srcObject = source();
+    video.hidden = false;
+    video.play().catch(() => {});
+  }
+
+  function hideVideo(tile, id) {
+    const video = tile.querySelector('video');
+    if (!video || video.hidden) return;
+    video.hidden = true;
+    video.srcObject = null;
+    window.SimVideo.release(id);
   }
 
   function renderChatButton() {
@@ -584,6 +622,7 @@
     call.bridge.close();
     call.camera.stop();
     call.microphone.stop();
+    window.SimVideo.releaseAll();
   }
 
   // -- remote speech ------------------------------------------------------------------------------

@@ -568,14 +568,20 @@
     if (!call) return;
     const present = new Map(view.participants.map((p) => [p.id, p]));
     for (const [id, entry] of call.tiles) {
-      if (!present.has(id) || present.get(id).name !== entry.name) { entry.tile.remove(); call.tiles.delete(id); }
+      if (!present.has(id) || present.get(id).name !== entry.name) {
+        entry.tile.remove(); call.tiles.delete(id); window.SimVideo.release(id);
+      }
     }
     for (const p of view.participants) {
-      if (call.tiles.has(p.id)) continue;
-      const entry = { ...makeTile(p.name, false, p.color), name: p.name };
-      call.tiles.set(p.id, entry);
-      call.gallery.append(entry.tile);
+      let entry = call.tiles.get(p.id);
+      if (!entry) {
+        entry = { ...makeTile(p.name, false, p.color), name: p.name };
+        call.tiles.set(p.id, entry);
+        call.gallery.append(entry.tile);
+      }
+      showCamera(entry, p);
     }
+    showScreenShare(view.participants.find((p) => p.presentation_id));
     call.rosterCount.textContent = String(view.participants.length + 1);
 
     call.messages = state.info.guest_chat ? view.chat : [];
@@ -588,6 +594,45 @@
     if (call.panel === 'roster') renderRoster();
     if (call.panel === 'chat') renderMessages();
     call.audioReady.then(() => scheduleUtterances(view));
+  }
+
+  // A tile says in its label whether the camera is on; the video plays over the avatar.
+  function showCamera(entry, p) {
+    entry.tile.setAttribute('aria-label',
+      `${p.name}${p.camera ? ', video is on' : ''}, Context menu is available`);
+    let video = entry.tile.querySelector('video');
+    if (p.camera && !video) {
+      video = el('video', { autoplay: true, playsinline: true });
+      video.muted = true;
+      video.srcObject = window.SimVideo.webcam(p.id, p.name, p.color);
+      entry.tile.prepend(video);
+      video.play().catch(() => {});
+    } else if (!p.camera && video) {
+      video.remove();
+      window.SimVideo.release(p.id);
+    }
+  }
+
+  // The one presentation of the call, on a tile of its own named after its presenter.
+  function showScreenShare(presenter) {
+    const call = state.call;
+    const id = presenter ? presenter.presentation_id : null;
+    if (call.share && call.share.id !== id) {
+      call.share.tile.remove();
+      window.SimVideo.release(call.share.id);
+      call.share = null;
+    }
+    if (!presenter || call.share) return;
+    const video = el('video', { autoplay: true, playsinline: true });
+    video.muted = true;
+    video.srcObject = window.SimVideo.screen(id, presenter.name);
+    const tile = el('div', {
+      class: 'tile screen-share', 'data-stream-type': 'ScreenSharing', 'data-tid': presenter.name,
+      'aria-label': `${presenter.name} is sharing`,
+    }, video, el('div', { class: 'tile-name' }, el('span', { text: presenter.name })));
+    call.share = { id, tile };
+    call.stage.prepend(tile);
+    video.play().catch(() => {});
   }
 
   function togglePanel(kind) {
@@ -687,6 +732,7 @@
     call.audio.close();
     call.camera.stop();
     call.microphone.stop();
+    window.SimVideo.releaseAll();
   }
 
   // -- remote speech ------------------------------------------------------------------------------

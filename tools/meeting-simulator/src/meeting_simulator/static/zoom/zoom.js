@@ -739,8 +739,38 @@
     renderChatButton();
     if (call.panels.participants) renderParticipants();
     if (call.panels.chat) renderMessages();
+    showShare(view.participants.find((p) => p.presentation_id));
     updateSpeaker();
     if (call.audio) call.audioReady.then(() => scheduleUtterances(view));
+  }
+
+  // Someone's shared screen takes the top of the view: painted on a canvas, as Zoom paints all
+  // video, with a bar naming whose screen it is.
+  function showShare(presenter) {
+    const call = state.call;
+    const id = presenter ? presenter.presentation_id : null;
+    if (call.share && call.share.id !== id) {
+      clearInterval(call.share.timer);
+      call.share.node.remove();
+      window.SimVideo.release(call.share.id);
+      call.share = null;
+    }
+    if (!presenter || call.share) return;
+    const source = el('video', { autoplay: true, playsinline: true });
+    source.muted = true;
+    source.srcObject = window.SimVideo.screen(id, presenter.name);
+    source.play().catch(() => {});
+    const canvas = el('canvas', { width: 320, height: 180, class: 'sharee-container__canvas' });
+    const timer = setInterval(() => {
+      if (source.readyState >= 2) canvas.getContext('2d').drawImage(source, 0, 0, canvas.width, canvas.height);
+    }, 200);
+    const node = el('div', { id: 'sharee-container', class: 'sharee-container' },
+      el('div', { class: 'sharee-container__indicator' },
+        el('span', { class: 'sharee-container__viewing-status', text: `You are viewing ${presenter.name}'s screen` })),
+      el('video-player-container', { class: 'sharee-container__canvas-outline' },
+        canvas, el('video-player', { name: 'share-content', 'media-type': 'share', 'node-id': id.split('/').pop() })));
+    call.share = { id, node, timer };
+    call.main.prepend(node);
   }
 
   function renderChatButton() {
@@ -799,15 +829,22 @@
   function renderParticipants() {
     const call = state.call;
     const guest = state.view.guest;
-    const item = (name, label) => el('li', { class: 'participants-li' },
+    // Each row's label says whether the person's video is on; an icon on the right shows it too.
+    const item = (name, label, video) => el('li', {
+      class: 'participants-li', role: 'application',
+      'aria-label': `${name}${label ? ` (${label})` : ''},computer audio unmuted,video ${video ? 'on' : 'off'}`,
+    },
       el('div', { class: 'participants-item__item-layout' },
         el('div', { class: 'participants-item__avatar', 'aria-hidden': 'true', text: name.slice(0, 1).toUpperCase() }),
         el('div', { class: 'participants-item__name-section' },
           el('span', { class: 'participants-item__display-name' }, name,
-            label ? el('span', { class: 'participants-item__name-label', text: ` (${label})` }) : null))));
+            label ? el('span', { class: 'participants-item__name-label', text: ` (${label})` }) : null)),
+        el('span', { class: 'participants-item__right-section' },
+          el('i', { class: `participants-icon__participant-video${video ? '' : ' participants-icon__participant-video--stopped'}`, 'aria-hidden': 'true' }))));
     const labels = { host: 'Host', guest: 'Guest', attendee: null };
     const ordered = [...state.view.participants].sort((a, b) => (a.role === 'host' ? -1 : 0) - (b.role === 'host' ? -1 : 0));
-    const items = [item(guest.name, 'me'), ...ordered.map((p) => item(p.name, labels[p.role]))];
+    const items = [item(guest.name, 'me', state.camOn),
+      ...ordered.map((p) => item(p.name, labels[p.role], p.camera))];
     call.participantsTitle.textContent = `Participants (${items.length})`;
     call.participantsList.replaceChildren(...items);
   }
@@ -840,6 +877,8 @@
     if (call.audio) call.audio.close();
     call.camera.stop();
     call.microphone.stop();
+    if (call.share) clearInterval(call.share.timer);
+    window.SimVideo.releaseAll();
   }
 
   // -- the active speaker fills the main tile (decided by the "server", not by the page's audio) ---
