@@ -3,7 +3,8 @@
 `GET /bots/meeting_data` hold them, on every platform.
 
 One scripted meeting per platform: a host, two people with one name, someone who arrives late,
-leaves, comes back, chat messages (emoji, right-to-left text, 4,000 characters, markup that would
+leaves, comes back, cameras switching on and off, two screenshares one after the other, chat
+messages (emoji, right-to-left text, 4,000 characters, markup that would
 call a local server if anything rendered it as HTML; on Zoom also one sent to the bot alone), and
 (on Meet, the one page that shows participant ids) a rename. The simulator's record of when each
 thing happened is the truth the files are held to.
@@ -33,7 +34,14 @@ SCRIPT = [
     {"join": "Bob", "at": 18.0},
     {"speaker": "Bob", "text": MEETING_LINES[1][1], "at": 19.0},
     {"leave": "alex-2", "at": 21.0},
+    {"screenshare": "Alice", "on": True, "at": 7.0},
+    {"camera": "Bob", "on": True, "at": 13.0},
+    {"camera": "Alice", "on": False, "at": 17.0},
+    {"screenshare": "Alice", "on": False, "at": 20.0},
+    {"screenshare": "alex-1", "on": True, "at": 22.0},
+    {"camera": "Alice", "on": True, "at": 23.0},
 ]
+MEDIA_ACTIONS = ("webcam_on", "webcam_off", "screenshare_on", "screenshare_off")
 RENAME = {"rename": "Alice", "to": "Alice Liddell", "at": 24.0}
 GREETING = "Welcome, all \U0001f44b\U0001f3fd \u2014 agenda in the doc"
 RIGHT_TO_LEFT = "\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd (hello) 123"
@@ -54,7 +62,7 @@ def chat_script(canary: str, platform: str) -> list[dict]:
     if platform == "zoom":
         lines.append({"chat": "Bob", "text": PRIVATE, "to": "guests", "at": 20.0})
     return lines
-PARTICIPANTS = [{"name": "Alice", "host": True}, {"name": "Alex", "key": "alex-1"},
+PARTICIPANTS = [{"name": "Alice", "host": True, "camera": True}, {"name": "Alex", "key": "alex-1"},
                 {"name": "Alex", "key": "alex-2"}, {"name": "Bob"}]
 HOST_SHOWN = {"meet": False, "teams": False, "zoom": True}
 """Whether the bot's page shows who hosts: only Zoom's participants pane, which the bot keeps
@@ -172,6 +180,29 @@ def test_participants_and_their_events_are_what_happened(kind, outcomes, api):
         assert update["participant"]["name"] == "Alice"
     spoke = {e["participant"]["id"] for e in events if e["action"] == "speech_on"}
     assert spoke == {alice, bob}
+
+    # Cameras and screenshares: each switch, in order, at the simulator's time; a camera on when
+    # its owner comes in is on from their join, and goes off when they leave.
+    def switches(key: str, kind: str) -> list[float]:
+        return [m["at"] for m in truth_people[key]["media"] if m["kind"] == kind]
+    alice_join = next(e for e in by_id[alice] if e["action"] == "join")
+    alice_camera, alice_share = switches("Alice", "camera"), switches("Alice", "screenshare")
+    bob_visits = truth_people["Bob"]["visits"]
+    media_expected = {
+        alice: [("webcam_on", _unix(alice_join["timestamp"]["absolute"])),
+                ("screenshare_on", alice_share[0]), ("webcam_off", alice_camera[0]),
+                ("screenshare_off", alice_share[1]), ("webcam_on", alice_camera[1])],
+        bob: [("webcam_on", switches("Bob", "camera")[0]),
+              ("webcam_off", bob_visits[0]["left_at"]), ("webcam_on", bob_visits[1]["joined_at"])],
+        alexes[0]: [("screenshare_on", switches("alex-1", "screenshare")[0])],
+        alexes[1]: [],
+    }
+    for pid, expected_media in media_expected.items():
+        seen = [e for e in by_id[pid] if e["action"] in MEDIA_ACTIONS]
+        assert [e["action"] for e in seen] == [a for a, _ in expected_media], (name_of[pid], seen)
+        for event, (action, at) in zip(seen, expected_media, strict=True):
+            gap = abs(_unix(event["timestamp"]["absolute"]) - at)
+            assert gap <= TOLERANCE_S, (name_of[pid], action, at, event)
 
     chats = [e for e in events if e["action"] == "chat_message"]
     sent = [m for m in truth["chat"] if m["from_guest"] is None]

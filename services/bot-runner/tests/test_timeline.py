@@ -99,6 +99,24 @@ def test_a_speaker_keeps_speaking_until_they_leave():
     assert [e.action for e in builder.roster.events()] == ["join", "speech_on", "speech_off", "leave"]
 
 
+def test_cameras_and_screenshares_switch_and_go_off_when_their_owner_leaves():
+    roster = MeetingRoster(0.0, ZERO_UNIX, Platform.MICROSOFT_TEAMS)
+    key = name_key("Ana")
+    roster.add_roster_events([{"action": "join", "key": key, "name": "Ana", "t": 0.0},
+                              {"action": "camera", "key": key, "on": True, "t": 0.0}])
+    roster.add_roster_events([{"action": "screenshare", "key": key, "on": True, "t": 1000.0},
+                              {"action": "camera", "key": key, "on": True, "t": 1000.0},
+                              {"action": "camera", "key": key, "on": False, "t": 2000.0},
+                              {"action": "camera", "key": name_key("Nobody"), "on": True,
+                               "t": 2000.0}])
+    roster.add_roster_events([{"action": "leave", "key": key, "name": "Ana", "t": 3000.0}])
+    roster.add_roster_events([{"action": "join", "key": key, "name": "Ana", "t": 4000.0}])
+    assert [(e.action, e.timestamp.relative) for e in roster.events()] == [
+        ("join", 0.0), ("webcam_on", 0.0), ("screenshare_on", 1.0), ("webcam_off", 2.0),
+        ("screenshare_off", 3.0), ("leave", 3.0), ("join", 4.0)]
+    assert [p.name for p in roster.participants()] == ["Ana"]
+
+
 def test_someone_who_rejoins_under_a_new_platform_id_keeps_their_participant_id():
     roster = MeetingRoster(0.0, ZERO_UNIX, Platform.GOOGLE_MEET)
     roster.add_roster_events([{"action": "join", "key": "devices/1", "name": "Kim", "t": 0.0},

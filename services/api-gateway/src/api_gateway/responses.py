@@ -190,7 +190,9 @@ class Metadata(Body):
     participant_events_file: str = Field(
         description="What the participants did, as the recording download schemas' Participant "
         "Event list, in order of time: `join`, `leave`, `update` (renamed; `participant` as they "
-        "were before), `speech_on`, `speech_off`, `chat_message` (`data`: `text` as sent, `to`: "
+        "were before), `speech_on`, `speech_off`, `webcam_on`, `webcam_off`, `screenshare_on`, "
+        "`screenshare_off` (a camera or screenshare on when its owner leaves goes off then), "
+        "`chat_message` (`data`: `text` as sent, `to`: "
         "`everyone` or `only_bot`), each with `timestamp.absolute` (ISO 8601) and "
         "`timestamp.relative` (seconds of the recording). Participants already in the call when "
         "the bot arrived join when it first saw them.")

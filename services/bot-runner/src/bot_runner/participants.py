@@ -1,5 +1,5 @@
 """Who was in the meeting and what they did, from what the bot's page showed: participants with
-ids stable for the meeting, and their join, leave, update and speech events.
+ids stable for the meeting, and their join, leave, update, speech, webcam and screenshare events.
 
 The page's roster probe (`roster_probe.js`) reports each participant under a key: the platform's
 own id where the page shows one (Meet's `data-participant-id`), else the display name and its
@@ -44,6 +44,8 @@ class _Person:
     extra_data: Any = None
     present: bool = False
     speaking: bool = False
+    camera: bool = False
+    sharing: bool = False
 
 
 class MeetingRoster:
@@ -65,12 +67,13 @@ class MeetingRoster:
     # -- what the page reports -------------------------------------------------------------------
 
     def add_roster_events(self, events: list[dict]) -> None:
-        """`{action: join|leave|update, key, name, host, extra, t}` from the roster probe."""
+        """`{action: join|leave|update, key, name, host, extra, t}` and
+        `{action: camera|screenshare, key, on, t}` from the roster probe."""
         for event in events:
             action = event.get("action")
             key = str(event.get("key") or "")
             name = str(event.get("name") or "").strip()
-            if not key or action not in ("join", "leave", "update"):
+            if not key or action not in ("join", "leave", "update", "camera", "screenshare"):
                 continue
             t = float(event["t"])
             person = self._by_key.get(key)
@@ -83,10 +86,14 @@ class MeetingRoster:
                 self._record("join", person, t)
             elif person is None or not person.present:
                 continue
+            elif action in ("camera", "screenshare"):
+                self._switch(person, action, bool(event.get("on")), t)
             elif action == "leave":
                 if person.speaking:
                     person.speaking = False
                     self._record("speech_off", person, t)
+                self._switch(person, "camera", False, t)
+                self._switch(person, "screenshare", False, t)
                 person.present = False
                 self._record("leave", person, t)
             else:
@@ -94,6 +101,15 @@ class MeetingRoster:
                 self._describe(person, name, event)
                 if self._snapshot(person) != before:
                     self._record("update", person, t, participant=before)
+
+    def _switch(self, person: _Person, what: str, on: bool, t_ms: float) -> None:
+        """A camera or a screenshare went on or off (nothing when it already was)."""
+        if what == "camera" and person.camera != on:
+            person.camera = on
+            self._record("webcam_on" if on else "webcam_off", person, t_ms)
+        elif what == "screenshare" and person.sharing != on:
+            person.sharing = on
+            self._record("screenshare_on" if on else "screenshare_off", person, t_ms)
 
     def speech(self, event: dict) -> TimelineParticipant:
         """A speaking indicator turned on or off (`{name, key?, on, t}`); the participant it

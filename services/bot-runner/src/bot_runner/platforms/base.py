@@ -148,7 +148,8 @@ class PlatformAdapter(ABC):
         self.driver.execute_script(SPEAKER_PROBE, self.speaking_tiles_script)
 
     def start_roster_probe(self) -> None:
-        """Watch who is in the call; joins, leaves and updates land in `window.__mbRoster`."""
+        """Watch who is in the call; joins, leaves, updates and camera and screenshare switches land
+        in `window.__mbRoster`."""
         self.driver.execute_script(ROSTER_PROBE, self.roster_script)
 
     def open_chat(self) -> bool:
