@@ -14,12 +14,12 @@ const nameOf = (t) => {
 const playing = (v) => !!v && !v.hidden && v.getClientRects().length > 0 &&
   v.readyState >= 2 && v.videoWidth > 0;
 const tiles = Array.from(document.querySelectorAll("[data-participant-id]"))
-  .filter(t => t !== self && !t.contains(self) && !t.hasAttribute("data-self-name"));
-const presenters = new Set(tiles.map(nameOf).filter(n => PRESENTATION.test(n))
-  .map(n => n.replace(PRESENTATION, "")));
-const people = tiles.filter(t => !PRESENTATION.test(nameOf(t))).map(t => {
+  .filter(t => t !== self && !t.contains(self) && !t.hasAttribute("data-self-name"))
+  .map(t => ({t, name: nameOf(t)}));
+const presenters = new Set(tiles.filter(({name}) => PRESENTATION.test(name))
+  .map(({name}) => name.replace(PRESENTATION, "")));
+const people = tiles.filter(({name}) => !PRESENTATION.test(name)).map(({t, name}) => {
   const img = t.querySelector("img[src]");
-  const name = nameOf(t);
   return {key: t.getAttribute("data-participant-id"), name,
           extra: img ? {avatar_url: img.getAttribute("src")} : null,
           camera: playing(t.querySelector("video")), sharing: presenters.has(name)};

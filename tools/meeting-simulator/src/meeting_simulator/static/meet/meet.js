@@ -524,7 +524,7 @@
     }
     if (!video.srcObject) video.srcObject = source();
     video.hidden = false;
-    video.play().catch(() => {});
+    if (video.paused) video.play().catch(() => {});
   }
 
   function hideVideo(tile, id) {
