@@ -23,7 +23,10 @@ skip; each line's delay; per 10 s of audio, how late it came). `--recording-mode
 measures bots that record no video. Every result gives the bytes of each of the meeting's data files
 (participants, their events, diarization, timeline, transcript, provider data) per minute of
 meeting; `--participants N` puts N people in each
-meeting (two of them speak), to see what a crowd costs the bot.
+meeting (two of them speak), to see what a crowd costs the bot. With `--cameras`, the two who speak
+have their webcams on throughout and one of them shares a screen for the middle third: the results
+add the separate video parts' count and bytes per minute; `--no-separate-video` runs the same bots
+with the parts turned off (`RUNNER_SEPARATE_VIDEO=false`), to see what recording them costs.
 
 Run with `make bench` (`make bench-live` for four bots streaming with live transcripts). Not a test: nothing is asserted, the machine may be shared and noisy.
 """
@@ -63,12 +66,15 @@ DATA_FILES = ("meeting_participants_file", "participant_events_file", "speaker_d
 """The meeting's data files of `complete`, whose size per minute of meeting each result gives."""
 
 
-def script(duration_s: float) -> list[dict]:
+def script(duration_s: float, cameras: bool) -> list[dict]:
     lines, at, i = [], 2.0, 0
     while at < duration_s - 6:
         speaker, text = LINES[i % len(LINES)]
         lines.append({"speaker": speaker, "text": text, "at": at})
         at, i = at + 7.0, i + 1
+    if cameras:
+        lines += [{"screenshare": "Alice", "on": True, "at": round(duration_s / 3, 1)},
+                  {"screenshare": "Alice", "on": False, "at": round(2 * duration_s / 3, 1)}]
     return lines
 
 
@@ -209,14 +215,14 @@ def live_word_delays(hooks: list, utterances: list[dict]) -> list[float]:
 
 def start_visit(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
                 duration_s: float, audio: tuple[AudioReceiver, str] | None, live: bool,
-                recording_mode: str, participants: int) -> dict:
+                recording_mode: str, participants: int, cameras: bool) -> dict:
     endpoints = stack.endpoints
     simulator = SimulatorClient(endpoints.simulator_control_url)
     code, link, settings = new_meeting(platform)
-    people = [{"name": "Alice"}, {"name": "Bob"}] + [
+    people = [{"name": "Alice", "camera": cameras}, {"name": "Bob", "camera": cameras}] + [
         {"name": f"Listener {n}"} for n in range(1, participants - 1)]
     simulator.create_meeting(code, platform=platform, participants=people,
-                             script=script(duration_s), admission={"action": "admit", "after": 1.0},
+                             script=script(duration_s, cameras), admission={"action": "admit", "after": 1.0},
                              end_after=duration_s, **settings)
     join = {"meeting_url": link, "bot_name": "Bench", "webhook_url": receiver.url + "/bench",
             "recording_mode": recording_mode,
@@ -260,6 +266,10 @@ def finish_visit(stack: PlatformStack, receiver: WebhookReceiver, visit: dict,
         size = sum(len(_download(part["download_url"])) for part in data["separate_audio_parts"])
         result["separate_audio_parts"] = len(data["separate_audio_parts"])
         result["separate_audio_bytes_per_min"] = round(size / (visit["duration_s"] / 60))
+    if data.get("separate_video_parts"):
+        size = sum(len(_download(part["download_url"])) for part in data["separate_video_parts"])
+        result["separate_video_parts"] = len(data["separate_video_parts"])
+        result["separate_video_bytes_per_min"] = round(size / (visit["duration_s"] / 60))
     if audio is not None:
         connections = audio[0].on_path(f"/{code}")
         delays = audio_delays(connections, meeting["utterances"])
@@ -295,11 +305,11 @@ def _download(url: str) -> bytes:
 def run_meetings(stack: PlatformStack, receiver: WebhookReceiver, platform: str,
                  duration_s: float, bots: int, sample: bool,
                  audio: tuple[AudioReceiver, str] | None, live: bool,
-                 recording_mode: str, participants: int) -> list[dict]:
+                 recording_mode: str, participants: int, cameras: bool) -> list[dict]:
     """`bots` meetings at once, one bot each; the runner's CPU and memory sampled while they are
     all in the call (per bot: the total divided by `bots`)."""
     visits = [start_visit(stack, receiver, platform, duration_s, audio, live, recording_mode,
-                          participants) for _ in range(bots)]
+                          participants, cameras) for _ in range(bots)]
     for visit in visits:
         receiver.wait_for(visit["bot_id"], lambda w: (w.body["data"].get("status") or {})
                           .get("code") == "in_call_recording", timeout=300)
@@ -347,6 +357,10 @@ def main() -> None:
                         help="bots at once, each in its own meeting")
     parser.add_argument("--participants", type=int, default=2,
                         help="people in each meeting (at least 2; two of them speak)")
+    parser.add_argument("--cameras", action="store_true",
+                        help="the two who speak have their webcams on; one shares a screen")
+    parser.add_argument("--no-separate-video", action="store_true",
+                        help="the runner records no separate video parts")
     args = parser.parse_args()
     platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
     unknown = set(platforms) - {"meet", "teams", "zoom"}
@@ -361,7 +375,8 @@ def main() -> None:
     audio_server = BackgroundServer(audio_receiver.app())
     audio_server.start()
     audio = (audio_receiver, f"ws://127.0.0.1:{audio_server.port}") if args.streaming else None
-    settings = {"RUNNER_MAX_CONCURRENT_BOTS": str(max(2, args.bots))}
+    settings = {"RUNNER_MAX_CONCURRENT_BOTS": str(max(2, args.bots)),
+                "RUNNER_SEPARATE_VIDEO": "false" if args.no_separate_video else "true"}
     try:
         with tempfile.TemporaryDirectory(prefix="mb-bench-") as base:
             with PlatformStack(Path(base), settings=settings) as stack:
@@ -370,7 +385,8 @@ def main() -> None:
                         for result in run_meetings(stack, receiver, platform, duration,
                                                    args.bots, index == 0, audio, args.live,
                                                    args.recording_mode,
-                                                   max(2, args.participants)):
+                                                   max(2, args.participants),
+                                                   args.cameras):
                             print(json.dumps(result), flush=True)
     finally:
         audio_server.stop()

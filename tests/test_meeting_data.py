@@ -21,7 +21,15 @@ import pytest
 from aiohttp import web
 
 from meeting_simulator.client import new_meet_code, new_teams_meeting_id, new_zoom_meeting_id
-from support import MEETING_LINES, BackgroundServer, meeting_link, status_of
+from support import (
+    MEETING_LINES,
+    BackgroundServer,
+    color_area,
+    ffprobe,
+    meeting_link,
+    status_of,
+    video_frames,
+)
 
 PLATFORMS = ("meet", "teams", "zoom")
 NEW_CODE = {"meet": new_meet_code, "teams": new_teams_meeting_id, "zoom": new_zoom_meeting_id}
@@ -47,6 +55,8 @@ GREETING = "Welcome, all \U0001f44b\U0001f3fd \u2014 agenda in the doc"
 RIGHT_TO_LEFT = "\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd (hello) 123"
 LONG = ("The quarterly numbers, line by line. " * 120)[:4000]
 PRIVATE = "Only for the note taker: skip the budget part."
+SLIDE_BACKGROUND = "#f1f3f4"
+"""The simulator's screenshare: a light slide."""
 
 
 def markup(canary: str) -> str:
@@ -247,16 +257,86 @@ def test_separate_audio_is_there_only_where_the_page_plays_voices_apart(outcomes
         assert len(listed["separate_audio_parts"]) == len(heard)
 
 
-def test_no_data_file_can_be_downloaded_after_delete_data(outcomes, api):
-    _, bot_id, complete = outcomes["zoom"]
-    urls = [complete["meeting_participants_file"], complete["participant_events_file"]]
-    assert [status_of(url) for url in urls] == [200, 200]
+@pytest.mark.parametrize("kind", PLATFORMS)
+def test_each_webcam_and_screenshare_is_a_video_part_of_its_own(kind, outcomes, api):
+    """Meet and Teams play each video on a <video> of its own: every stretch a webcam or a
+    screenshare was on is a part, at the simulator's times, showing that stream (the webcam in
+    its owner's colour, the screenshare's slide) throughout. Zoom paints all video on canvases
+    and hands none out: no parts."""
+    truth, bot_id, complete = outcomes[kind]
+    parts = complete["separate_video_parts"]
+    listed = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body["separate_video_parts"]
+    assert [{**p, "download_url": ""} for p in listed] == [
+        {**p, "download_url": ""} for p in parts]
+    if kind == "zoom":
+        assert parts == []
+        return
+
+    events = download(complete["participant_events_file"])
+    ids = {name: [p["id"] for p in download(complete["meeting_participants_file"])
+                  if p["name"] == name] for name in ("Alice", "Alice Liddell", "Alex", "Bob")}
+    alice, = ids["Alice"] or ids["Alice Liddell"]
+    bob, = ids["Bob"]
+    joins = Counter(e["participant"]["id"] for e in events if e["action"] == "join")
+    alex_1 = min(ids["Alex"], key=lambda pid: joins[pid])  # the other Alex comes and goes
+    truth_people = {p["key"]: p for p in truth["participants"]}
+
+    def switches(key: str, what: str) -> list[float]:
+        return [m["at"] for m in truth_people[key]["media"] if m["kind"] == what]
+    alice_in = next(_unix(e["timestamp"]["absolute"]) for e in events
+                    if e["action"] == "join" and e["participant"]["id"] == alice)
+    recording_start = _unix(parts[0]["start_timestamp"]["absolute"]) - parts[0][
+        "start_timestamp"]["relative"]
+    end = min(truth["ended_at"], recording_start + complete["duration"])
+    camera, share, bob_visits = switches("Alice", "camera"), switches("Alice", "screenshare"), \
+        truth_people["Bob"]["visits"]
+    expected = {
+        (alice, "webcam"): [(alice_in, camera[0]), (camera[1], end)],
+        (alice, "screenshare"): [(share[0], share[1])],
+        (bob, "webcam"): [(switches("Bob", "camera")[0], bob_visits[0]["left_at"]),
+                          (bob_visits[1]["joined_at"], end)],
+        (alex_1, "screenshare"): [(switches("alex-1", "screenshare")[0], end)],
+    }
+    seen = defaultdict(list)
+    for part in parts:
+        start = _unix(part["start_timestamp"]["absolute"])
+        assert abs(start - recording_start - part["start_timestamp"]["relative"]) < 0.002
+        seen[(part["participant"]["id"], part["type"])].append((start, start + part["duration"]))
+    assert sorted(seen) == sorted(expected), (seen, expected)
+    for slot, stretches in expected.items():
+        assert len(seen[slot]) == len(stretches), (slot, seen[slot], stretches)
+        for (start, stop), (want_start, want_stop) in zip(seen[slot], stretches, strict=True):
+            assert abs(start - want_start) <= TOLERANCE_S, (slot, start, want_start)
+            assert abs(stop - want_stop) <= TOLERANCE_S, (slot, stop, want_stop)
+
+    colour = {alice: truth_people["Alice"]["color"], bob: truth_people["Bob"]["color"]}
+    for part in parts:
+        probe = ffprobe(part["download_url"])
+        video, = probe["streams"]
+        assert (video["codec_name"], video["width"], video["height"]) == ("vp8", 320, 180)
+        assert abs(float(probe["format"]["duration"]) - part["duration"]) <= TOLERANCE_S, part
+        frames = video_frames(part["download_url"], fps=2.0)
+        assert abs(len(frames) - 2 * part["duration"]) <= 3, (len(frames), part)
+        shown = (colour[part["participant"]["id"]] if part["type"] == "webcam"
+                 else SLIDE_BACKGROUND)
+        for frame in frames:
+            assert color_area(frame, shown) > 0.8 * frame.shape[0] * frame.shape[1], (part, shown)
+
+
+@pytest.mark.parametrize("kind", ["zoom", "teams"])
+def test_no_data_file_can_be_downloaded_after_delete_data(kind, outcomes, api):
+    _, bot_id, complete = outcomes[kind]
+    urls = [complete["meeting_participants_file"], complete["participant_events_file"],
+            *(part["download_url"] for part in complete["separate_video_parts"])]
+    assert len(urls) == {"zoom": 2, "teams": 8}[kind]
+    assert {status_of(url) for url in urls} == {200}
     deleted = api.request("POST", f"/bots/{bot_id}/delete_data")
     assert deleted.status == 200, deleted.body
-    assert [status_of(url) for url in urls] == [404, 404]
+    assert {status_of(url) for url in urls} == {404}
     meeting_data = api.request("GET", f"/bots/meeting_data?bot_id={bot_id}").body
     assert meeting_data["meeting_participants_file"] == ""
     assert meeting_data["participant_events_file"] == ""
+    assert meeting_data["separate_video_parts"] == []
 
 
 def complete_platform(platform: str) -> str:

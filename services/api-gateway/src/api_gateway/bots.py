@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -64,9 +65,11 @@ from mb_shared.contracts.queries import (
     TranscriptReply,
 )
 from mb_shared.contracts.recording import data_files
+from mb_shared.contracts.separate_parts import StoredAudioPart, StoredVideoPart
 from mb_shared.meeting_urls import InvalidMeetingUrl, parse_meeting_url
 from mb_shared.messaging import ask
 from mb_shared.secrets import KeyRing
+from mb_shared.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -323,11 +326,17 @@ async def meeting_data(request: web.Request) -> web.Response:
             speaker_diarization_file_network="",
             **{field: await store.presigned_url_if_exists(key)
                for field, key in data_files(files).items()},
-            separate_audio_parts=[
-                part.with_url(url) for part in files.separate_audio
-                if (url := await store.presigned_url_if_exists(part.key))],
+            separate_audio_parts=await _downloadable(store, files.separate_audio),
+            separate_video_parts=await _downloadable(store, files.separate_video),
         )
     )
+
+
+async def _downloadable(store: ObjectStore, parts: Sequence[StoredAudioPart | StoredVideoPart],
+                        ) -> list[Any]:
+    """The parts still in the object store, each with a download URL signed now."""
+    return [part.with_url(url) for part in parts
+            if (url := await store.presigned_url_if_exists(part.key))]
 
 
 def _query_datetime(request: web.Request, name: str) -> datetime | None:

@@ -23,7 +23,7 @@ from mb_shared.contracts.bot import (
     RecordingMode,
     SpeechToTextProvider,
 )
-from mb_shared.contracts.separate_audio import SeparateAudioPart
+from mb_shared.contracts.separate_parts import SeparateAudioPart, SeparateVideoPart
 
 DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Extra = Annotated[dict[str, Any], Field(description="Custom data object")]
@@ -216,6 +216,14 @@ class Metadata(Body):
         "`duration` seconds, silent while they do not speak. Only where the platform plays "
         "voices apart (Google Meet); Teams and Zoom play the meeting as one mixed stream, and "
         "the list is empty.")
+    separate_video_parts: list[SeparateVideoPart] = Field(
+        description="Each webcam and screenshare on its own, as the recording download schemas' "
+        "Participant Separate Video Parts: one WebM (VP8, no sound) per stretch that a "
+        "participant's webcam or screenshare (`type`) was on, from `start_timestamp` for "
+        "`duration` seconds; a stream the page replaced while on starts a new part. Only where "
+        "the page plays each video on an element of its own (Google Meet, Teams); Zoom paints "
+        "every video on canvases it does not hand out, and the list is empty there. Empty for "
+        "an `audio_only` bot.")
 
 
 # GET /bots/{uuid} --------------------------------------------------------------------------------

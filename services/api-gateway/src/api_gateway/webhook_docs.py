@@ -44,7 +44,9 @@ BOT_EVENTS = [
         "when": "the recording (and the transcript, if speech_to_text was asked for) is stored; "
         "`transcription_error` says why a transcript asked for could not be made; "
         "`separate_audio_parts` holds each participant's own voice where the platform plays "
-        "voices apart (Google Meet), and is empty on Teams and Zoom",
+        "voices apart (Google Meet), and is empty on Teams and Zoom; `separate_video_parts` "
+        "holds each webcam and screenshare on its own where the page plays them on elements of "
+        "their own (Google Meet, Teams), and is empty on Zoom",
         "example": {
             "event": "complete",
             "data": {
@@ -83,6 +85,17 @@ BOT_EVENTS = [
                     "duration": 41.3,
                     "download_url": "https://storage.example/bots/.../separate_audio/"
                                     "5f0c6f0e-8f5e-4a8e-9d43-0b2f0a7e9c11.flac?X-Amz-Signature=...",
+                }],
+                "separate_video_parts": [{
+                    "id": "0d7d3b9a-2f64-4c1e-8a5b-6f1e2d3c4b5a",
+                    "participant": {"id": 1, "name": "Alice", "is_host": None,
+                                    "platform": "google_meet", "extra_data": None},
+                    "start_timestamp": {"absolute": "2026-11-21T10:00:03.500Z",
+                                        "relative": 3.5},
+                    "duration": 52.0,
+                    "type": "webcam",
+                    "download_url": "https://storage.example/bots/.../separate_video/"
+                                    "0d7d3b9a-2f64-4c1e-8a5b-6f1e2d3c4b5a.webm?X-Amz-Signature=...",
                 }],
             },
         },

@@ -35,6 +35,7 @@ def build_app(settings: RunnerSettings) -> FastStream:
         work_dir=settings.work_dir,
         screenshot_interval_s=settings.screenshot_interval_s,
         everyone_left_grace_s=settings.everyone_left_grace_s,
+        separate_video=settings.separate_video,
         image_policy=ImagePolicy(max_bytes=settings.bot_image_max_bytes,
                                  timeout_s=settings.bot_image_timeout_s,
                                  outbound=settings.outbound_policy),

@@ -141,6 +141,10 @@ class MeetingRoster:
             return (present or named)[0]
         return self._new(key or name_key(name), name)
 
+    def participant(self, key: str | None, name: str) -> TimelineParticipant:
+        """The participant the page showed under `key` (else by `name`), as last seen."""
+        return self._snapshot(self.resolve(key, name))
+
     def close(self, duration_s: float) -> None:
         """The recording ended: anyone still speaking stops at its end."""
         end_ms = self._zero_ms + duration_s * 1000.0

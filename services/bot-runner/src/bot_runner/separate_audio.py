@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from bot_runner.media.recorder import ChannelTap
 from mb_shared.contracts.participants import EventTimestamp
-from mb_shared.contracts.separate_audio import StoredAudioPart
+from mb_shared.contracts.separate_parts import StoredAudioPart
 from mb_shared.contracts.timeline import SpeakerTimelineEntry, TimelineParticipant
 
 log = logging.getLogger(__name__)

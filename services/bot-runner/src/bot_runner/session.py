@@ -27,6 +27,7 @@ from bot_runner.participants import MeetingRoster
 from bot_runner.platforms import adapter_for
 from bot_runner.platforms.base import InputDriver, PageState, PlatformAdapter
 from bot_runner.separate_audio import ChannelAudio, separate, write_voices
+from bot_runner.separate_video import VideoParts
 from bot_runner.timeline import SpeakerTimelineBuilder
 from bot_runner.transcript_feed import TranscriptFeed
 from mb_shared.contracts.bot import (
@@ -40,7 +41,7 @@ from mb_shared.contracts.bot import (
 )
 from mb_shared.contracts.queries import QueryError
 from mb_shared.contracts.recording import RecordingArtifacts, RecordingPiece
-from mb_shared.contracts.separate_audio import StoredAudioPart
+from mb_shared.contracts.separate_parts import StoredAudioPart, StoredVideoPart
 from mb_shared.meeting_urls import parse_meeting_url
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class SessionConfig:
     dismiss_interval_s: float = 1.0
     everyone_left_grace_s: float = 15.0
     poll_s: float = 0.5
+    separate_video: bool = True
+    """Record each webcam and screenshare on its own where the page plays them apart."""
     image_policy: ImagePolicy = field(default_factory=ImagePolicy)
 
 
@@ -113,6 +116,7 @@ class BotSession:
     microphone: TabMicrophone | None = field(default=None, init=False)
     feed: TranscriptFeed | None = field(default=None, init=False)
     channels: ChannelAudio | None = field(default=None, init=False)
+    videos: VideoParts | None = field(default=None, init=False)
 
     def run(self) -> None:
         params = self.dispatch.params
@@ -143,8 +147,11 @@ class BotSession:
             platform = adapter_for(params.platform)
             if platform.voices_apart:
                 self.channels = ChannelAudio(workdir / "channels")
+            if platform.videos_apart and video and self.config.separate_video:
+                self.videos = VideoParts(workdir / "videos")
             recorder = TabRecorder(browser.driver, workdir, video=video, pcm=pcm,
-                                   channels=self.channels.tap() if self.channels else None)
+                                   channels=self.channels.tap() if self.channels else None,
+                                   videos=self.videos.tap() if self.videos else None)
             recorder.install()
             adapter = platform(browser.driver, InputDriver(browser.driver),
                                self.config.image_policy.outbound)
@@ -180,6 +187,8 @@ class BotSession:
                 recorder.close()
             if self.channels is not None:
                 self.channels.close()
+            if self.videos is not None:
+                self.videos.close()
             if browser is not None:
                 browser.close()
             shutil.rmtree(workdir, ignore_errors=True)
@@ -331,7 +340,7 @@ class BotSession:
                 adapter.dismiss_dialogs()
             self._screenshot(browser, "admitted")
             adapter.start_speaker_probe()
-            adapter.start_roster_probe()
+            adapter.start_roster_probe(record_video=self.videos is not None)
             adapter.start_chat_probe()
             self.effects.status(BotStatus.IN_CALL_RECORDING)
             reason = self._watch_call(adapter, recorder, browser, timeline)
@@ -376,6 +385,7 @@ class BotSession:
             audio=self.effects.upload("audio.wav", files.wav, "audio/wav") if files.wav else None,
             pieces=pieces,
             separate_audio=self._upload_separate_audio(timeline, workdir=files.wav.parent),
+            separate_video=self._upload_separate_video(timeline, files.duration_s),
             **self._upload_meeting_data(timeline),
         )
         self.effects.recording_uploaded(artifacts, started_at, files.duration_s, reason,
@@ -397,6 +407,22 @@ class BotSession:
             return []
         return [part.model_copy(update={"key": self.effects.upload(
                     f"separate_audio/{part.id}.flac", path, "audio/flac")})
+                for part, path in parts]
+
+    def _upload_separate_video(self, timeline: SpeakerTimelineBuilder,
+                               duration_s: float) -> list[StoredVideoPart]:
+        """Each webcam and screenshare the page played apart. Without them (they could not be
+        made) the bot delivers the rest, with a note saying so."""
+        if self.videos is None:
+            return []
+        try:
+            parts = self.videos.write(timeline.roster, duration_s)
+        except OSError:
+            log.exception("separate video not made", extra={"bot_id": self.dispatch.bot_id})
+            self.effects.note("separate_video: the webcams and screenshares could not be made")
+            return []
+        return [part.model_copy(update={"key": self.effects.upload(
+                    f"separate_video/{part.id}.webm", path, "video/webm")})
                 for part, path in parts]
 
     def _upload_meeting_data(self, timeline: SpeakerTimelineBuilder) -> dict[str, str]:

@@ -25,6 +25,7 @@ class RunnerSettings(BaseServiceSettings):
     heartbeat_interval_s: float = Field(default=5.0, alias="RUNNER_HEARTBEAT_INTERVAL_S")
     screenshot_interval_s: float = Field(default=30.0, alias="RUNNER_SCREENSHOT_INTERVAL_S")
     everyone_left_grace_s: float = Field(default=15.0, alias="RUNNER_EVERYONE_LEFT_GRACE_S")
+    separate_video: bool = Field(default=True, alias="RUNNER_SEPARATE_VIDEO")
     bot_image_max_bytes: int = Field(default=5 * 1024 * 1024, alias="RUNNER_BOT_IMAGE_MAX_BYTES")
     bot_image_timeout_s: float = Field(default=10.0, alias="RUNNER_BOT_IMAGE_TIMEOUT_S")
 

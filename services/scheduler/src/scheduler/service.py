@@ -491,6 +491,7 @@ class BotScheduler:
                 event_uuid=bot.params.get("event_uuid"),
                 data_files=data_files(artifacts),
                 separate_audio_parts=artifacts.separate_audio,
+                separate_video_parts=artifacts.separate_video,
             )
         ]
 

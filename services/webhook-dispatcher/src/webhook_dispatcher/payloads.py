@@ -75,6 +75,8 @@ def complete(event: BotCompleted, segments: list[TranscriptSegment]) -> dict[str
             **{field: "" for field in event.data_files},
             "separate_audio_parts": [part.model_dump(mode="json")
                                      for part in event.separate_audio_parts],
+            "separate_video_parts": [part.model_dump(mode="json")
+                                     for part in event.separate_video_parts],
         },
     }
 

@@ -26,7 +26,7 @@ from mb_shared.contracts.bot import (
 )
 from mb_shared.contracts.calendar import CalendarSynced
 from mb_shared.contracts.queries import DeliveryProfile, OkReply, QueryError, RetryWebhook
-from mb_shared.contracts.separate_audio import downloadable
+from mb_shared.contracts.separate_parts import StoredAudioPart, StoredVideoPart, downloadable
 from mb_shared.contracts.transcription import TranscriptionDone, TranscriptionLive
 from mb_shared.secrets import SecretError
 from webhook_dispatcher import payloads
@@ -313,9 +313,11 @@ class Dispatcher:
         payload = json.loads(json.dumps(payload))
         for field, key in delivery.file_keys.items():
             payload["data"][field] = self._signer.presigned_url(key) if key else ""
-        if "separate_audio_parts" in payload["data"]:
-            payload["data"]["separate_audio_parts"] = downloadable(
-                payload["data"]["separate_audio_parts"], self._signer.presigned_url)
+        for field, kind in (("separate_audio_parts", StoredAudioPart),
+                            ("separate_video_parts", StoredVideoPart)):
+            if field in payload["data"]:
+                payload["data"][field] = downloadable(payload["data"][field],
+                                                      self._signer.presigned_url, kind)
         return json.dumps(payload).encode()
 
     def _headers(self, delivery: Delivery, profile: DeliveryProfile, body: bytes,

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from mb_shared.contracts.base import Event, Message
-from mb_shared.contracts.separate_audio import StoredAudioPart
+from mb_shared.contracts.separate_parts import StoredAudioPart, StoredVideoPart
 
 
 class Platform(StrEnum):
@@ -274,6 +274,7 @@ class BotCompleted(Event):
     carries each one's download URL (`meeting_participants_file`, `participant_events_file`):
     object keys, None where the bot made no such file."""
     separate_audio_parts: list[StoredAudioPart] = []
+    separate_video_parts: list[StoredVideoPart] = []
 
 
 class BotFailed(Event):

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from mb_shared.contracts.base import Event, Message
 from mb_shared.contracts.bot import EndReason, SpeechToTextProvider
-from mb_shared.contracts.separate_audio import StoredAudioPart
+from mb_shared.contracts.separate_parts import StoredAudioPart, StoredVideoPart
 from mb_shared.contracts.timeline import SpeakerTimelineEntry
 
 
@@ -26,6 +26,9 @@ class RecordingArtifacts(Message):
     transcript_document: str | None = None
     separate_audio: list[StoredAudioPart] = []
     """Each participant's own audio, where the platform plays voices apart (Meet)."""
+    separate_video: list[StoredVideoPart] = []
+    """Each webcam and screenshare on its own, where the page plays them on elements of their
+    own (Meet, Teams)."""
     pieces: int | None = None
     """How many `recording.piece` events the runner published for the transcript made during the
     call (None: none, the transcript is made from `audio`)."""

@@ -18,6 +18,8 @@
 // With a `channels` option each media element the page plays a stream on (Meet's pool of remote
 // audio elements) is also handed over on its own as such PCM: a channel, rendered by the same
 // context as the mix, so that it lines up with the recording.
+// `videoSlot(slot, element, meta)` records the video an element plays (a participant's webcam or
+// screenshare, as the roster probe finds it) on its own, as webm parts handed over like the chunks.
 //
 // The page itself is left alone: its elements keep playing as before.
 (() => {
@@ -477,8 +479,66 @@
     return mixer.info;
   }
 
+  // ------------------------------------------------------- separate video parts
+  // A slot (a participant's webcam or screenshare, named by the caller) records the video track
+  // its element plays, on its own MediaRecorder (webm/vp8), from the moment the slot is given a
+  // playing element to the moment it is given none, its track ends or the element plays another
+  // track: each such stretch is a part of its own ('vstart', 'vchunk'..., 'vend').
+  const VIDEO_PART_BPS = 300000;
+  const videoSlots = new Map();  // slot -> {id, rec, track, done}
+  let videoPartSeq = 0;
+
+  function liveVideoTrack(element) {
+    const stream = element && element.srcObject;
+    if (!stream || typeof stream.getVideoTracks !== 'function') return null;
+    return stream.getVideoTracks().find((t) => t.readyState === 'live') || null;
+  }
+
+  function endVideoPart(slot) {
+    const part = videoSlots.get(slot);
+    if (!part) return Promise.resolve();
+    videoSlots.delete(slot);
+    if (part.rec.state !== 'inactive') part.rec.stop();
+    return part.done;
+  }
+
+  function videoSlot(slot, element, meta) {
+    const track = mixer ? liveVideoTrack(element) : null;
+    const part = videoSlots.get(slot);
+    if (part && part.track === track && part.rec.state !== 'inactive') return true;
+    endVideoPart(slot);
+    if (!track) return false;
+    const mime = ['video/webm;codecs=vp8', 'video/webm'].find((m) => MediaRecorder.isTypeSupported(m));
+    let rec;
+    try {
+      rec = new MediaRecorder(new MediaStream([track]), { mimeType: mime, videoBitsPerSecond: VIDEO_PART_BPS });
+    } catch (e) { note('video part: ' + e); return false; }
+    const id = String(++videoPartSeq);
+    let chunks = Promise.resolve(), n = 0;
+    const done = new Promise((resolve) => {
+      rec.onstop = () => {
+        const date = Date.now(), pt = performance.now();
+        chunks.then(() => emit({ t: 'vend', id, pt, date })).then(resolve, resolve);
+        if (videoSlots.get(slot) && videoSlots.get(slot).id === id) videoSlots.delete(slot);
+      };
+    });
+    rec.ondataavailable = (ev) => {
+      const blob = ev.data, i = n++;
+      chunks = chunks.then(async () => {
+        if (blob && blob.size) emit({ t: 'vchunk', id, n: i, data: await blobToBase64(blob) });
+      }).catch((e) => note('video part: ' + e));
+    };
+    rec.onerror = (ev) => note('video part recorder: ' + (ev.error || ev));
+    videoSlots.set(slot, { id, rec, track, done });
+    emit({ t: 'vstart', id, ...(meta || {}), pt: performance.now(), date: Date.now() });
+    rec.start(1000);
+    return true;
+  }
+
   async function stop() {
     if (!mixer) return null;
+    const videosEnded = Promise.race([Promise.all([...videoSlots.keys()].map(endVideoPart)),
+                                      new Promise((r) => setTimeout(r, 2000))]);
     const m = mixer;
     if (!m.stopped) {
       m.stopped = new Promise((resolve) => {
@@ -493,6 +553,7 @@
     m.stopInfo.pcm = await Promise.all((m.pcm || []).map((pcm) => stopPcm(pcm, m.stopCtxTime)));
     m.stopInfo.channels = await Promise.all(m.channelList.filter((c) => c.handle)
       .map((c) => stopPcm(c.handle, m.stopCtxTime)));
+    await videosEnded;
     flushOutbox();
     mixer = null;
     for (const src of sources) refresh(src); // disconnects everything
@@ -513,7 +574,7 @@
   }
 
   const api = {
-    start, stop, status,
+    start, stop, status, videoSlot,
     // Called by same-origin child frames.
     refreshForeign(src) { sources.add(src); refresh(src); },
   };

@@ -91,6 +91,18 @@ class ChannelTap:
     on_frame: Callable[[str, bytes, float], None]
 
 
+@dataclass(frozen=True)
+class VideoTap:
+    """The separate video parts the page records (a webcam or screenshare, see ``videoSlot`` in
+    ``recorder.js``), on the recorder's DevTools thread: `on_start(part, meta, page_ms)` with
+    what the roster probe said of it (`key`, `name`, `kind`), `on_chunk(part, webm)` in order,
+    `on_end(part, page_ms)`. Page times are the page clock's (`performance.now()`)."""
+
+    on_start: Callable[[str, dict[str, Any], float], None]
+    on_chunk: Callable[[str, bytes], None]
+    on_end: Callable[[str, float], None]
+
+
 def shared_taps(taps: Sequence[PcmTap]) -> list[PcmTap]:
     """`taps` with one per rate and frame length, handing each frame to all of its receivers:
     the page runs one worklet for each."""
@@ -272,6 +284,7 @@ class TabRecorder:
         keep_webm: bool = False,
         pcm: Sequence[PcmTap] = (),
         channels: ChannelTap | None = None,
+        videos: VideoTap | None = None,
     ) -> None:
         self._driver = driver
         self.workdir = Path(workdir)
@@ -287,6 +300,7 @@ class TabRecorder:
         self.keep_webm = keep_webm  # also save the page's raw webm (decoder-N.webm)
         self.pcm = tuple(shared_taps(pcm))
         self.channels = channels
+        self.videos = videos
         self._channel_start_unix: dict[str, float] = {}
         self.mp4_path = self.workdir / "recording.mp4" if video else None
         # Written while recording (fragmented: what ffmpeg has written stays
@@ -741,8 +755,24 @@ class TabRecorder:
             self._on_pcm(msg)
         elif msg.get("t") == "channel":
             self._channel_start_unix[f"{msg['seg']}-{msg['ch']}"] = msg["date"] / 1000.0
+        elif msg.get("t") in ("vstart", "vchunk", "vend") and self.videos is not None:
+            self._on_video(msg)
         elif msg.get("t") == "error":
             log.warning("page MediaRecorder error: %s", msg.get("msg"))
+
+    def _on_video(self, msg: dict[str, Any]) -> None:
+        tap, part = self.videos, str(msg["id"])
+        assert tap is not None
+        try:
+            if msg["t"] == "vstart":
+                meta = {k: msg.get(k) for k in ("key", "name", "kind")}
+                tap.on_start(part, meta, float(msg["pt"]))
+            elif msg["t"] == "vchunk":
+                tap.on_chunk(part, base64.b64decode(msg["data"]))
+            else:
+                tap.on_end(part, float(msg["pt"]))
+        except Exception:
+            log.exception("recorder: the video part receiver failed")
 
     def _on_pcm(self, msg: dict[str, Any]) -> None:
         index, clock = int(msg.get("tap", 0)), self._clock

@@ -91,6 +91,9 @@ class PlatformAdapter(ABC):
     voices_apart = False
     """The page plays remote voices on separate elements, one voice at a time on each (Meet's
     pool): the recorder keeps each element's audio apart, for each participant's own audio."""
+    videos_apart = False
+    """The page plays each webcam and screenshare on a `<video>` of its own (Meet, Teams; Zoom
+    paints them all on canvases): the recorder records them as separate video parts."""
 
     def __init__(self, driver: WebDriver, input_driver: InputDriver,
                  outbound: OutboundPolicy | None = None) -> None:
@@ -147,10 +150,11 @@ class PlatformAdapter(ABC):
         """Watch speaking indicators; events land in `window.__mbSpeaking` (page clock, ms)."""
         self.driver.execute_script(SPEAKER_PROBE, self.speaking_tiles_script)
 
-    def start_roster_probe(self) -> None:
+    def start_roster_probe(self, *, record_video: bool = False) -> None:
         """Watch who is in the call; joins, leaves, updates and camera and screenshare switches land
-        in `window.__mbRoster`."""
-        self.driver.execute_script(ROSTER_PROBE, self.roster_script)
+        in `window.__mbRoster`. With `record_video`, the recorder records each webcam and
+        screenshare the page plays on a `<video>` as separate video parts."""
+        self.driver.execute_script(ROSTER_PROBE, self.roster_script, record_video)
 
     def open_chat(self) -> bool:
         """Open the meeting chat so that the chat probe can read it (kept out of the recording

@@ -31,6 +31,7 @@ class GoogleMeetAdapter(PlatformAdapter):
     roster_script = load_script("meet_roster.js")
     chat_script = load_script("meet_chat.js")
     voices_apart = True
+    videos_apart = True
 
     def _buttons(self):
         return self.driver.find_elements(By.CSS_SELECTOR, "button")

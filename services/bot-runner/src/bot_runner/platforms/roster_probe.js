@@ -3,8 +3,10 @@
 // [{key, name, host, extra, camera, sharing}] for the remote participants the page shows now, or
 // null while it cannot tell (a closed pane); `camera` and `sharing` are true, false, or null where
 // the page does not show them. A participant without a key of the platform's is keyed by name
-// and rank among those of that name.
-(function (rosterBody) {
+// and rank among those of that name. With arguments[1], the <video> elements an entry names as
+// `cameraVideo` and `shareVideo` are recorded, while on, as separate video parts (the recorder's
+// `videoSlot`).
+(function (rosterBody, recordVideo) {
   if (window.__mbRosterProbe) return;
   const roster = new Function(rosterBody);
   let current = new Map();
@@ -27,7 +29,8 @@
       const key = p.key ? String(p.key) : name + "\u0000" + rank;
       if (now.has(key)) continue;
       now.set(key, {name, host: p.host === undefined ? null : p.host, extra: p.extra === undefined ? null : p.extra});
-      media.set(key, {camera: p.camera, sharing: p.sharing});
+      media.set(key, {camera: p.camera, sharing: p.sharing,
+                      cameraVideo: p.cameraVideo, shareVideo: p.shareVideo});
     }
     for (const [key, p] of now) {
       const before = current.get(key);
@@ -50,5 +53,25 @@
       }
     }
     current = now;
+    if (recordVideo) recordVideos(now, media);
   }, 250);
-})(arguments[0]);
+
+  const recording = new Set();  // the video slots being recorded
+  function recordVideos(now, media) {
+    const rec = window.__mbRec;
+    if (!rec || typeof rec.videoSlot !== "function") return;
+    const wanted = new Map();
+    for (const [key, p] of now) {
+      const is = media.get(key);
+      if (is.camera === true && is.cameraVideo)
+        wanted.set(key + "\u0001webcam", [is.cameraVideo, {key, name: p.name, kind: "webcam"}]);
+      if (is.sharing === true && is.shareVideo)
+        wanted.set(key + "\u0001screenshare", [is.shareVideo, {key, name: p.name, kind: "screenshare"}]);
+    }
+    for (const slot of recording) if (!wanted.has(slot)) rec.videoSlot(slot, null);
+    recording.clear();
+    for (const [slot, [element, meta]] of wanted) {
+      if (rec.videoSlot(slot, element, meta)) recording.add(slot);
+    }
+  }
+})(arguments[0], arguments[1]);

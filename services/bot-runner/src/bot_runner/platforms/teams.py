@@ -63,6 +63,7 @@ class TeamsAdapter(PlatformAdapter):
     speaking_tiles_script = load_script("teams_tiles.js")
     roster_script = load_script("teams_roster.js")
     chat_script = load_script("teams_chat.js")
+    videos_apart = True
 
     bot_name: str | None = None
 

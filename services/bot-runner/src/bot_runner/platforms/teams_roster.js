@@ -3,7 +3,8 @@
 // data-tid="<name>"). Neither carries an id, so people are told apart by name and rank. One entry
 // with the bot's own name (window.__mbSelfName) is the bot. A tile's label says ", video is on"
 // while the camera is on (unknown for someone without a tile); a presentation is a tile of its
-// own (data-stream-type="ScreenSharing") named after its presenter.
+// own (data-stream-type="ScreenSharing") named after its presenter. Their <video> elements are
+// the separate video parts'.
 const self = (window.__mbSelfName || "").trim();
 const items = Array.from(document.querySelectorAll('[data-tid^="participantsInCall-"]'));
 const tiles = Array.from(document.querySelectorAll('[data-stream-type="Video"][data-tid]'));
@@ -19,8 +20,8 @@ if (items.length) {
 }
 const mine = people.findIndex(p => p.name === self);
 if (mine >= 0) people.splice(mine, 1);
-const presenters = new Set(Array.from(document.querySelectorAll('[data-stream-type="ScreenSharing"][data-tid]'))
-  .map(e => (e.getAttribute("data-tid") || "").trim()));
+const presentations = new Map(Array.from(document.querySelectorAll('[data-stream-type="ScreenSharing"][data-tid]'))
+  .map(e => [(e.getAttribute("data-tid") || "").trim(), e.querySelector("video")]));
 // The n-th person of a name has the n-th tile of that name (the bot's own tile left out).
 const tilesByName = new Map();
 let selfSkipped = false;
@@ -36,5 +37,7 @@ return people.filter(p => p.name).map(p => {
   seen.set(p.name, rank + 1);
   const tile = (tilesByName.get(p.name) || [])[rank];
   const camera = tile ? /,\s*video is on\b/i.test(tile.getAttribute("aria-label") || "") : null;
-  return {...p, camera, sharing: rank === 0 ? presenters.has(p.name) : false};
+  const sharing = rank === 0 && presentations.has(p.name);
+  return {...p, camera, sharing, cameraVideo: camera ? tile.querySelector("video") : null,
+          shareVideo: sharing ? presentations.get(p.name) : null};
 });
