@@ -365,6 +365,81 @@ def test_live_pcm_is_the_recorded_mix_as_it_plays(chromium, meeting_server: str,
               f"p95 {late[int(len(late) * 0.95)] * 1000:.0f} ms")
 
 
+PAINT_VIDEO = """
+const [id, color, done] = arguments;
+const canvas = document.createElement('canvas');
+canvas.width = 160; canvas.height = 90;
+const ctx = canvas.getContext('2d');
+const paint = () => { ctx.fillStyle = color; ctx.fillRect(0, 0, 160, 90); };
+paint(); setInterval(paint, 100);
+let video = document.getElementById(id);
+if (!video) {
+  video = document.createElement('video');
+  video.id = id; video.muted = true; video.autoplay = true;
+  document.body.appendChild(video);
+}
+video.srcObject = canvas.captureStream(10);
+video.play().then(() => done(true), (e) => done(String(e)));
+"""
+
+
+def test_a_video_slot_records_each_stream_its_element_plays_as_a_part(
+        chromium, meeting_server: str, tmp_path: Path) -> None:
+    """A webcam whose element is given another stream (Teams reassigns its few video elements)
+    ends one part and starts another; a slot given no element ends its part; one still on when
+    the recording stops ends with it."""
+    from bot_runner.participants import MeetingRoster
+    from bot_runner.separate_video import VideoParts
+    from mb_shared.contracts.bot import Platform
+
+    parts = VideoParts(tmp_path / "videos")
+    driver = chromium()
+    rec = TabRecorder(driver, tmp_path / "rec", video=False, videos=parts.tap())
+    slot = "return window.__mbRec.videoSlot(arguments[0], document.getElementById(arguments[1]), " \
+           "{key: arguments[2], name: arguments[2], kind: arguments[3]})"
+    try:
+        rec.install()
+        open_meeting(driver, f"{meeting_server}/?path=webrtc&speech=/speech.wav")
+        clock = rec.start()
+        assert driver.execute_async_script(PAINT_VIDEO, "cam", "#ff0000") is True
+        for _ in range(8):  # the roster probe names the element every 250 ms
+            assert driver.execute_script(slot, "a-webcam", "cam", "a", "webcam") is True
+            time.sleep(0.25)
+        assert driver.execute_async_script(PAINT_VIDEO, "cam", "#0000ff") is True
+        assert driver.execute_async_script(PAINT_VIDEO, "share", "#00ff00") is True
+        for _ in range(8):
+            assert driver.execute_script(slot, "a-webcam", "cam", "a", "webcam") is True
+            assert driver.execute_script(slot, "b-share", "share", "b", "screenshare") is True
+            time.sleep(0.25)
+        assert driver.execute_script(slot, "a-webcam", "missing", "a", "webcam") is False
+        keep_busy(driver, rec, time.time() + 1.0)
+        files = rec.stop()
+    finally:
+        rec.close()
+
+    roster = MeetingRoster(clock.started_at_page_ms, clock.started_at_unix, Platform.GOOGLE_MEET)
+    roster.add_roster_events([{"action": "join", "key": k, "name": k, "t": clock.started_at_page_ms}
+                              for k in ("a", "b")])
+    made = parts.write(roster, files.duration_s)
+    assert [(p.participant.name, p.type) for p, _ in made] == [
+        ("a", "webcam"), ("a", "webcam"), ("b", "screenshare")]
+    red, blue, green = made
+    assert abs(red[0].duration - 2.0) < 0.5 and abs(blue[0].duration - 2.0) < 0.5, made
+    assert abs(red[0].start_timestamp.relative + red[0].duration
+               - blue[0].start_timestamp.relative) < 0.3
+    assert abs(green[0].start_timestamp.relative + green[0].duration - files.duration_s) < 0.5
+    for (part, path), rgb in ((red, (255, 0, 0)), (blue, (0, 0, 255)), (green, (0, 255, 0))):
+        info = ffprobe(path)
+        assert abs(float(info["format"]["duration"]) - part.duration) < 0.5, (part, info)
+        pixels = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(path), "-vf", "fps=2,scale=1:1", "-f", "rawvideo",
+             "-pix_fmt", "rgb24", "-"], check=True, capture_output=True).stdout
+        frames = [tuple(pixels[i:i + 3]) for i in range(0, len(pixels), 3)]
+        assert len(frames) >= 2
+        assert all(max(abs(a - b) for a, b in zip(frame, rgb, strict=True)) < 40
+                   for frame in frames), (part.type, frames)
+
+
 def test_two_bots_do_not_mix_audio(chromium, meeting_server: str, tmp_path: Path) -> None:
     speaking, silent = chromium(), chromium()
     rec_a = TabRecorder(speaking, tmp_path / "a", video=True)
