@@ -513,7 +513,7 @@
     try {
       rec = new MediaRecorder(new MediaStream([track]), { mimeType: mime, videoBitsPerSecond: VIDEO_PART_BPS });
     } catch (e) { note('video part: ' + e); return false; }
-    const id = String(++videoPartSeq);
+    const id = `${Math.round(performance.timeOrigin)}-${++videoPartSeq}`;  // unique across documents
     let chunks = Promise.resolve(), n = 0;
     const done = new Promise((resolve) => {
       rec.onstop = () => {
