@@ -20,7 +20,16 @@ from provider_emulators.calendar_world import CalendarWorld
 from provider_emulators.google_calendar import GoogleCalendarEmulator
 from provider_emulators.microsoft_graph import MicrosoftGraphEmulator
 from provider_emulators.zoom_oauth import ZoomOAuthEmulator
-from support import Api, BackgroundServer, SpeechProviders, TraceCollector, WebhookReceiver
+from support import (
+    BOT_MEETING_SCRIPT,
+    BOT_MEETING_TOKEN,
+    Api,
+    BackgroundServer,
+    SpeechProviders,
+    TraceCollector,
+    WebhookReceiver,
+    wait_for,
+)
 from transcriber.whisper_model import ensure_whisper_model
 
 TEST_SETTINGS = {
@@ -34,6 +43,7 @@ TEST_SETTINGS = {
     "RUNNER_SCREENSHOT_INTERVAL_S": "5",
     "RUNNER_MAX_CONCURRENT_BOTS": "1",
     "MB_RETRY_DELAYS_S": "0.5,1,2,4",
+    "MEETINGS_IMPORT_MAX_MB": "20",
 }
 
 
@@ -142,6 +152,34 @@ def api(platform) -> Api:
 @pytest.fixture(scope="session")
 def simulator(platform) -> SimulatorClient:
     return SimulatorClient(platform.endpoints.simulator_control_url)
+
+
+@pytest.fixture(scope="session")
+def bot_meeting(api, simulator, platform) -> dict:
+    """A meeting created with a bot (`POST /meetings/`), once per session, completed: Alice and
+    Bob speak BOT_MEETING_SCRIPT; Carol was invited. test_meetings.py deletes its data last, so
+    the modules that read it (test_meeting_client.py) run before it."""
+    code = "mtg-sumr-ize"
+    simulator.create_meeting(code, participants=[{"name": "Alice"}, {"name": "Bob"}],
+                             script=BOT_MEETING_SCRIPT,
+                             admission={"action": "admit", "after": 2.0}, end_after=25.0)
+    response = api.request("POST", "/meetings/", {
+        "organization_id": platform.endpoints.account_id,
+        "title": f"Budget review {BOT_MEETING_TOKEN}",
+        "bot_meeting_url": f"https://meet.google.com/{code}",
+        "participants": ["carol@acme.example"], "topic_id": 1})
+    assert response.status == 201, response.body
+    created = response.body
+    assert created["status"] == "scheduled" and created["bot_id"], created
+
+    def done() -> dict | None:
+        meeting = api.request("GET", f"/meetings/{created['id']}").body
+        finished = meeting["status"] in ("completed", "failed") and meeting["summary_complete"]
+        return meeting if finished else None
+
+    meeting = wait_for(done, timeout=300, step=1.0)
+    assert meeting, api.request("GET", f"/meetings/{created['id']}").body
+    return meeting
 
 
 @pytest.fixture

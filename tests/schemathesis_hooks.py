@@ -25,6 +25,9 @@ request is valid:
   when no calendar event scheduled it) asks for a resource that does not exist: the path gets a
   fresh UUID instead of the text "None" that Schemathesis makes of the null (a 404 either way, but
   "None" is not the UUID the document promises);
+- a meeting (`POST /meetings/`) with a `bot_meeting_url` gets `bot_join_at` in 2100 (as a bot's
+  `start_time`), a `file_url` becomes the local receiver, and in a schema-valid case every
+  `organization_id` (body or query) is the run's own account;
 - `cursor` of `GET /bots/bots_with_metadata` (and of `GET /calendar_events/`) is opaque: only a `next_cursor` the API returned is
   valid (with the same ordering), which no JSON Schema can say. A schema-valid case keeps such a
   cursor (it comes through the document's `NextPage` link) and drops any other; a
@@ -42,6 +45,11 @@ import schemathesis
 
 FAR_FUTURE = 4102444800  # 2100-01-01T00:00:00Z
 JOIN_PATHS = ("/bots/", "/bots")
+MEETING_PATHS = ("/meetings/", "/meetings")
+
+
+def _positive(case) -> bool:
+    return case.meta is not None and case.meta.generation.mode.is_positive
 
 
 @schemathesis.hook
@@ -68,6 +76,10 @@ def before_call(context, case, kwargs):
     elif (method in ("POST", "PATCH") and case.path == "/calendar_events/{uuid}/bot"
           and isinstance(case.body, dict)):
         _event_bot_with_local_webhook(case)
+    elif method == "POST" and case.path in MEETING_PATHS and isinstance(case.body, dict):
+        _meeting_stays_local(case)
+    if _positive(case) and case.query and isinstance(case.query.get("organization_id"), int):
+        case.query["organization_id"] = int(os.environ["MB_SCHEMATHESIS_ORG_ID"])
 
 
 def _queued_with_local_webhook(case) -> None:
@@ -165,6 +177,19 @@ def _event_bot_with_local_webhook(case) -> None:
     for name in ("input", "output"):
         if f"streaming_{name}" in body and name not in nested["streaming"]:
             del body[f"streaming_{name}"]
+
+
+def _meeting_stays_local(case) -> None:
+    """A meeting's bot waits for 2100 and its file comes from the local receiver; a valid
+    body names the run's own organisation (another one is a 403 the document promises)."""
+    body = case.body
+    if isinstance(body.get("bot_meeting_url"), str) and (
+            body.get("bot_join_at") is None or isinstance(body["bot_join_at"], str)):
+        body["bot_join_at"] = "2100-01-01T00:00:00Z"
+    if isinstance(body.get("file_url"), str):
+        body["file_url"] = os.environ["MB_SCHEMATHESIS_WEBHOOK_URL"] + "/file"
+    if _positive(case) and isinstance(body.get("organization_id"), int):
+        body["organization_id"] = int(os.environ["MB_SCHEMATHESIS_ORG_ID"])
 
 
 def _only_issued_event_cursors(case) -> None:

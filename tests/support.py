@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,6 +172,21 @@ def meeting_script(first_at: float) -> list[dict]:
     """The simulator's `script` for MEETING_LINES, the first line `first_at` s after admission."""
     return [{"speaker": speaker, "text": text, "at": first_at + 7.0 * index}
             for index, (speaker, text) in enumerate(MEETING_LINES)]
+
+
+BOT_MEETING_SCRIPT = meeting_script(first_at=3.0)
+BOT_MEETING_TOKEN = f"zq{uuid.uuid4().hex[:6]}"
+"""In the title of the session's bot meeting (conftest.py `bot_meeting`)."""
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, step: float = 0.5) -> Any:
+    """`condition()`'s first truthy value, or its last falsy one after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
 
 
 def normalize(text: str) -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from devstack.platform import _bin
-from support import Api, account_api
+from support import Api
 
 TESTS = Path(__file__).resolve().parent
 CONFIG = TESTS / "schemathesis.toml"
@@ -28,7 +28,10 @@ MEET = "https://meet.google.com/abc-defg-hij"
 
 @pytest.fixture(scope="module")
 def schemathesis_account(api, platform) -> Api:
-    return account_api(platform, "schemathesis")
+    created = platform.create_account("schemathesis")
+    account = Api(platform.endpoints.gateway_url, created["api_key"])
+    account.account_id = created["account_id"]
+    return account
 
 
 def test_the_document_and_its_page_are_served_without_a_key(api):
@@ -67,6 +70,7 @@ def test_schemathesis_finds_nothing(schemathesis_account, webhooks, tmp_path):
         "MB_SCHEMATHESIS_KEY_PREFIX": schemathesis_account.api_key[:12],
         "MB_SCHEMATHESIS_API_KEY": schemathesis_account.api_key,
         "MB_SCHEMATHESIS_BASE_URL": schemathesis_account.base_url,
+        "MB_SCHEMATHESIS_ORG_ID": str(schemathesis_account.account_id),
     }
     command = [
         _bin("schemathesis"), "--config-file", str(CONFIG), "--no-color", "run",

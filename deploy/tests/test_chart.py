@@ -26,8 +26,10 @@ SERVICES = {
     "transcriber": ("transcriber", "transcriber"),
     "webhook-dispatcher": ("webhookDispatcher", "webhooks"),
     "calendar-sync": ("calendarSync", "calendars"),
+    "meetings": ("meetings", "meetings"),
 }
-MIGRATING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher", "calendar-sync"]
+MIGRATING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher", "calendar-sync",
+             "meetings"]
 # The services that seal or open secrets, and so get MB_SECRET_KEYS (never the bot-runner).
 SEALING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher", "calendar-sync"]
 # The services whose stored secrets `rotate-secrets` seals again, by default.
@@ -276,6 +278,7 @@ def test_replicas_default_to_two_where_the_services_share_work(objects):
         "scheduler": 2,
         "webhook-dispatcher": 2,
         "calendar-sync": 2,
+        "meetings": 2,
         "transcriber": 1,
         "bot-runner": 1,
     }
@@ -294,8 +297,9 @@ def test_every_service_with_more_than_one_replica_has_a_disruption_budget(object
         "scheduler",
         "webhook-dispatcher",
         "calendar-sync",
+        "meetings",
     }
-    for name in ("scheduler", "webhook-dispatcher", "calendar-sync"):
+    for name in ("scheduler", "webhook-dispatcher", "calendar-sync", "meetings"):
         pdb = _budgets(objects)[name]
         assert pdb["apiVersion"] == "policy/v1"
         assert pdb["spec"]["minAvailable"] == 1
@@ -311,6 +315,7 @@ def test_every_service_with_more_than_one_replica_has_a_disruption_budget(object
             "scheduler": {"replicas": 1},
             "webhookDispatcher": {"replicas": 1},
             "calendarSync": {"replicas": 1},
+            "meetings": {"replicas": 1},
         }
     )
     assert set(_budgets(single)) == {"api-gateway"}
@@ -368,9 +373,13 @@ def test_secret_keys_reach_exactly_the_sealing_services(objects):
     assert "MB_SECRET_KEYS" not in by_kind(objects, "ConfigMap")["meeting-bots"]["data"]
     for where, container in _containers(objects).items():
         assert all("secretRef" not in source for source in container.get("envFrom", [])), where
-    # The migrations read it too (their settings refuse to start without it), from the hook's copy.
+    # The sealing services' migrations read it too (their settings refuse to start without it),
+    # from the hook's copy; the others' never do.
     job = by_kind(objects, "Job")["meeting-bots-migrations"]
     for container in job["spec"]["template"]["spec"]["containers"]:
+        if container["name"] not in SEALING:
+            assert "MB_SECRET_KEYS" not in env_of(container), container["name"]
+            continue
         ref = env_of(container)["MB_SECRET_KEYS"]["secretKeyRef"]
         assert by_kind(objects, "Secret")[ref["name"]]["stringData"][ref["key"]] == KEY
 

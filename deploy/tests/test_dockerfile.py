@@ -42,6 +42,7 @@ SERVICES = {
     "transcriber": "transcriber",
     "webhook-dispatcher": "webhookDispatcher",
     "calendar-sync": "calendarSync",
+    "meetings": "meetings",
 }
 BROWSER = {"chromium", "chromium-driver", "chromium-headless-shell", "google-chrome-stable"}
 # Debian packages each image must carry (and the only services that get any).

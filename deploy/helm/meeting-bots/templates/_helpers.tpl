@@ -162,7 +162,7 @@ Secret has no key (development). Args: root, and secretName for another Secret t
 
 {{/*
 DATABASE_URL from the Secret key of a database (gateway, scheduler, transcriber, webhooks,
-calendars).
+calendars, meetings).
 */}}
 {{- define "mb.databaseEnv" -}}
 {{ include "mb.secretEnv" (dict "root" .root "var" "DATABASE_URL" "key" (printf "%s_DATABASE_URL" (upper .database))) }}
@@ -204,6 +204,8 @@ SCHEDULER_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $d
 TRANSCRIBER_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $dbs.transcriber) | quote }}
 WEBHOOKS_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $dbs.webhooks) | quote }}
 CALENDARS_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $dbs.calendars) | quote }}
+MEETINGS_DATABASE_URL: {{ include "mb.databaseUrl" (dict "root" . "database" $dbs.meetings) | quote }}
+MEETINGS_SUMMARY_API_KEY: {{ .Values.meetings.summaryApi.apiKey | quote }}
 S3_ACCESS_KEY: {{ .Values.s3.accessKey | quote }}
 S3_SECRET_KEY: {{ .Values.s3.secretKey | quote }}
 {{- with (include "mb.secretKeys" .) }}

@@ -14,6 +14,7 @@ from api_gateway.deletion import LIMITER, REQUESTS_PER_WINDOW, WINDOW_S, SharedR
 from api_gateway.deletion import routes as deletion_routes
 from api_gateway.errors import ApiError, error_middleware
 from api_gateway.keys import ACCOUNTS, BROKER, CALLER, KEY_RING, SETTINGS, STORE
+from api_gateway.meetings import routes as meeting_routes
 from api_gateway.openapi import DOCS_PATH, OPENAPI_PATH
 from api_gateway.openapi import install as install_openapi
 from api_gateway.operations import routes as operation_routes
@@ -106,5 +107,6 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.router.add_routes(account_routes)
     app.router.add_routes(calendar_routes)
     app.router.add_routes(zoom_connection_routes)
+    app.router.add_routes(meeting_routes)
     install_openapi(app, settings)
     return app

@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from api_gateway import meetings as m
 from api_gateway import responses as r
 from api_gateway.accounts_routes import PostWebhookUrlRequest
 from api_gateway.calendars import (
@@ -126,6 +127,24 @@ WEBHOOKS = "Webhooks"
 ACCOUNTS = "Accounts"
 PLATFORM = "Platform"
 PROVIDERS = "Provider notifications"
+MEETINGS = "Meetings"
+MEETING_ID = Param("meeting_id", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                   True, "The meeting's id")
+TRUE_OR_FALSE = {"type": "string", "enum": ["true", "false"]}
+ORGANIZATION_ID = Param(
+    "organization_id", "query", {"type": "integer", "minimum": 1},
+    description="Your organisation (your account id); another one is a 403.")
+MEETING_ERRORS = (400, 401, 404, *NATS)
+MEETINGS_NEXT_PAGE = {"operationId": "list_meetings",
+                      "description": "The next page (`next` is its whole URL)."}
+
+
+def _meeting_operation(operation_id: str, summary: str, response: type[BaseModel],
+                       description: str) -> Operation:
+    return Operation(operation_id, summary, MEETINGS, response, params=(MEETING_ID,),
+                     description=description, errors=MEETING_ERRORS)
+
+
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/bots/"): Operation(
@@ -404,6 +423,70 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         params=(Param("prefix", "path", {"type": "string"}, True, "The key's prefix"),),
         description="Revoke a key. The account's last active key cannot be revoked (409).",
         errors=(400, 401, 404, 409, 500)),
+    ("GET", "/meetings/"): Operation(
+        "list_meetings", "List Meetings", MEETINGS, m.MeetingListResponse,
+        params=(
+            ORGANIZATION_ID,
+            Param("title", "query", {"type": "string"},
+                  description="Meetings whose title contains this (case-insensitive)."),
+            Param("participants", "query",
+                  {"type": "string", "pattern": m.PARTICIPANT_IDS_PATTERN},
+                  description="Participant ids, comma-separated: meetings with any of them."),
+            Param("created_after", "query", {"type": "string", "format": "date"},
+                  description="Meetings created on or after this day (YYYY-MM-DD, UTC)."),
+            Param("created_before", "query", {"type": "string", "format": "date"},
+                  description="Meetings created on or before this day (YYYY-MM-DD, UTC)."),
+            Param("summary_complete", "query", TRUE_OR_FALSE,
+                  description="Meetings whose summary is (or is not) made."),
+            Param("from_calendar", "query", TRUE_OR_FALSE,
+                  description="true: made for a calendar event; false: created directly."),
+            Param("page", "query", {"type": "integer", "minimum": 1, "maximum": m.MAX_ID,
+                                    "default": 1},
+                  description="Page number, from 1."),
+            Param("size", "query", {"type": "integer", "minimum": 1,
+                                    "maximum": m.MAX_PAGE_SIZE, "default": 10},
+                  description=f"Meetings per page, 1 to {m.MAX_PAGE_SIZE}."),
+        ),
+        description="The organisation's meetings, latest start first, a page at a time. Every "
+        "bot is a meeting, and so is every meeting created here.",
+        errors=(400, 401, 403, *NATS)),
+    ("GET", "/meetings"): Operation("list_meetings", "List Meetings", MEETINGS,
+                                    m.MeetingListResponse, alias_of="/meetings/"),
+    ("POST", "/meetings/"): Operation(
+        "create_meeting", "Create Meeting", MEETINGS, m.MeetingDetail, status=201,
+        body=m.CreateMeetingRequest,
+        description="A meeting: a bot joins `bot_meeting_url` now or at `bot_join_at` (in the "
+        "future); or the audio or video at `file_url` is fetched (a public URL, checked like "
+        "every URL the platform calls), transcribed with its speakers found, and summarised; "
+        "or, with neither, a record of `calendar_event`. Both URLs, `speaker_count` < 1, "
+        "`bot_join_at` without a meeting URL or in the past, an unknown `topic_id` and a "
+        "value of the wrong type are 400s naming the field; another organisation is a 403.",
+        errors=(400, 401, 403, *NATS)),
+    ("POST", "/meetings"): Operation("create_meeting", "Create Meeting", MEETINGS,
+                                     m.MeetingDetail, alias_of="/meetings/"),
+    ("GET", "/meetings/{meeting_id}"): _meeting_operation(
+        "get_meeting", "Get Meeting Details", m.MeetingDetail,
+        "The meeting, with its status, keywords and host."),
+    ("GET", "/meetings/{meeting_id}/transcript"): _meeting_operation(
+        "get_meeting_transcript", "Get Meeting Transcript", m.TranscriptResponse,
+        "What each speaker said, in timed segments; empty until transcribed."),
+    ("GET", "/meetings/{meeting_id}/summary"): _meeting_operation(
+        "get_meeting_summary", "Get Meeting Summary", m.SummaryResponse,
+        "The Markdown summary, notes and keywords; null until `summary_complete`."),
+    ("GET", "/meetings/{meeting_id}/participants"): _meeting_operation(
+        "get_meeting_participants", "Get Meeting Participants", m.ParticipantsResponse,
+        "Who took part: invited by email, in the calendar event, or heard speaking."),
+    ("GET", "/meetings/{meeting_id}/recording"): _meeting_operation(
+        "get_meeting_recording", "Get Meeting Recording", m.RecordingResponse,
+        "The recording's URL (presigned for one hour), duration and format; nulls until "
+        "there is one."),
+    ("GET", "/topics/"): Operation(
+        "list_topics", "List Topics", MEETINGS, m.TopicListResponse,
+        params=(ORGANIZATION_ID,),
+        description="The topics a meeting can be given (`topic_id`): each sets its language "
+        "and the context of its summary.", errors=(400, 401, 403, *NATS)),
+    ("GET", "/topics"): Operation("list_topics", "List Topics", MEETINGS, None,
+                                  alias_of="/topics/"),
     ("GET", "/health"): Operation(
         "health", "Health", PLATFORM, r.Health, public=True,
         description="The gateway is up."),
@@ -418,6 +501,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 ERROR_DESCRIPTIONS = {
     400: "The request is malformed or a value is not acceptable; `field` names it",
     401: "The `x-meeting-baas-api-key` header is missing, or the key unknown or revoked",
+    403: "The API key has no access to the organisation it names",
     404: "No such resource for this account",
     409: "The request conflicts with the resource's state",
     422: "The body does not fit the schema; `errors` lists every problem",
@@ -552,8 +636,8 @@ def build_document(settings: GatewaySettings) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Meeting BaaS API (self-hosted)", "version": _version(),
                  "description": INFO_DESCRIPTION},
-        "tags": [{"name": tag} for tag in (BOTS, CALENDARS, ZOOM, WEBHOOKS, ACCOUNTS,
-                                            PLATFORM, PROVIDERS)],
+        "tags": [{"name": tag} for tag in (BOTS, CALENDARS, ZOOM, MEETINGS, WEBHOOKS,
+                                            ACCOUNTS, PLATFORM, PROVIDERS)],
         "paths": dict(sorted(paths.items())),
         "webhooks": _webhooks(),
         "components": {

@@ -15,3 +15,5 @@ class GatewaySettings(BaseServiceSettings):
     min_waiting_room_timeout_s: int = Field(default=120, alias="GATEWAY_MIN_WAITING_ROOM_TIMEOUT_S")
     min_silence_timeout_s: int = Field(default=300, alias="GATEWAY_MIN_SILENCE_TIMEOUT_S")
     max_automatic_leave_s: int = Field(default=1800, alias="GATEWAY_MAX_AUTOMATIC_LEAVE_S")
+    meeting_bot_name: str = Field(default="Meeting notes", alias="GATEWAY_MEETING_BOT_NAME")
+    """The name of the bot a meeting created with `bot_meeting_url` sends, unless it names one."""

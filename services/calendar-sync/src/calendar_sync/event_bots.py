@@ -34,7 +34,7 @@ from mb_shared.meeting_urls import InvalidMeetingUrl, parse_meeting_url
 
 log = logging.getLogger(__name__)
 
-MEETING_FIELDS = ("meeting_url", "platform", "event_uuid", "start_time")
+MEETING_FIELDS = ("meeting_url", "platform", "event_uuid", "start_time", "meeting_title")
 """What a stored bot parameter set leaves out: the event gives them."""
 MAX_BACKOFF_S = 60.0
 
@@ -221,7 +221,7 @@ class EventBots:
             if meeting is not None:
                 params = BotParams.model_validate({
                     **event.bot_param, "meeting_url": meeting.url, "platform": meeting.platform,
-                    "event_uuid": event.uuid})
+                    "event_uuid": event.uuid, "meeting_title": event.name or None})
         assert event.bot_id is not None
         return UpsertEventBot(bot_id=event.bot_id, account_id=event.account_id,
                               event_uuid=event.uuid, revision=event.bot_revision,

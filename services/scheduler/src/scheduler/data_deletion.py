@@ -1,7 +1,8 @@
 """Deleting a bot's data everywhere it is held, keeping its metadata.
 
 The scheduler deletes the bot's files from the object store and forgets their keys and the
-speakers' names, then asks the transcriber and the webhook-dispatcher to purge what they hold.
+speakers' names, then asks the transcriber, the webhook-dispatcher and the meetings service to
+purge what they hold.
 The answer says what happened: `deleted`, `partiallyDeleted` (a service did not confirm; asking
 again finishes the job), `alreadyDeleted`, or `noDataFound`.
 """

@@ -1,10 +1,11 @@
-"""Handler of `scheduler.bot.delete_data` (request/reply); asks `transcriber.data.purge` and
-`webhooks.data.purge`."""
+"""Handler of `scheduler.bot.delete_data` (request/reply); asks `transcriber.data.purge`,
+`webhooks.data.purge` and `meetings.data.purge`."""
 
 from __future__ import annotations
 
 from faststream.nats import NatsBroker, NatsRouter
 
+from mb_shared.contracts.meetings import PurgeMeetingData
 from mb_shared.contracts.queries import (
     DeleteBotData,
     PurgeDeliveries,
@@ -36,7 +37,8 @@ def build_deletion_router(broker: NatsBroker, bots: BotRepository, store: Object
     deletion = DataDeletion(
         bots,
         delete_files,
-        {"transcripts": purge_by(PurgeTranscripts), "deliveries": purge_by(PurgeDeliveries)},
+        {"transcripts": purge_by(PurgeTranscripts), "deliveries": purge_by(PurgeDeliveries),
+         "meetings": purge_by(PurgeMeetingData)},
     )
     router = NatsRouter()
 

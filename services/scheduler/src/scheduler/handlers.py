@@ -1,6 +1,7 @@
 """Thin handlers: validate the message, call the lifecycle, reply.
 
-Consumes: bot.status_change, bot.noted, recording.uploaded, transcription.done (durable); answers
+Consumes: bot.status_change, bot.noted, recording.uploaded, transcription.done,
+meeting.bot_requested (durable); answers
 scheduler.bot.create/get/target/leave/list/retranscribe/claim/upsert_for_event/speech_key,
 scheduler.transcription.key and scheduler.runner.heartbeat (request/reply).
 Publishes (through the outbox): bot.requested, bot.dispatch, bot.leave_requested,
@@ -13,6 +14,7 @@ from faststream.nats import NatsRouter
 from opentelemetry import propagate
 
 from mb_shared.contracts.bot import BotNoted, BotStatusChanged
+from mb_shared.contracts.meetings import MeetingBotRequested
 from mb_shared.contracts.queries import (
     ClaimBot,
     ClaimReply,
@@ -51,6 +53,7 @@ def consume(kit: ServiceKit, scheduler: BotScheduler) -> None:
     kit.consume(BotNoted, scheduler.on_note)
     kit.consume(RecordingUploaded, scheduler.on_recording_uploaded)
     kit.consume(TranscriptionDone, scheduler.on_transcription_done)
+    kit.consume(MeetingBotRequested, scheduler.on_meeting_bot_requested)
 
 
 def build_router(scheduler: BotScheduler, key_ring: KeyRing) -> NatsRouter:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from opentelemetry import propagate
+
 from mb_shared.contracts import Event
 from mb_shared.contracts.bot import (
     BotCompleted,
@@ -26,6 +28,7 @@ from mb_shared.contracts.bot import (
     StatusRecord,
     is_legal_transition,
 )
+from mb_shared.contracts.meetings import MeetingBotRequested
 from mb_shared.contracts.queries import (
     BotList,
     BotSummary,
@@ -151,27 +154,45 @@ class BotScheduler:
                 return None
         if command.params is None:
             return None  # cancelled before it was ever created
+        # one bot per event, by its id: no deduplication by meeting URL (a recurring event's
+        # instances, and several calendars, share links)
+        await self._add_with_id(command.bot_id, command.account_id, command.params,
+                                command.join_at, trace_context, command.api_key_prefix,
+                                command.revision)
+        return None
+
+    async def on_meeting_bot_requested(self, event: MeetingBotRequested) -> None:
+        """The bot of a meeting created with a meeting URL, with the id the meeting gave it:
+        created once, however often the request is delivered."""
+        if await self._bots.get(event.bot_id) is not None:
+            return
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        await self._add_with_id(event.bot_id, event.account_id, event.params, event.join_at,
+                                carrier)
+
+    async def _add_with_id(self, bot_id: UUID, account_id: int, params: BotParams,
+                           join_at: datetime, trace_context: dict[str, str],
+                           api_key_prefix: str | None = None, revision: int = 0) -> None:
+        """A bot whose id its requester chose, due at `join_at` (now if past); never refused as
+        a duplicate (the id is what keeps it one)."""
         now = _now()
-        params = command.params
         bot = Bot(
-            bot_id=command.bot_id,
-            account_id=command.account_id,
+            bot_id=bot_id,
+            account_id=account_id,
             params=params.without_secrets().model_dump(mode="json"),
             status=BotStatus.QUEUED,
             created_at=now,
-            due_at=max(now, command.join_at),
+            due_at=max(now, join_at),
             trace_context=trace_context,
-            api_key_prefix=command.api_key_prefix,
+            api_key_prefix=api_key_prefix,
             speech_api_key=params.speech_to_text.api_key if params.speech_to_text else None,
             join_secrets=params.join_secrets() or None,
-            event_revision=command.revision,
+            event_revision=revision,
         )
         requested = BotRequested(bot_id=bot.bot_id, account_id=bot.account_id,
                                  params=params.without_secrets())
-        # one bot per event, by its id: no deduplication by meeting URL (a recurring event's
-        # instances, and several calendars, share links)
         await self._bots.add(bot, now, timedelta(0), [requested])
-        return None
 
     async def view(self, account_id: int, bot_id: UUID) -> BotView | QueryError:
         bot = await self._bots.get(bot_id)

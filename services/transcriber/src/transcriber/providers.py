@@ -46,6 +46,8 @@ class AudioSource:
     answers: list[dict[str, Any]] = field(default_factory=list)
     """Every raw answer the provider gave about this audio, as it gave it
     (`mb_shared.contracts.provider_data.answer`; offsets within this audio)."""
+    language: str | None = None
+    """The language spoken, when the requester knows it (the platform's own model uses it)."""
 
 
 class Recognizer(Protocol):
@@ -62,7 +64,8 @@ class LocalRecognizer:
     async def recognize(self, audio: AudioSource, api_key: str | None) -> list[RecognizedWord]:
         async with self._one_at_a_time:
             return await asyncio.to_thread(self._model.transcribe, audio.path,
-                                           said_before=audio.said_before, answers=audio.answers)
+                                           said_before=audio.said_before, answers=audio.answers,
+                                           language=audio.language)
 
 
 @dataclass(frozen=True)

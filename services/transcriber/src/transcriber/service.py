@@ -5,6 +5,9 @@ A bot's first transcript is made of the words of the pieces transcribed while it
 (`transcriber.live`), when its runner sent them all and its provider transcribed every one;
 otherwise, and for reruns, from the stored audio.
 
+A recording that names no speakers (an imported file) has them found in its audio
+(`transcriber.diarisation`), as `Speaker 1`, `Speaker 2`, ...
+
 A request is handled once: a second delivery of it (a redelivery after a crash, a replay) finds
 its run recorded and does nothing. The provider's key, when the request has one, is asked of the
 scheduler with the request's id and used only in memory.
@@ -12,6 +15,7 @@ scheduler with the request's id and used only in memory.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import tempfile
@@ -32,6 +36,7 @@ from transcriber.attribution import (
     speakers_of,
     transcript_document,
 )
+from transcriber.found_speakers import speaker_timeline
 from transcriber.live import LiveTranscription
 from transcriber.ports import Files, TranscriptRepository
 from transcriber.providers import AudioSource, ProviderError, Recognizer
@@ -135,12 +140,15 @@ class TranscriptionService:
             async def url() -> str:
                 return self._files.presigned_url(artifacts.audio)
 
-            source = AudioSource(audio, url)
+            source = AudioSource(audio, url, language=request.language)
             try:
                 words = await recognizer.recognize(source, api_key)
             except ProviderError as exc:
                 return None, request.speakers, 0, str(exc)
             answers[:] = source.answers
+            if request.find_speakers and words:
+                timeline = await asyncio.to_thread(speaker_timeline, audio, words,
+                                                   request.speaker_count)
             segments = group_into_segments(attribute_words(words, timeline))
             return segments, speakers_of(timeline) or request.speakers, len(words), None
         finally:

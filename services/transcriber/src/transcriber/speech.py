@@ -48,9 +48,11 @@ class SpeechToText(Protocol):
     """Turns an audio file into timed words (in spoken order)."""
 
     def transcribe(self, audio_path: Path, *, said_before: str = "",
-                   answers: list[dict] | None = None) -> list[RecognizedWord]:
+                   answers: list[dict] | None = None,
+                   language: str | None = None) -> list[RecognizedWord]:
         """`answers`, if given, receives the model's raw output, one entry per window
-        (`mb_shared.contracts.provider_data.answer`, offset: the window's start)."""
+        (`mb_shared.contracts.provider_data.answer`, offset: the window's start); `language`
+        (ISO 639-1) overrides the model's own setting for this file."""
         ...
 
 
@@ -199,10 +201,12 @@ class WhisperSpeechToText:
         )
 
     def transcribe(self, audio_path: Path, *, said_before: str = "",
-                   answers: list[dict] | None = None) -> list[RecognizedWord]:
+                   answers: list[dict] | None = None,
+                   language: str | None = None) -> list[RecognizedWord]:
         """The file's words; `said_before` is the text spoken just before it, given to the model
         as the previous window's text (when the file is a piece of a longer recording).
-        `answers` receives what the model said of each window, as it said it."""
+        `answers` receives what the model said of each window, as it said it. `language`, when
+        given, is the language spoken (else the one this model was set up with)."""
         audio_path = Path(audio_path)
         if not audio_path.is_file():
             raise FileNotFoundError(audio_path)
@@ -219,7 +223,8 @@ class WhisperSpeechToText:
             chunk_end = total_samples / SAMPLE_RATE
             prompt = said_before if offset == 0 else ""
             raw: dict[str, Any] = {}
-            for start, end, text in self._transcribe_chunk(samples, prompt, raw):
+            for start, end, text in self._transcribe_chunk(samples, prompt, raw,
+                                                           language or self.language):
                 start = min(max(chunk_start + start, chunk_start, last_start), chunk_end)
                 end = min(max(chunk_start + end, start), chunk_end)
                 words.append(RecognizedWord(start=start, end=end, text=text))
@@ -238,11 +243,12 @@ class WhisperSpeechToText:
         return words
 
     def _transcribe_chunk(self, samples: np.ndarray, said_before: str = "",
-                          raw: dict[str, Any] | None = None) -> Iterator[tuple[float, float, str]]:
+                          raw: dict[str, Any] | None = None, language: str | None = None,
+                          ) -> Iterator[tuple[float, float, str]]:
         """The window's words (seconds of the window); `raw` receives the model's answer."""
         segments, info = self._model.transcribe(
             samples,
-            language=self.language,
+            language=language,
             beam_size=self.beam_size,
             word_timestamps=True,
             vad_filter=True,

@@ -20,6 +20,14 @@ from mb_shared.contracts.calendar import (
     UpdateCalendar,
 )
 from mb_shared.contracts.catalogue import CONSUMERS, EVENTS, STREAMS
+from mb_shared.contracts.meetings import (
+    CreateMeeting,
+    GetMeeting,
+    GetMeetingTranscript,
+    ListMeetings,
+    ListTopics,
+    PurgeMeetingData,
+)
 from mb_shared.contracts.queries import (
     ClaimBot,
     CreateBot,
@@ -77,6 +85,12 @@ QUERIES: dict[str, type[Query]] = {
         GetZoomConnection,
         DeleteZoomConnection,
         ListZoomConnections,
+        CreateMeeting,
+        GetMeeting,
+        GetMeetingTranscript,
+        ListMeetings,
+        ListTopics,
+        PurgeMeetingData,
     )
 }
 

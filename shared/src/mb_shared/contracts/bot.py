@@ -171,6 +171,9 @@ class BotParams(Message):
     zoom: dict[str, Any] | None = None
     event_uuid: UUID | None = None
     """The calendar event the bot was scheduled for (by calendar-sync), if any."""
+    meeting_title: str | None = None
+    """The title of the meeting the bot goes to, when known: the calendar event's, or the one
+    given to `POST /meetings/`."""
 
     def without_secrets(self) -> BotParams:
         """The parameters as events carry them: no provider key and no Zoom secret, sealed or

@@ -23,6 +23,7 @@ from mb_shared.contracts.bot import (
     BotStatusChanged,
 )
 from mb_shared.contracts.calendar import CalendarSynced
+from mb_shared.contracts.meetings import MeetingBotRequested, MeetingImportRequested
 from mb_shared.contracts.operations import DeadLetter
 from mb_shared.contracts.recording import RecordingPiece, RecordingUploaded
 from mb_shared.contracts.transcription import (
@@ -73,16 +74,21 @@ EVENTS: dict[str, type[Event]] = {
         BotCompleted,
         BotFailed,
         CalendarSynced,
+        MeetingBotRequested,
+        MeetingImportRequested,
         DeadLetter,
     )
 }
 
 CONSUMERS: dict[str, tuple[type[Event], ...]] = {
-    "scheduler": (BotStatusChanged, BotNoted, RecordingUploaded, TranscriptionDone),
+    "scheduler": (BotStatusChanged, BotNoted, RecordingUploaded, TranscriptionDone,
+                  MeetingBotRequested),
     "transcriber": (TranscriptionRequested, RecordingPiece),
     "webhook-dispatcher": (BotStatusChanged, BotCompleted, BotFailed, TranscriptionDone,
                            TranscriptionLive, CalendarSynced),
     "bot-runner": (BotDispatched,),
+    "meetings": (BotRequested, BotStatusChanged, BotCompleted, BotFailed, TranscriptionDone,
+                 MeetingImportRequested),
 }
 """The durable consumers of each service: one per (service, subject), shared by its replicas."""
 

@@ -45,6 +45,14 @@ class TranscriptionRequested(Event):
     rerun: bool = False
     webhook_url: str | None = None
     schema_version: int = 2
+    language: str | None = None
+    """The language spoken (ISO 639-1), when the requester knows it; the transcriber's own
+    setting otherwise."""
+    find_speakers: bool = False
+    """The recording names no speakers (an imported file): find them in the audio, as
+    `Speaker 1`, `Speaker 2`, ..."""
+    speaker_count: int | None = None
+    """How many speakers to find, when the requester knows."""
 
 
 class TranscriptionDone(Event):

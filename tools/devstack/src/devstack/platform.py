@@ -29,10 +29,12 @@ DATABASES = {
     "transcriber": "transcriber",
     "webhook-dispatcher": "webhooks",
     "calendar-sync": "calendars",
+    "meetings": "meetings",
 }
-SERVICES = ("scheduler", "transcriber", "webhook-dispatcher", "calendar-sync", "bot-runner",
-            "api-gateway")
-WORKERS = ("scheduler", "transcriber", "webhook-dispatcher", "calendar-sync", "bot-runner")
+SERVICES = ("scheduler", "transcriber", "webhook-dispatcher", "calendar-sync", "meetings",
+            "bot-runner", "api-gateway")
+WORKERS = ("scheduler", "transcriber", "webhook-dispatcher", "calendar-sync", "meetings",
+           "bot-runner")
 
 
 _PROBE_BOT = "00000000-0000-0000-0000-000000000000"
@@ -41,6 +43,7 @@ QUERY_SUBJECTS = {
     "transcriber.transcript.get": json.dumps({"bot_id": _PROBE_BOT}).encode(),
     "accounts.delivery_profile": json.dumps({"account_id": 0}).encode(),
     "calendars.list": json.dumps({"account_id": 0}).encode(),
+    "meetings.topics": json.dumps({"account_id": 0}).encode(),
 }
 DURABLE_CONSUMERS = {name: (stream, name) for name, stream in durable_consumers().items()}
 

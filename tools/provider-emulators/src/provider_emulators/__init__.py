@@ -1,5 +1,6 @@
 """Local emulators of the external services the platform calls: speech-to-text providers
-(Gladia v2, the Runpod faster-whisper worker), calendar providers (Google Calendar API v3, Microsoft
+(Gladia v2, the Runpod faster-whisper worker), an OpenAI-compatible chat-completions API (for
+meeting summaries), calendar providers (Google Calendar API v3, Microsoft
 Graph) and Zoom OAuth. The speech emulators transcribe for real with faster-whisper from a local
 model directory; the calendar emulators serve one world of users and events that tests change.
 See README.md.
@@ -12,6 +13,7 @@ from provider_emulators.calendar_world import (
     PushLog,
     PushRecord,
 )
+from provider_emulators.chat_completions import ChatCompletionsEmulator
 from provider_emulators.common import (
     BackgroundEmulator,
     EmulatorBase,
@@ -29,6 +31,7 @@ __all__ = [
     "Attendee",
     "BackgroundEmulator",
     "CalendarWorld",
+    "ChatCompletionsEmulator",
     "EmulatorBase",
     "GladiaEmulator",
     "GoogleCalendarEmulator",
