@@ -224,6 +224,9 @@ PAST = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     ({"organization_id": 0}, "organization_id"),
     ({"calendar_event": {"summary": "no id"}}, "calendar_event.event_id"),
     ({"start_time": "next tuesday"}, "start_time"),
+    ({"calendar_event": {"event_id": "e", "end_time": 0}}, "calendar_event.end_time"),
+    ({"speaker_count": 184745840604121, "file_url": "https://files.example.org/a.mp3"},
+     "speaker_count"),
 ])
 def test_bad_input_is_a_400_naming_the_field_and_makes_nothing(api, org, body, field):
     before = listed_ids(api, "")

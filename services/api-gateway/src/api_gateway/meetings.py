@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
 
 from api_gateway import urls
 from api_gateway.accounts import Caller
@@ -47,6 +47,18 @@ EMAIL_PATTERN = r"^[^@ \t\n\r\f\v]+@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]+$"
 PARTICIPANT_IDS_PATTERN = r"^ *([1-9][0-9]{0,8} *(, *[1-9][0-9]{0,8} *)*)?$"
 """`participants` of `GET /meetings/`: ids separated by commas (spaces allowed around them)."""
 MAX_ID = 2**31 - 1
+MAX_SPEAKERS = 100
+
+
+def _date_time_text(value: Any) -> Any:
+    """A date-time is an ISO 8601 string: a number (which pydantic would read as seconds since
+    1970) is refused, as the document's `format: date-time` says."""
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string, e.g. 2026-01-01T09:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_date_time_text)]
 
 
 # Request bodies ------------------------------------------------------------------------------
@@ -61,8 +73,8 @@ class CreateMeetingCalendarEvent(BaseModel):
     attendees: list[dict[str, Any]] = Field(
         default=[], description="Each with `email`, `display_name`, `response_status`")
     meeting_link: str | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    start_time: IsoDateTime | None = None
+    end_time: IsoDateTime | None = None
 
 
 class CreateMeetingRequest(BaseModel):
@@ -77,7 +89,7 @@ class CreateMeetingRequest(BaseModel):
     organization_id: int = Field(strict=True, description="Your account id (`organization_id` of your "
                                  "meetings); must be > 0")
     title: Annotated[str, Field(json_schema_extra={"pattern": NOT_BLANK_PATTERN})]
-    start_time: datetime | None = Field(default=None, description="ISO 8601")
+    start_time: IsoDateTime | None = Field(default=None, description="ISO 8601")
     user_token: str | None = Field(
         default=None, description="Accepted for compatibility; meetings belong to the "
         "organisation, not to a user")
@@ -90,12 +102,12 @@ class CreateMeetingRequest(BaseModel):
         json_schema_extra={"pattern": MEETING_URL_PATTERN})
     file_url: str | None = Field(
         default=None, description="A public http(s) URL of an audio or video file to import")
-    bot_join_at: datetime | None = Field(
+    bot_join_at: IsoDateTime | None = Field(
         default=None, description="When the bot joins (ISO 8601, in the future); now when "
         "absent")
     bot_name: str | None = Field(default=None, description="The bot's name in the meeting")
-    speaker_count: int | None = Field(default=None, strict=True,
-                                      description="Expected speakers (>= 1)")
+    speaker_count: int | None = Field(default=None, strict=True, ge=1, le=MAX_SPEAKERS,
+                                      description="Expected speakers")
     calendar_event: CreateMeetingCalendarEvent | None = None
 
 
@@ -350,9 +362,6 @@ def _create_command(caller: Caller, body: CreateMeetingRequest, settings) -> Cre
     if body.bot_meeting_url and body.file_url:
         raise ApiError(400, "InvalidParameter", "file_url: give bot_meeting_url or file_url, "
                        "not both", field="file_url")
-    if body.speaker_count is not None and body.speaker_count < 1:
-        raise ApiError(400, "InvalidParameter", "speaker_count: must be at least 1",
-                       field="speaker_count")
     for n, email in enumerate(body.participants):
         if not re.match(EMAIL_PATTERN, email):
             raise ApiError(400, "InvalidParameter", f"participants[{n}]: {email!r} is not an "

@@ -258,9 +258,8 @@ class MeetingBook:
             meeting = await self._bot_meeting(session, event.bot_id, event.account_id, None,
                                               event.occurred_at)
             meeting.recording_key = event.mp4_key or event.audio_key
-            meeting.recording_format = (
-                "mp4" if event.mp4_key else
-                (event.audio_key.rsplit(".", 1)[-1] if event.audio_key else None))
+            meeting.recording_format = (meeting.recording_key.rsplit(".", 1)[-1]
+                                        if meeting.recording_key else None)
             meeting.duration_s = event.duration_s
             meeting.end_time = meeting.end_time or event.occurred_at
             if meeting.start_time is None:
