@@ -284,11 +284,10 @@ class MeetingBook:
         follow it (the first usually comes before the bot's completion, which then finds it
         summarised); or an imported file's, which completes its meeting."""
         async with self._sessions() as session:
-            imported = await self._by_import(session, event.bot_id)
-            known = imported is not None or await self._by_bot(session, event.bot_id) is not None
-        if not known:
+            meeting = await self._by_bot(session, event.bot_id)
+        if meeting is None:
             return  # a bot whose completion summarises it
-        if imported is None:
+        if meeting.import_id != event.bot_id:
             if event.error is None and event.transcript_id is not None:
                 await self._summarise_bot(event.bot_id)
             return

@@ -20,6 +20,7 @@ from pathlib import Path
 import aiohttp
 from yarl import URL
 
+from mb_shared.processes import die_with_parent
 from mb_shared.storage import ObjectStore
 from mb_shared.url_guard import AddressNotPublic, OutboundPolicy, UnsafeUrl, check_url
 from meetings.ports import StoredImport
@@ -123,14 +124,20 @@ def _too_big(max_bytes: int, size: int | None = None) -> str:
 
 
 async def _run(*command: str, timeout_s: float) -> tuple[int, str, str]:
+    """ffmpeg or ffprobe on a fetched file: killed when it overruns, when the import is
+    cancelled, and when this service dies. Overrunning is the file's doing: a refusal."""
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=die_with_parent)  # noqa: PLW1509 - prctl only, no locks taken
     try:
         out, err = await asyncio.wait_for(process.communicate(), timeout_s)
     except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
+        raise ImportRefused(f"file_url: the file could not be read within {timeout_s:g} s"
+                            ) from None
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     return process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
 
 
