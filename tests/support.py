@@ -174,6 +174,16 @@ def meeting_script(first_at: float) -> list[dict]:
             for index, (speaker, text) in enumerate(MEETING_LINES)]
 
 
+FRENCH_LINES = (
+    ("Alice", "Bonjour tout le monde, merci beaucoup d'être venus."),
+    ("Bob", "Nous avons besoin de plus de temps pour finir le projet."),
+)
+"""Said in a meeting whose topic is French; espeak-ng's French voices speak them."""
+FRENCH_WORDS = {"bonjour", "monde", "merci", "beaucoup", "nous", "avons", "besoin", "projet"}
+"""Words of FRENCH_LINES that Whisper hears when told the language, and not when told English
+(which it answers in English)."""
+FRENCH_VOICES = {"Alice": ("fr", 50), "Bob": ("fr+f3", 60)}
+
 BOT_MEETING_SCRIPT = meeting_script(first_at=3.0)
 BOT_MEETING_TOKEN = f"zq{uuid.uuid4().hex[:6]}"
 """In the title of the session's bot meeting (conftest.py `bot_meeting`)."""

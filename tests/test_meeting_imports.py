@@ -1,7 +1,8 @@
 """Meetings imported from a file URL, on the real stack: a two-speaker recording ends with a
 transcript whose speakers the platform found itself, a summary, notes, keywords, participants and
-a playable recording; an unreachable, huge, non-media or private-address URL, and a file where
-nothing is said, each end with a clear error and nothing stored."""
+a playable recording; a French one is heard in French; an unreachable, huge, non-media or
+private-address URL, and a file where nothing is said, each end with a clear error and nothing
+stored."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from aiohttp import web
 
 from meeting_simulator.conversation import SpokenLine, render_conversation
 from meeting_simulator.speech import Voice
-from support import BackgroundServer, decodes, ffprobe, normalize
+from support import (
+    FRENCH_LINES,
+    FRENCH_VOICES,
+    FRENCH_WORDS,
+    BackgroundServer,
+    decodes,
+    ffprobe,
+    normalize,
+)
 
 LINES = (
     ("Alice", "Let us start with the marketing budget for next year."),
@@ -31,6 +40,8 @@ SUBJECTS = {"budget", "marketing", "storage", "database", "report", "finance", "
             "customer"}
 TOKEN = f"imp{uuid.uuid4().hex[:6]}"
 TEN_GB = 10 * 10**9
+FRENCH = 2
+"""The topic "General (French)"."""
 
 
 class Files:
@@ -154,6 +165,18 @@ def test_its_transcript_is_what_was_said_with_the_speakers_found(api, imported, 
         found_for.setdefault(line.speaker, set()).add(speaker)
     assert all(len(found) == 1 for found in found_for.values()), found_for
     assert found_for["Alice"] != found_for["Bob"]
+
+
+def test_a_french_import_is_transcribed_in_french(api, org, files):
+    render_conversation(FRENCH_LINES, {name: Voice(*voice) for name, voice
+                                       in FRENCH_VOICES.items()},
+                        files.directory / "point-projet.wav")
+    created = import_file(api, org, f"{files.url}/files/point-projet.wav", topic_id=FRENCH)
+    done = wait_until_done(api, created["id"])
+    assert done["status"] == "completed" and done["language"] == "fr", done
+    body = api.request("GET", f"/meetings/{created['id']}/transcript").body
+    heard = {w for s in body["transcripts"] for w in normalize(s["text"])}
+    assert len(heard & FRENCH_WORDS) >= 5 and "thank" not in heard, body["transcripts"]
 
 
 def test_its_summary_notes_and_keywords_hold_the_main_subjects(api, imported):

@@ -1,7 +1,7 @@
 """Meetings through the REST surface, on the real stack: a meeting created with a bot for a
 simulated Google Meet call ends with a transcript, a summary, notes, keywords, participants and a
-playable recording; every bot is a meeting without a call of its own; every list filter narrows;
-bad input is a 400 naming the field and leaves nothing behind; another account's meeting is a 404.
+playable recording; a meeting whose topic is French is heard and summarised in French; every bot
+is a meeting without a call of its own; every list filter narrows; bad input is a 400 naming the field and leaves nothing behind; another account's meeting is a 404.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import pytest
 from support import (
     BOT_MEETING_SCRIPT,
     BOT_MEETING_TOKEN,
+    FRENCH_LINES,
+    FRENCH_VOICES,
+    FRENCH_WORDS,
     Api,
     account_api,
     decodes,
@@ -23,6 +26,8 @@ from support import (
 
 SCRIPT = BOT_MEETING_SCRIPT
 SUBJECTS = {"budget", "marketing", "storage", "database", "report", "finance", "engineers"}
+FRENCH = 2
+"""The topic "General (French)"."""
 TOKEN = BOT_MEETING_TOKEN
 """In the title of every meeting this module creates (and of the session's bot meeting), to find
 them among the account's others."""
@@ -87,6 +92,33 @@ def test_its_recording_plays(api, bot_meeting):
     probe = ffprobe(body["recording_url"])
     assert abs(float(probe["format"]["duration"]) - body["duration"]) <= 3.0
     assert decodes(body["recording_url"])
+
+
+def test_a_french_meeting_is_transcribed_and_summarised_in_french(api, org, simulator):
+    code = "frn-cais-mtg"
+    simulator.create_meeting(code, participants=[
+        {"name": name, "voice": voice, "pitch": pitch}
+        for name, (voice, pitch) in FRENCH_VOICES.items()], script=[
+        {"speaker": speaker, "text": text, "at": 2.0 + 6.0 * index}
+        for index, (speaker, text) in enumerate(FRENCH_LINES)],
+        admission={"action": "admit", "after": 1.0}, end_after=16.0)
+    status, created = create(api, org, title=f"Point projet {TOKEN}", topic_id=FRENCH,
+                             bot_meeting_url=f"https://meet.google.com/{code}")
+    assert status == 201, created
+
+    def done() -> dict | None:
+        meeting = api.request("GET", f"/meetings/{created['id']}").body
+        return meeting if meeting["summary_complete"] or meeting["status"] == "failed" else None
+
+    meeting = wait_for(done, timeout=300, step=1.0)
+    assert meeting and meeting["status"] == "completed", meeting
+    assert meeting["language"] == "fr"
+    body = api.request("GET", f"/meetings/{created['id']}/transcript").body
+    heard = {w for s in body["transcripts"] for w in normalize(s["text"])}
+    assert len(heard & FRENCH_WORDS) >= 5 and "thank" not in heard, body["transcripts"]
+    summary = api.request("GET", f"/meetings/{created['id']}/summary").body
+    keywords = {w for keyword in summary["keywords"] for w in normalize(keyword)}
+    assert keywords and not keywords & {"nous", "avons", "tout", "plus", "pour"}, summary
 
 
 def test_a_bot_sent_with_post_bots_is_a_meeting(api, org):

@@ -142,7 +142,8 @@ class BotSession:
             stt = params.speech_to_text
             if stt is not None:
                 self.feed = TranscriptFeed(self.dispatch.bot_id, self.effects, stt.provider,
-                                           live_transcript=stt.live_transcript)
+                                           live_transcript=stt.live_transcript,
+                                           language=params.language)
                 pcm.append(self.feed.tap)
             platform = adapter_for(params.platform)
             if platform.voices_apart:

@@ -37,11 +37,12 @@ class PieceEffects(Protocol):
 
 class TranscriptFeed:
     def __init__(self, bot_id: UUID, effects: PieceEffects, provider: SpeechToTextProvider, *,
-                 live_transcript: bool) -> None:
+                 live_transcript: bool, language: str | None = None) -> None:
         self.bot_id = bot_id
         self._effects = effects
         self._provider = provider
         self._live_transcript = live_transcript
+        self._language = language
         self._cutter = PieceCutter(SAMPLE_RATE)
         self._cut: queue.SimpleQueue[Piece] = queue.SimpleQueue()
         self._waiting: list[Piece] = []
@@ -111,7 +112,8 @@ class TranscriptFeed:
                 self._effects.piece(RecordingPiece(
                     bot_id=self.bot_id, index=piece.index, offset_s=round(piece.offset_s, 3),
                     duration_s=round(piece.duration_s, 3), audio=audio, timeline=spoke,
-                    provider=self._provider, live_transcript=self._live_transcript))
+                    provider=self._provider, live_transcript=self._live_transcript,
+                    language=self._language))
                 self.published += 1
             except Exception:
                 self.failed += 1

@@ -171,7 +171,9 @@ class MeetingBook:
                 assert meeting.bot_id is not None
                 await self._outbox.put(session, [MeetingBotRequested(
                     meeting_id=meeting.id, bot_id=meeting.bot_id, account_id=meeting.account_id,
-                    join_at=command.bot_join_at or now, params=command.bot.without_secrets())])
+                    join_at=command.bot_join_at or now,
+                    params=command.bot.without_secrets().model_copy(
+                        update={"language": meeting.language or command.bot.language}))])
             if meeting.import_id is not None:
                 await self._outbox.put(session, [MeetingImportRequested(
                     meeting_id=meeting.id, import_id=meeting.import_id)])

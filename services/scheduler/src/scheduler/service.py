@@ -333,6 +333,7 @@ class BotScheduler:
             speakers=bot.speakers,
             rerun=rerun,
             webhook_url=webhook_url,
+            language=bot.params.get("language"),
         )
         unit.request_transcription(TranscriptionRequest(
             id=event.event_id, bot_pk=bot.id, provider=provider, sealed_api_key=sealed_api_key,

@@ -124,7 +124,8 @@ class LiveTranscription:
                 duration_s=event.duration_s, audio=event.audio,
                 timeline=[entry.model_dump(mode="json") for entry in event.timeline],
                 provider=event.provider, live_transcript=event.live_transcript,
-                words=None if event.audio else [], received_at=datetime.now(UTC),
+                language=event.language, words=None if event.audio else [],
+                received_at=datetime.now(UTC),
             ).on_conflict_do_nothing(index_elements=["bot_id", "piece"]))
 
     async def work(self) -> None:
@@ -222,7 +223,7 @@ class LiveTranscription:
                 out.setframerate(SAMPLE_RATE)
                 out.writeframes(bytes(pcm))
             started = time.monotonic()
-            source = AudioSource(path, url, said_before)
+            source = AudioSource(path, url, said_before, language=first.language)
             found = await recognizer.recognize(source, api_key)
             log.info("%s transcribed pieces %d-%d of bot %s (%.1f s of audio) in %.1f s",
                      first.provider, first.piece, parts[-1].piece.piece, first.bot_id,

@@ -82,6 +82,7 @@ class LivePiece(TranscriberModel, table=True):
     timeline: list[Any] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     provider: str = "Default"
     live_transcript: bool = False
+    language: str | None = None
     error: str | None = None
     words: list[Any] | None = Field(
         default=None, sa_column=Column(JSONB(none_as_null=True), nullable=True))

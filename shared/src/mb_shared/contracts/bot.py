@@ -174,6 +174,9 @@ class BotParams(Message):
     meeting_title: str | None = None
     """The title of the meeting the bot goes to, when known: the calendar event's, or the one
     given to `POST /meetings/`."""
+    language: str | None = None
+    """The language spoken in the meeting (ISO 639-1), when known: a meeting's topic sets it. The
+    bot's transcripts, live and final, are made in it (else in the transcriber's own)."""
 
     def without_secrets(self) -> BotParams:
         """The parameters as events carry them: no provider key and no Zoom secret, sealed or

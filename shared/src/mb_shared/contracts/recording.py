@@ -75,7 +75,7 @@ class RecordingPiece(Event):
     without sound (nothing to transcribe). `timeline` holds who spoke during it (open intervals
     end with the piece); `provider` is the one the bot's transcript is made with;
     `live_transcript` says whether the bot's owner asked for its transcript during the call
-    (`bot.live_transcript` webhooks)."""
+    (`bot.live_transcript` webhooks); `language` is the one spoken, when known."""
 
     SUBJECT = "recording.piece"
     STREAM = "EVENTS"
@@ -88,3 +88,4 @@ class RecordingPiece(Event):
     timeline: list[SpeakerTimelineEntry] = []
     provider: SpeechToTextProvider = SpeechToTextProvider.DEFAULT
     live_transcript: bool = False
+    language: str | None = None
