@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +188,23 @@ FRENCH_VOICES = {"Alice": ("fr", 50), "Bob": ("fr+f3", 60)}
 BOT_MEETING_SCRIPT = meeting_script(first_at=3.0)
 BOT_MEETING_TOKEN = f"zq{uuid.uuid4().hex[:6]}"
 """In the title of the session's bot meeting (conftest.py `bot_meeting`)."""
+
+
+class Together:
+    """Scenarios that mostly wait for time to pass (a meeting's start, a bot that must not come),
+    run at once, each in its own thread; each test then takes its scenario's outcome, its failure
+    re-raised with the scenario's traceback."""
+
+    def __init__(self, **scenarios: Callable[[], Any]) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=len(scenarios), thread_name_prefix="scenario")
+        self._futures: dict[str, Future] = {name: self._pool.submit(run)
+                                            for name, run in scenarios.items()}
+
+    def outcome(self, name: str) -> Any:
+        return self._futures[name].result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, step: float = 0.5) -> Any:

@@ -1,6 +1,8 @@
 """Bots scheduled from calendar events, end to end: a bot joins the event's meeting at its start
 and its webhooks carry `event_uuid`; every occurrence of a series gets its own; a moved event moves
-its bot and a cancelled one cancels it; and what a client can get wrong."""
+its bot and a cancelled one cancels it; and what a client can get wrong.
+
+The scenarios that wait for an event's start run together, each for a customer of its own."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 from test_calendars import Customer, soon
 
 from meeting_simulator import new_meet_code
+from support import Together
 
 
 @pytest.fixture
@@ -74,7 +77,7 @@ def recording(webhooks, customer: Customer, count: int = 1, timeout: float = 120
         time.sleep(0.3)
 
 
-def test_a_scheduled_bot_joins_at_the_start_and_carries_the_event(customer, webhooks, simulator):
+def a_scheduled_bot_joins_at_the_start_and_carries_the_event(customer, webhooks, simulator):
     calendar = customer.connect()
     start = at(25)
     code, provider_id = meeting_event(customer, simulator, start)
@@ -117,7 +120,7 @@ JOIN_AHEAD_S = 10.0
 """How long before an event's start its bot joins (the calendar service's default)."""
 
 
-def test_every_occurrence_of_a_series_gets_its_own_bot(customer, webhooks, simulator):
+def every_occurrence_of_a_series_gets_its_own_bot(customer, webhooks, simulator):
     """A series of two: the first under way (its bot joins at once), the second 30 s away (its
     bot joins then)."""
     calendar = customer.connect()
@@ -146,8 +149,7 @@ def test_every_occurrence_of_a_series_gets_its_own_bot(customer, webhooks, simul
     assert len(set(finals.values())) == 2
 
 
-def test_a_moved_event_moves_its_bot_and_a_cancelled_one_cancels_it(customer, webhooks,
-                                                                   simulator):
+def a_moved_event_moves_its_bot_and_a_cancelled_one_cancels_it(customer, webhooks, simulator):
     calendar = customer.connect()
     start = at(30)
     code, provider_id = meeting_event(customer, simulator, start)
@@ -174,7 +176,7 @@ def test_a_moved_event_moves_its_bot_and_a_cancelled_one_cancels_it(customer, we
     assert event_of(customer, calendar, provider_id)["deleted"] is True
 
 
-def test_an_unscheduled_bot_never_comes(customer, webhooks, simulator):
+def an_unscheduled_bot_never_comes(customer, webhooks, simulator):
     calendar = customer.connect()
     start = at(20)
     code, provider_id = meeting_event(customer, simulator, start)
@@ -192,6 +194,26 @@ def test_an_unscheduled_bot_never_comes(customer, webhooks, simulator):
     assert again.status == 200  # idempotent
     time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 10)
     assert simulator.meeting(code)["guests"] == []
+
+
+SCENARIOS = (a_scheduled_bot_joins_at_the_start_and_carries_the_event,
+             every_occurrence_of_a_series_gets_its_own_bot,
+             a_moved_event_moves_its_bot_and_a_cancelled_one_cancels_it,
+             an_unscheduled_bot_never_comes)
+
+
+@pytest.fixture(scope="module")
+def scenarios(platform, webhooks, calendar_providers, simulator):
+    customers = {s.__name__: Customer(platform, webhooks, calendar_providers) for s in SCENARIOS}
+    together = Together(**{s.__name__: lambda s=s: s(customers[s.__name__], webhooks, simulator)
+                           for s in SCENARIOS})
+    yield together
+    together.close()
+
+
+@pytest.mark.parametrize("scenario", [s.__name__ for s in SCENARIOS])
+def test_the_scenario_holds(scenarios, scenario):
+    scenarios.outcome(scenario)
 
 
 def test_scheduling_mistakes_are_named(customer, platform, webhooks, calendar_providers):
