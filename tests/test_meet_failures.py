@@ -1,5 +1,6 @@
 """Every way a Meet visit can fail reaches the user as a typed `failed` webhook, and a visit cut
-short after recording started still delivers what was recorded."""
+short after recording started still delivers what was recorded. The visits that end on their own
+run together."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from minio import Minio
 
-from support import decodes, ffprobe, normalize
+from meeting_simulator import new_meet_code
+from support import Together, decodes, ffprobe, normalize
 
 
 def send_bot(api, webhooks, code, **extra):
@@ -35,7 +38,7 @@ def recording_bot(api, simulator, webhooks, code, said, **extra):
     return bot_id
 
 
-def test_a_denied_bot_fails_with_bot_not_accepted(api, simulator, webhooks, meeting_code):
+def a_denied_bot_fails_with_bot_not_accepted(api, simulator, webhooks, meeting_code):
     simulator.create_meeting(meeting_code, participants=[{"name": "Alice"}],
                              admission={"action": "deny", "after": 2.0})
     bot_id = send_bot(api, webhooks, meeting_code)
@@ -47,7 +50,7 @@ def test_a_denied_bot_fails_with_bot_not_accepted(api, simulator, webhooks, meet
     assert webhooks.status_codes(bot_id)[:2] == ["joining_call", "in_waiting_room"]
 
 
-def test_a_bot_left_waiting_times_out(api, simulator, webhooks, meeting_code):
+def a_bot_left_waiting_times_out(api, simulator, webhooks, meeting_code):
     simulator.create_meeting(meeting_code, participants=[{"name": "Alice"}],
                              admission={"action": "ignore"})
     started = time.monotonic()
@@ -59,7 +62,7 @@ def test_a_bot_left_waiting_times_out(api, simulator, webhooks, meeting_code):
     assert simulator.meeting(meeting_code)["guests"][0]["status"] in ("left", "cancelled")
 
 
-def test_an_unknown_meeting_code_fails_with_cannot_join(api, webhooks, meeting_code):
+def an_unknown_meeting_code_fails_with_cannot_join(api, simulator, webhooks, meeting_code):
     bot_id = send_bot(api, webhooks, meeting_code)
     final = webhooks.wait_final(bot_id, timeout=120)
     assert final.body["event"] == "failed"
@@ -68,7 +71,7 @@ def test_an_unknown_meeting_code_fails_with_cannot_join(api, webhooks, meeting_c
     assert "meeting code" in final.body["data"]["message"]
 
 
-def test_a_bot_asked_to_leave_delivers_what_it_recorded(api, simulator, webhooks, meeting_code):
+def a_bot_asked_to_leave_delivers_what_it_recorded(api, simulator, webhooks, meeting_code):
     simulator.create_meeting(
         meeting_code, participants=[{"name": "Alice"}],
         script=[{"speaker": "Alice", "text": "Hello everyone, thanks for joining.", "at": 1.0}],
@@ -86,7 +89,7 @@ def test_a_bot_asked_to_leave_delivers_what_it_recorded(api, simulator, webhooks
     assert simulator.meeting(meeting_code)["guests"][0]["left"] is True
 
 
-def test_a_scheduled_bot_joins_at_its_start_time(api, simulator, webhooks, meeting_code):
+def a_scheduled_bot_joins_at_its_start_time(api, simulator, webhooks, meeting_code):
     simulator.create_meeting(meeting_code, participants=[{"name": "Alice"}],
                              admission={"action": "deny", "after": 1.0})
     start_time = int(time.time()) + 10
@@ -96,6 +99,26 @@ def test_a_scheduled_bot_joins_at_its_start_time(api, simulator, webhooks, meeti
     assert joining.received_at >= start_time
     assert joining.received_at - start_time < 60, "at its start time, not a later one"
     webhooks.wait_final(bot_id, timeout=120)
+
+
+SCENARIOS = (a_denied_bot_fails_with_bot_not_accepted, a_bot_left_waiting_times_out,
+             an_unknown_meeting_code_fails_with_cannot_join,
+             a_bot_asked_to_leave_delivers_what_it_recorded, a_scheduled_bot_joins_at_its_start_time)
+
+
+@pytest.fixture(scope="module")
+def scenarios(api, simulator, webhooks):
+    """The visits that end on their own, run together and all ended before the tests that kill
+    a runner or a browser."""
+    together = Together(**{s.__name__: lambda s=s: s(api, simulator, webhooks, new_meet_code())
+                           for s in SCENARIOS})
+    together.close()
+    return together
+
+
+@pytest.mark.parametrize("scenario", [s.__name__ for s in SCENARIOS])
+def test_the_visit_ends_as_it_should(scenarios, scenario):
+    scenarios.outcome(scenario)
 
 
 def test_a_killed_bot_runner_ends_the_bot_as_failed_keeps_uploads_and_comes_back(
