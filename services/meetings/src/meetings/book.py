@@ -226,7 +226,7 @@ class MeetingBook:
                 select(Meeting).where(*conditions)
                 .order_by(start.desc(), col(Meeting.id).desc())
                 .offset(query.offset).limit(query.limit))).scalars().all()
-            views = [await self._view(session, meeting) for meeting in rows]
+            views = await self._views(session, rows)
         return MeetingPage(count=count, meetings=views)
 
     # -- bot events -------------------------------------------------------------------------
@@ -496,24 +496,40 @@ class MeetingBook:
             await session.exec(insert(MeetingParticipant).values(
                 meeting_id=meeting.id, person_id=person_id).on_conflict_do_nothing())
 
+    @classmethod
+    async def _view(cls, session: AsyncSession, meeting: Meeting) -> MeetingView:
+        (view,) = await cls._views(session, [meeting])
+        return view
+
     @staticmethod
-    async def _view(session: AsyncSession, meeting: Meeting) -> MeetingView:
-        people = (await session.exec(
-            select(Person).join(MeetingParticipant, col(MeetingParticipant.person_id) == Person.id)
-            .where(col(MeetingParticipant.meeting_id) == meeting.id)
-            .order_by(col(Person.id)))).scalars().all()
-        participants = [ParticipantView(id=p.id, name=p.name, email=p.email) for p in people]
-        host = next((p for p in participants if p.id == meeting.host_id), None)
-        return MeetingView(
-            id=meeting.id, organization_id=meeting.account_id, kind=MeetingKind(meeting.kind),
-            title=meeting.title, status=MeetingStatus(meeting.status), error=meeting.error,
-            start_time=meeting.start_time, end_time=meeting.end_time,
-            created_at=meeting.created_at, location=meeting.location, language=meeting.language,
-            topic_id=meeting.topic_id, bot_id=meeting.bot_id, from_calendar=meeting.from_calendar,
-            calendar_event=(CalendarEventSnapshot.model_validate(meeting.calendar_event)
-                            if meeting.calendar_event else None),
-            host=host, participants=participants, duration_s=meeting.duration_s,
-            num_cluster=meeting.num_cluster, summary_complete=meeting.summary_complete,
-            summary=meeting.summary, notes=meeting.notes, keywords=list(meeting.keywords or []),
-            recording_key=meeting.recording_key, recording_format=meeting.recording_format)
+    async def _views(session: AsyncSession, meetings: Sequence[Meeting]) -> list[MeetingView]:
+        """The meetings as shown, their participants read in one query."""
+        if not meetings:
+            return []
+        rows = (await session.exec(
+            select(MeetingParticipant.meeting_id, Person)
+            .join(Person, col(MeetingParticipant.person_id) == Person.id)
+            .where(col(MeetingParticipant.meeting_id).in_([m.id for m in meetings]))
+            .order_by(col(Person.id)))).all()
+        participants_of: dict[int, list[ParticipantView]] = {}
+        for meeting_id, person in rows:
+            participants_of.setdefault(meeting_id, []).append(
+                ParticipantView(id=person.id, name=person.name, email=person.email))
+        return [_view_of(meeting, participants_of.get(meeting.id, [])) for meeting in meetings]
+
+
+def _view_of(meeting: Meeting, participants: list[ParticipantView]) -> MeetingView:
+    host = next((p for p in participants if p.id == meeting.host_id), None)
+    return MeetingView(
+        id=meeting.id, organization_id=meeting.account_id, kind=MeetingKind(meeting.kind),
+        title=meeting.title, status=MeetingStatus(meeting.status), error=meeting.error,
+        start_time=meeting.start_time, end_time=meeting.end_time,
+        created_at=meeting.created_at, location=meeting.location, language=meeting.language,
+        topic_id=meeting.topic_id, bot_id=meeting.bot_id, from_calendar=meeting.from_calendar,
+        calendar_event=(CalendarEventSnapshot.model_validate(meeting.calendar_event)
+                        if meeting.calendar_event else None),
+        host=host, participants=participants, duration_s=meeting.duration_s,
+        num_cluster=meeting.num_cluster, summary_complete=meeting.summary_complete,
+        summary=meeting.summary, notes=meeting.notes, keywords=list(meeting.keywords or []),
+        recording_key=meeting.recording_key, recording_format=meeting.recording_format)
 

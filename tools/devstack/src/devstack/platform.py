@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,8 +129,12 @@ class PlatformStack:
             "MB_SECRET_KEYS": self._secret_keys(),
             **self.settings,
         }
-        for service in DATABASES:
-            self._run([_bin(f"mb-{service}"), "migrate"], self._service_env(env, service), service)
+        with ThreadPoolExecutor(max_workers=len(DATABASES)) as pool:
+            migrations = [pool.submit(self._run, [_bin(f"mb-{service}"), "migrate"],
+                                      self._service_env(env, service), service)
+                          for service in DATABASES]
+            for migration in migrations:
+                migration.result()
         account = self._create_account("local", env)
         gateway_ports = find_free_ports(self.replicas["api-gateway"])
         if self.gateway_port:
