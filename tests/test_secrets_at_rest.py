@@ -2,8 +2,10 @@
 
 An account with two API keys sends a bot that is transcribed by Gladia with the customer's key,
 then transcribed again by Runpod with another key, and a Zoom bot that joins a sign-in meeting
-with the customer's OBF token (and carries an SDK password). The webhooks still carry the API key and are
-signed with the account's secret (so the sealed copies work). Then every database is dumped with
+with the customer's OBF token (and carries an SDK password), and a meeting is imported from a file
+whose URL carries the signature that grants access to it. The webhooks still carry the API key and
+are signed with the account's secret (so the sealed copies work), and the import fetched the file
+with its signature (so the sealed URL works). Then every database is dumped with
 `pg_dump`, every message of every stream is read, and every service's log is read: none holds a
 key or the signing secret, while the dumps do hold the bot (so they are real) and sealed values.
 """
@@ -17,28 +19,33 @@ from pathlib import Path
 
 import nats
 import pytest
+from aiohttp import web
 from standardwebhooks.webhooks import Webhook
 
 from devstack.infra import binaries
 from devstack.platform import DATABASES
 from mb_shared.contracts import STREAMS
-from support import MEETING_LINES, Api, SpeechProviders, account_api
+from meeting_simulator.conversation import render_conversation
+from meeting_simulator.speech import Voice
+from support import MEETING_LINES, Api, BackgroundServer, SpeechProviders, wait_for
 
 SENTENCE = MEETING_LINES[0][1]
 OBF_TOKEN = "obf-customer-token-5f2a9c"
 SDK_PASSWORD = "sdk-password-77e1b0"
+FILE_SIGNATURE = "file-signature-3c9d41"
 
 
 @pytest.fixture(scope="module")
 def customer(platform, webhooks) -> dict:
-    api = account_api(platform, "secrets")
+    account = platform.create_account("secrets")
+    api = Api(platform.endpoints.gateway_url, account["api_key"])
     second = api.request("POST", "/accounts/api_keys")
     assert second.status == 201, second.body
     secret = api.request("GET", "/accounts/webhook_secret").body["secret"]
     assert api.request("POST", "/accounts/webhook_url",
                        {"webhook_url": webhooks.url + "/secrets"}).status == 200
     return {"first_key": api.api_key, "second_key": second.body["api_key"], "secret": secret,
-            "api": Api(api.base_url, second.body["api_key"])}
+            "api": Api(api.base_url, second.body["api_key"]), "account_id": account["account_id"]}
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +94,44 @@ def zoom_joined(customer, simulator, webhooks) -> str:
     return response.body["bot_id"]
 
 
+@pytest.fixture(scope="module")
+def imported(customer, tmp_path_factory) -> dict:
+    """A meeting imported from a file that its host serves only with the signature in the URL."""
+    directory = tmp_path_factory.mktemp("signed-files")
+    render_conversation([("Alice", SENTENCE)], {"Alice": Voice("en-us")},
+                        directory / "call.mp3")
+
+    async def signed_file(request: web.Request) -> web.StreamResponse:
+        if request.query.get("signature") != FILE_SIGNATURE:
+            raise web.HTTPForbidden()
+        return web.FileResponse(directory / "call.mp3")
+
+    app = web.Application()
+    app.router.add_get("/call.mp3", signed_file)
+    server = BackgroundServer(app)
+    server.start()
+    try:
+        api: Api = customer["api"]
+        created = api.request("POST", "/meetings/", {
+            "organization_id": customer["account_id"], "title": "Signed import",
+            "file_url": f"{server.url}/call.mp3?signature={FILE_SIGNATURE}"})
+        assert created.status == 201, created.body
+
+        def done() -> dict | None:
+            meeting = api.request("GET", f"/meetings/{created.body['id']}").body
+            return meeting if meeting["status"] in ("completed", "failed") else None
+
+        meeting = wait_for(done, timeout=180, step=0.5)
+    finally:
+        server.stop()
+    assert meeting and meeting["status"] == "completed", meeting
+    return {**meeting, "served_at": server.url}
+
+
+def test_an_imported_files_url_shows_without_its_signature(imported):
+    assert imported["location"] == f"{imported['served_at']}/call.mp3"
+
+
 def test_webhooks_carry_the_key_and_verify_with_the_secret_through_the_sealed_copies(
         customer, transcribed):
     _, complete, rerun = transcribed
@@ -111,6 +156,7 @@ def secrets_of(customer: dict, providers: SpeechProviders) -> dict[str, str]:
         "Runpod key": providers.runpod_key,
         "Zoom OBF token": OBF_TOKEN,
         "Zoom SDK password": SDK_PASSWORD,
+        "file URL signature": FILE_SIGNATURE,
     }
 
 
@@ -149,13 +195,14 @@ async def read_streams(nats_url: str) -> dict[str, list[bytes]]:
 
 
 def test_no_secret_in_any_database_stream_or_log(platform, customer, transcribed, zoom_joined,
-                                                  speech_providers):
+                                                  imported, speech_providers):
     bot_id, _, _ = transcribed
     secrets = secrets_of(customer, speech_providers)
     dumps = dump_databases(platform)
     assert bot_id in dumps["scheduler"] and bot_id in dumps["webhooks"], "the dumps are real"
     assert zoom_joined in dumps["scheduler"] and "sdk-client-id" in dumps["scheduler"]
     assert "sealed:" in dumps["gateway"], "the gateway keeps its secrets sealed"
+    assert "Signed import" in dumps["meetings"] and "sealed:" in dumps["meetings"]
     streams = asyncio.run(read_streams(platform.endpoints.infra.nats_url))
     assert any(bot_id.encode() in m for m in streams["EVENTS"]), "the streams are real"
     logs = {p.name: p.read_text(errors="replace")

@@ -31,9 +31,10 @@ SERVICES = {
 MIGRATING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher", "calendar-sync",
              "meetings"]
 # The services that seal or open secrets, and so get MB_SECRET_KEYS (never the bot-runner).
-SEALING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher", "calendar-sync"]
+SEALING = ["api-gateway", "scheduler", "transcriber", "webhook-dispatcher", "calendar-sync",
+           "meetings"]
 # The services whose stored secrets `rotate-secrets` seals again, by default.
-ROTATING = ["api-gateway", "scheduler", "calendar-sync"]
+ROTATING = ["api-gateway", "scheduler", "calendar-sync", "meetings"]
 KEY = Fernet.generate_key().decode()
 
 # What an operator must supply at least: credentials and the key ring for the generated Secret.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,26 @@ def run_database_command(name: str, migrations: str | None, database_url: str | 
             print(new_revision(migrations, database_url, message))
     except (MigrationError, CommandError) as exc:  # e.g. a database newer than this code
         raise SystemExit(f"mb-{name} {args[0]}: {exc}") from None
+
+
+def rotate_secrets(reseal: str) -> Callable[[BaseServiceSettings], Awaitable[str]]:
+    """The `rotate-secrets` command of a service: `reseal` ("module:function", imported when the
+    command runs) seals every secret the service stores again with the newest key of
+    MB_SECRET_KEYS, given a session factory and the ring, and returns how many it sealed."""
+
+    async def rotate(settings: BaseServiceSettings) -> str:
+        from mb_shared.database import make_engine, session_factory
+
+        module, function = reseal.split(":")
+        engine = make_engine(settings.database_url, pool_size=1)
+        try:
+            count = await getattr(importlib.import_module(module), function)(
+                session_factory(engine), settings.key_ring())
+        finally:
+            await engine.dispose()
+        return f"{count} secret(s) sealed again with the newest key"
+
+    return rotate
 
 
 def run_service(

@@ -143,7 +143,7 @@ service's settings check them), NATS_URL when it is secret, and the pod's identi
 
 {{/*
 MB_SECRET_KEYS, only for the services that seal or open secrets: api-gateway, scheduler,
-transcriber, webhook-dispatcher, calendar-sync (never the bot-runner). Nothing when the generated
+transcriber, webhook-dispatcher, calendar-sync, meetings (never the bot-runner). Nothing when the generated
 Secret has no key (development). Args: root, and secretName for another Secret than the release's.
 */}}
 {{- define "mb.secretKeysEnv" -}}

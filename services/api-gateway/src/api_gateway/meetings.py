@@ -19,7 +19,7 @@ from api_gateway import urls
 from api_gateway.accounts import Caller
 from api_gateway.bots import _ask
 from api_gateway.errors import ApiError, read_json
-from api_gateway.keys import CALLER, SETTINGS, STORE
+from api_gateway.keys import CALLER, KEY_RING, SETTINGS, STORE
 from api_gateway.responses import Body, DateTime, json_response
 from api_gateway.schemas import BLANKS, MEETING_URL_PATTERN, NOT_BLANK_PATTERN
 from mb_shared.contracts.bot import BotParams, SpeechToText
@@ -37,6 +37,7 @@ from mb_shared.contracts.meetings import (
     TopicList,
 )
 from mb_shared.meeting_urls import InvalidMeetingUrl, parse_meeting_url
+from mb_shared.secrets import KeyRing
 
 routes = web.RouteTableDef()
 
@@ -101,7 +102,8 @@ class CreateMeetingRequest(BaseModel):
         default=None, description="A Google Meet, Teams or Zoom URL for a bot to join",
         json_schema_extra={"pattern": MEETING_URL_PATTERN})
     file_url: str | None = Field(
-        default=None, description="A public http(s) URL of an audio or video file to import")
+        default=None, description="A public http(s) URL of an audio or video file to import; "
+        "stored sealed (a signature in it stays secret), shown as `location` without its query")
     bot_join_at: IsoDateTime | None = Field(
         default=None, description="When the bot joins (ISO 8601, in the future); now when "
         "absent")
@@ -152,7 +154,8 @@ class MeetingListItem(Body):
 
 
 class MeetingDetail(MeetingListItem):
-    location: str | None
+    location: str | None = Field(description="Where it took place: the meeting's URL, or the "
+                                 "imported file's without user, query or fragment")
     host: MeetingHost | None
     keywords: list[str]
     num_cluster: int | None = Field(description="Distinct speakers in the transcript")
@@ -354,7 +357,8 @@ async def list_meetings(request: web.Request) -> web.Response:
         results=[MeetingListItem(**_item_fields(view)) for view in reply.meetings]))
 
 
-def _create_command(caller: Caller, body: CreateMeetingRequest, settings) -> CreateMeeting:
+def _create_command(caller: Caller, body: CreateMeetingRequest, settings, key_ring: KeyRing
+                    ) -> CreateMeeting:
     _organization(caller, body.organization_id, required=True)
     title = body.title.strip(BLANKS)
     if not title:
@@ -386,8 +390,8 @@ def _create_command(caller: Caller, body: CreateMeetingRequest, settings) -> Cre
                         speech_to_text=SpeechToText(), meeting_title=title)
     file_url = None
     if body.file_url is not None:
-        file_url = urls.guarded(body.file_url.strip(BLANKS), "file_url",
-                                settings.outbound_policy)
+        file_url = key_ring.seal(urls.guarded(body.file_url.strip(BLANKS), "file_url",
+                                              settings.outbound_policy))
     event = None
     if body.calendar_event is not None:
         given = body.calendar_event
@@ -428,7 +432,7 @@ async def create_meeting(request: web.Request) -> web.Response:
         body = CreateMeetingRequest.model_validate(await read_json(request))
     except ValidationError as exc:
         raise _invalid(exc) from None
-    command = _create_command(caller, body, request.app[SETTINGS])
+    command = _create_command(caller, body, request.app[SETTINGS], request.app[KEY_RING])
     view: MeetingView = await _ask(request, command, MeetingView)
     return json_response(_detail(view), status=201)
 

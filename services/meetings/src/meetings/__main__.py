@@ -1,8 +1,8 @@
-"""`mb-meetings [serve|migrate|revision -m MESSAGE]`."""
+"""`mb-meetings [serve|migrate|revision -m MESSAGE|rotate-secrets]`."""
 
 from __future__ import annotations
 
-from mb_shared.service_main import run_service
+from mb_shared.service_main import rotate_secrets, run_service
 from meetings.settings import MeetingsSettings
 
 
@@ -13,7 +13,9 @@ def _build(settings: MeetingsSettings):
 
 
 def main() -> None:
-    run_service("meetings", MeetingsSettings, _build, migrations="meetings")
+    run_service("meetings", MeetingsSettings, _build, migrations="meetings",
+                commands={"rotate-secrets": rotate_secrets(
+                    "meetings.secrets_rotation:reseal_secrets")})
 
 
 if __name__ == "__main__":

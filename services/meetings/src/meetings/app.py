@@ -71,7 +71,7 @@ def build_app(settings: MeetingsSettings) -> FastStream:
                             settings.work_dir, max_bytes=int(settings.import_max_mb * 1e6),
                             timeout_s=settings.import_timeout_s)
     book = MeetingBook(sessions, outbox, summariser, transcripts, importer,
-                       import_attempts=kit.retry.max_attempts)
+                       import_attempts=kit.retry.max_attempts, key_ring=settings.key_ring())
     consume(kit, book)
     kit.broker.include_router(build_router(book))
     return kit.app

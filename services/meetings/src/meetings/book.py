@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
+from yarl import URL
 
 from mb_shared.contracts.bot import (
     BotCompleted,
@@ -56,6 +57,7 @@ from mb_shared.contracts.transcription import (
 )
 from mb_shared.database import session_scope
 from mb_shared.outbox import Outbox
+from mb_shared.secrets import KeyRing
 from meetings import topics
 from meetings.imports import ImportRefused, ImportUnavailable
 from meetings.models import Meeting, MeetingParticipant, Person, TranscriptLine
@@ -100,6 +102,12 @@ def _identity(email: str | None, name: str | None) -> str:
     return f"email:{email.strip().lower()}" if email else f"name:{(name or '').strip()}"
 
 
+def shown_url(url: str) -> str:
+    """A file's URL as a meeting's `location` shows it: without what may grant access to the
+    file (user and password, query, fragment)."""
+    return str(URL(url).with_user(None).with_query(None).with_fragment(None))
+
+
 def lines_of(segments: Sequence[TranscriptSegment]) -> list[MeetingTranscriptLine]:
     """The transcriber's segments as lines: one per segment, its words joined."""
     lines = []
@@ -115,8 +123,9 @@ def lines_of(segments: Sequence[TranscriptSegment]) -> list[MeetingTranscriptLin
 class MeetingBook:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox,
                  summariser: Summariser, transcripts: Transcripts, importer: Importer,
-                 import_attempts: int) -> None:
+                 import_attempts: int, key_ring: KeyRing) -> None:
         self._sessions = sessions
+        self._ring = key_ring
         self._outbox = outbox
         self._summariser = summariser
         self._transcripts = transcripts
@@ -136,6 +145,7 @@ class MeetingBook:
                                   "GET /topics/ lists them")
         kind = (MeetingKind.BOT if command.bot else
                 MeetingKind.IMPORT if command.file_url else MeetingKind.STANDARD)
+        file_url = self._ring.open(command.file_url) if command.file_url else None
         event = command.calendar_event
         now = _now()
         meeting = Meeting(
@@ -145,11 +155,13 @@ class MeetingBook:
             or (event.start_time if event else None),
             end_time=event.end_time if event and kind == MeetingKind.STANDARD else None,
             location=(command.bot.meeting_url if command.bot else
-                      command.file_url or (event.meeting_link if event else None)),
+                      shown_url(file_url) if file_url else
+                      event.meeting_link if event else None),
             language=topic.language if topic else None,
             topic_id=command.topic_id, from_calendar=event is not None,
             calendar_event=event.model_dump(mode="json") if event else None,
-            file_url=command.file_url, speaker_count=command.speaker_count,
+            file_url=self._ring.seal(file_url) if file_url else None,
+            speaker_count=command.speaker_count,
             bot_id=uuid.uuid4() if command.bot else None,
             import_id=uuid.uuid4() if kind == MeetingKind.IMPORT else None,
         )
@@ -316,9 +328,10 @@ class MeetingBook:
                 return
             meeting.status = MeetingStatus.IN_PROGRESS
             meeting.import_attempts += 1
-            attempt, url = meeting.import_attempts, meeting.file_url
+            attempt, sealed_url = meeting.import_attempts, meeting.file_url
             meeting_id = meeting.id
-        assert url is not None and meeting_id is not None
+        assert sealed_url is not None and meeting_id is not None
+        url = self._ring.open(sealed_url)
         prefix = f"meetings/{meeting_id}/"
         try:
             stored = await self._importer.store(url, prefix)

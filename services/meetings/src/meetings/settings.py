@@ -8,6 +8,8 @@ from mb_shared.settings import BaseServiceSettings
 
 
 class MeetingsSettings(BaseServiceSettings):
+    SEALS_SECRETS = True
+
     summary_api_url: str | None = Field(default=None, alias="MEETINGS_SUMMARY_API_URL")
     """An OpenAI-compatible chat-completions API (e.g. `https://api.openai.com/v1`); summaries,
     notes and keywords are made on this machine when unset."""

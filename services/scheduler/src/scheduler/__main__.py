@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mb_shared.service_main import run_service
+from mb_shared.service_main import rotate_secrets, run_service
 from scheduler.settings import SchedulerSettings
 
 
@@ -12,22 +12,10 @@ def _build(settings: SchedulerSettings):
     return build_app(settings)
 
 
-async def _rotate_secrets(settings: SchedulerSettings) -> str:
-    """Seal every stored provider key again with the newest key of MB_SECRET_KEYS."""
-    from mb_shared.database import make_engine, session_factory
-    from scheduler.adapters.repository import reseal_secrets
-
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        count = await reseal_secrets(session_factory(engine), settings.key_ring())
-    finally:
-        await engine.dispose()
-    return f"{count} secret(s) sealed again with the newest key"
-
-
 def main() -> None:
     run_service("scheduler", SchedulerSettings, _build, migrations="scheduler",
-                commands={"rotate-secrets": _rotate_secrets})
+                commands={"rotate-secrets": rotate_secrets(
+                    "scheduler.adapters.repository:reseal_secrets")})
 
 
 if __name__ == "__main__":

@@ -105,7 +105,8 @@ class MeetingTranscriptLine(Message):
 
 class CreateMeeting(Query):
     """`bot` (its parameters, checked by the gateway) when a bot is to join `bot_join_at` or
-    now; `file_url` (checked by the SSRF guard) for an import; neither for a standard meeting."""
+    now; `file_url` (checked by the SSRF guard, and sealed: a file's URL often carries what grants
+    access to it) for an import; neither for a standard meeting."""
 
     SUBJECT = "meetings.create"
 
