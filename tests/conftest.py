@@ -23,6 +23,9 @@ from provider_emulators.zoom_oauth import ZoomOAuthEmulator
 from support import (
     BOT_MEETING_SCRIPT,
     BOT_MEETING_TOKEN,
+    FRENCH_LINES,
+    FRENCH_TOPIC,
+    FRENCH_VOICES,
     Api,
     BackgroundServer,
     SpeechProviders,
@@ -155,31 +158,55 @@ def simulator(platform) -> SimulatorClient:
 
 
 @pytest.fixture(scope="session")
-def bot_meeting(api, simulator, platform) -> dict:
-    """A meeting created with a bot (`POST /meetings/`), once per session, completed: Alice and
-    Bob speak BOT_MEETING_SCRIPT; Carol was invited. test_meetings.py deletes its data last, so
-    the modules that read it (test_meeting_client.py) run before it."""
-    code = "mtg-sumr-ize"
-    simulator.create_meeting(code, participants=[{"name": "Alice"}, {"name": "Bob"}],
-                             script=BOT_MEETING_SCRIPT,
-                             admission={"action": "admit", "after": 2.0}, end_after=25.0)
-    response = api.request("POST", "/meetings/", {
-        "organization_id": platform.endpoints.account_id,
-        "title": f"Budget review {BOT_MEETING_TOKEN}",
-        "bot_meeting_url": f"https://meet.google.com/{code}",
-        "participants": ["carol@acme.example"], "topic_id": 1})
-    assert response.status == 201, response.body
-    created = response.body
-    assert created["status"] == "scheduled" and created["bot_id"], created
+def bot_meetings(api, simulator, platform) -> dict[str, dict]:
+    """Meetings created with a bot (`POST /meetings/`), once per session, at once, completed:
 
-    def done() -> dict | None:
-        meeting = api.request("GET", f"/meetings/{created['id']}").body
+    * `english`: Alice and Bob speak BOT_MEETING_SCRIPT; Carol was invited;
+    * `french`: of the French topic; Alice and Bob speak FRENCH_LINES.
+
+    test_meetings.py deletes the English one's data last, so the modules that read it
+    (test_meeting_client.py) run before it."""
+    org = platform.endpoints.account_id
+    french_voices = [{"name": name, "voice": voice, "pitch": pitch}
+                     for name, (voice, pitch) in FRENCH_VOICES.items()]
+    meetings = {
+        "english": ("mtg-sumr-ize", [{"name": "Alice"}, {"name": "Bob"}], BOT_MEETING_SCRIPT,
+                    25.0, {"title": f"Budget review {BOT_MEETING_TOKEN}",
+                           "participants": ["carol@acme.example"], "topic_id": 1}),
+        "french": ("frn-cais-mtg", french_voices,
+                   [{"speaker": speaker, "text": text, "at": 2.0 + 5.5 * index}
+                    for index, (speaker, text) in enumerate(FRENCH_LINES)],
+                   20.0, {"title": f"Point projet {BOT_MEETING_TOKEN}",
+                          "topic_id": FRENCH_TOPIC}),
+    }
+    created = {}
+    for name, (code, participants, script, end_after, body) in meetings.items():
+        simulator.create_meeting(code, participants=participants, script=script,
+                                 admission={"action": "admit", "after": 2.0},
+                                 end_after=end_after)
+        response = api.request("POST", "/meetings/", {
+            "organization_id": org, "bot_meeting_url": f"https://meet.google.com/{code}",
+            **body})
+        assert response.status == 201, response.body
+        assert response.body["status"] == "scheduled" and response.body["bot_id"], response.body
+        created[name] = response.body["id"]
+
+    def done(meeting_id: int) -> dict | None:
+        meeting = api.request("GET", f"/meetings/{meeting_id}").body
         finished = meeting["status"] in ("completed", "failed") and meeting["summary_complete"]
         return meeting if finished else None
 
-    meeting = wait_for(done, timeout=300, step=1.0)
-    assert meeting, api.request("GET", f"/meetings/{created['id']}").body
-    return meeting
+    finished = {}
+    for name, meeting_id in created.items():
+        finished[name] = wait_for(lambda meeting_id=meeting_id: done(meeting_id), timeout=300,
+                                  step=1.0)
+        assert finished[name], api.request("GET", f"/meetings/{meeting_id}").body
+    return finished
+
+
+@pytest.fixture(scope="session")
+def bot_meeting(bot_meetings) -> dict:
+    return bot_meetings["english"]
 
 
 @pytest.fixture

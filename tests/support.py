@@ -176,14 +176,22 @@ def meeting_script(first_at: float) -> list[dict]:
 
 
 FRENCH_LINES = (
-    ("Alice", "Bonjour tout le monde, merci beaucoup d'être venus."),
-    ("Bob", "Nous avons besoin de plus de temps pour finir le projet."),
+    ("Benoît", "Bonjour tout le monde, merci beaucoup d'être venus."),
+    ("Amélie", "Nous avons besoin de plus de temps pour finir le projet."),
+    ("Benoît", "Je pense que c'est une bonne idée."),
 )
 """Said in a meeting whose topic is French; espeak-ng's French voices speak them."""
-FRENCH_WORDS = {"bonjour", "monde", "merci", "beaucoup", "nous", "avons", "besoin", "projet"}
+FRENCH_WORDS = {"bonjour", "monde", "merci", "beaucoup", "nous", "avons", "besoin", "projet",
+                "pense", "bonne"}
 """Words of FRENCH_LINES that Whisper hears when told the language, and not when told English
 (which it answers in English)."""
-FRENCH_VOICES = {"Alice": ("fr", 50), "Bob": ("fr+f3", 60)}
+FRENCH_VOICES = {"Amélie": ("fr", 70), "Benoît": ("fr", 35)}
+"""Voices of espeak-ng's own French that the packaged model hears well (its variants, such as
+`fr+f3`, it often does not)."""
+ENGLISH_WORDS = {"thank", "you", "the", "we", "i", "and"}
+"""What Whisper, told the language is English, says of FRENCH_LINES (it translates)."""
+FRENCH_TOPIC = 2
+"""The topic "General (French)"."""
 
 BOT_MEETING_SCRIPT = meeting_script(first_at=3.0)
 BOT_MEETING_TOKEN = f"zq{uuid.uuid4().hex[:6]}"
